@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+// The etcd-xds command line: `serve`, `bootstrap` and `register`.
+import { Command, Option } from 'commander';
+import { Etcd3 } from 'etcd3';
+import { EtcdXdsError } from '../errors';
+import { createLogger, LOG_LEVELS, type LogLevel } from '../logger';
+import { Registrar } from '../register/registrar';
+import { grpcBootstrap } from './bootstrap';
+import { resolveServeConfig, SERVE_SETTINGS, type ServeSettingName } from './config';
+import { startServer } from './serve';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { version } = require('../../package.json') as { version: string };
+
+function fail(error: unknown): never {
+  const message =
+    error instanceof EtcdXdsError ? error.message : `etcd-xds: ${(error as Error).message ?? String(error)}`;
+  process.stderr.write(`${message}\n`);
+  process.exit(2);
+}
+
+/** Resolves once SIGTERM or SIGINT arrives. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+}
+
+const program = new Command('etcd-xds')
+  .description('xDS control plane for proxyless gRPC and Envoy, fed by etcd service registrations')
+  .version(version)
+  .showHelpAfterError();
+
+const serve = program
+  .command('serve')
+  .description('watch etcd and serve xDS (ADS) to gRPC clients and Envoy');
+// Commander names each option after its flag (--policy-prefix → policyPrefix), matching SERVE_SETTINGS.
+for (const setting of Object.values(SERVE_SETTINGS)) {
+  serve.addOption(
+    new Option(
+      setting.flag,
+      `${setting.help} (env ${setting.env}, default ${JSON.stringify(setting.default)})`,
+    ),
+  );
+}
+serve.action(async (flags: Partial<Record<ServeSettingName, string>>) => {
+  let config;
+  try {
+    config = resolveServeConfig(flags, process.env);
+  } catch (error) {
+    fail(error);
+  }
+  const logger = createLogger(config.logLevel);
+  let server;
+  try {
+    server = await startServer(config, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, 'could not start');
+    process.exit(1);
+  }
+  const signal = await untilSignal();
+  logger.info({ signal }, 'shutting down');
+  await server.stop();
+  logger.info('stopped');
+  process.exit(0);
+});
+
+program
+  .command('bootstrap')
+  .description(
+    'print a gRPC xDS bootstrap file (JSON) pointing at etcd-xds; clients set GRPC_XDS_BOOTSTRAP to its path',
+  )
+  .requiredOption(
+    '--server <host:port>',
+    'etcd-xds address; comma-separated for several, in order of preference',
+  )
+  .option('--node-id <id>', 'node id the client reports (default: the hostname)')
+  .option('--cluster <name>', 'node cluster the client reports')
+  .option('--zone <zone>', 'locality zone of the client')
+  .action((options: { server: string; nodeId?: string; cluster?: string; zone?: string }) => {
+    const servers = options.server
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    const bad = servers.find((server) => !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(server));
+    if (servers.length === 0 || bad !== undefined)
+      fail(new Error(`--server: ${JSON.stringify(bad ?? '')} is not host:port`));
+    process.stdout.write(`${JSON.stringify(grpcBootstrap({ ...options, servers }), null, 2)}\n`);
+  });
+
+program
+  .command('register')
+  .description('register one instance in etcd under a lease, keep it alive, and deregister on SIGTERM/SIGINT')
+  .requiredOption('--service <name>', 'service name (clients dial xds:///<name>)')
+  .requiredOption('--address <ip:port>', 'address clients should dial')
+  .option('--version <version>', 'instance version, matched against the version header')
+  .option('--id <id>', 'instance id (default: <hostname>-<port>)')
+  .option('--ttl <seconds>', 'lease TTL', '10')
+  .option('--weight <n>', 'relative traffic share')
+  .option('--zone <zone>', 'locality zone')
+  .option('--etcd <urls>', 'comma-separated etcd endpoints (env ETCD_XDS_ETCD)')
+  .option('--prefix <p>', 'registration prefix (env ETCD_XDS_PREFIX)')
+  .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+  .action(
+    async (options: {
+      service: string;
+      address: string;
+      version?: string;
+      id?: string;
+      ttl: string;
+      weight?: string;
+      zone?: string;
+      etcd?: string;
+      prefix?: string;
+      logLevel: LogLevel;
+    }) => {
+      const logger = createLogger(options.logLevel);
+      const endpoints = (options.etcd ?? process.env.ETCD_XDS_ETCD ?? SERVE_SETTINGS.etcd.default).split(',');
+      const etcd = new Etcd3({ hosts: endpoints.map((e) => e.trim()) });
+      const stopping = untilSignal();
+      let registrar: Registrar;
+      try {
+        registrar = await Promise.race([
+          Registrar.register({
+            etcd,
+            prefix: options.prefix ?? process.env.ETCD_XDS_PREFIX ?? SERVE_SETTINGS.prefix.default,
+            service: options.service,
+            address: options.address,
+            version: options.version,
+            id: options.id,
+            ttlSeconds: Number(options.ttl),
+            weight: options.weight === undefined ? undefined : Number(options.weight),
+            zone: options.zone,
+            logger,
+          }),
+          stopping.then(() => {
+            process.exit(0);
+          }),
+        ]);
+      } catch (error) {
+        etcd.close();
+        fail(error);
+      }
+      const signal = await stopping;
+      logger.info({ signal, key: registrar.key }, 'deregistering');
+      await registrar.stop();
+      etcd.close();
+      process.exit(0);
+    },
+  );
+
+program.parseAsync(process.argv).catch(fail);

@@ -1,0 +1,78 @@
+// Wires the stages together for `etcd-xds serve`: registry → cache → server, plus admin.
+import { Etcd3 } from 'etcd3';
+import type { Logger } from 'pino';
+import { createAdminServer } from '../admin/admin-server';
+import { SnapshotCache } from '../cache/snapshot-cache';
+import { Metrics } from '../metrics';
+import type { Catalog } from '../registry/catalog';
+import { EtcdRegistry } from '../registry/etcd-registry';
+import { XdsServer } from '../server/xds-server';
+import { translateForGrpc } from '../translate/grpc/translate';
+import type { ServeConfig } from './config';
+
+export interface RunningServer {
+  readonly xdsPort: number;
+  readonly adminPort: number;
+  /** Graceful stop: no new streams, open ones closed, etcd released. */
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: ServeConfig, logger: Logger): Promise<RunningServer> {
+  const metrics = new Metrics();
+  const etcd = new Etcd3({ hosts: [...config.etcd] });
+  const cache = new SnapshotCache({
+    translate: translateForGrpc,
+    debounceMs: config.debounceMs,
+    maxDelayMs: config.maxDelayMs,
+    logger: logger.child({ component: 'cache' }),
+    metrics,
+  });
+  let catalog: Catalog | undefined;
+  const registry = new EtcdRegistry({
+    client: etcd,
+    prefix: config.prefix,
+    policyPrefix: config.policyPrefix,
+    logger: logger.child({ component: 'registry' }),
+    metrics,
+    onCatalog: (next) => {
+      catalog = next;
+      cache.setCatalog(next);
+    },
+  });
+  const xds = new XdsServer({ cache, logger: logger.child({ component: 'server' }), metrics });
+  const admin = createAdminServer({
+    snapshot: () => cache.current(),
+    catalog: () => catalog,
+    registry: () => registry.status(),
+    streams: () => xds.streamStates(),
+    metrics,
+    logger,
+  });
+
+  const xdsPort = await xds.listen(config.host, config.port);
+  await admin.listen({ host: config.adminHost, port: config.adminPort });
+  const address = admin.server.address();
+  const adminPort = typeof address === 'object' && address !== null ? address.port : config.adminPort;
+  registry.start();
+  logger.info(
+    {
+      xds: `${config.host}:${xdsPort}`,
+      admin: `${config.adminHost}:${adminPort}`,
+      etcd: config.etcd,
+      prefix: config.prefix,
+    },
+    'etcd-xds serving',
+  );
+
+  return {
+    xdsPort,
+    adminPort,
+    async stop() {
+      await xds.shutdown();
+      await registry.stop();
+      cache.close();
+      await admin.close();
+      etcd.close();
+    },
+  };
+}

@@ -1,0 +1,141 @@
+// Every Prometheus metric etcd-xds exports, created on one registry and handed to each stage.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry: Registry;
+
+  // registry/
+  readonly etcdWatchRevision: Gauge;
+  readonly registryStale: Gauge;
+  readonly etcdEvents: Counter<'kind'>;
+  readonly etcdRelists: Counter<'reason'>;
+  readonly invalidRegistrations: Gauge;
+  readonly invalidRegistrationsTotal: Counter;
+  readonly invalidPolicies: Gauge;
+  readonly invalidPoliciesTotal: Counter;
+  readonly services: Gauge;
+  readonly instances: Gauge;
+
+  // cache/
+  readonly catalogRevision: Gauge;
+  readonly snapshots: Counter;
+  readonly snapshotBuildSeconds: Histogram;
+  readonly resources: Gauge<'type'>;
+
+  // server/
+  readonly connectedStreams: Gauge<'client'>;
+  readonly requests: Counter<'type' | 'outcome'>;
+  readonly pushes: Counter<'type'>;
+  readonly pushedResources: Counter<'type'>;
+  readonly nacks: Counter<'type'>;
+
+  constructor(options: { registry?: Registry; defaultMetrics?: boolean } = {}) {
+    const registry = options.registry ?? new Registry();
+    this.registry = registry;
+    const registers = [registry];
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'etcd_xds_' });
+
+    this.etcdWatchRevision = new Gauge({
+      name: 'etcd_xds_etcd_watch_revision',
+      help: 'Latest etcd revision the registry has applied.',
+      registers,
+    });
+    this.registryStale = new Gauge({
+      name: 'etcd_xds_registry_stale',
+      help: '1 while the registry cannot reach etcd and serves its last known catalog, else 0.',
+      registers,
+    });
+    this.etcdEvents = new Counter({
+      name: 'etcd_xds_etcd_events_total',
+      help: 'etcd watch events applied, by kind (put, delete).',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.etcdRelists = new Counter({
+      name: 'etcd_xds_etcd_relists_total',
+      help: 'Full re-lists of the watched prefixes, by reason (start, watch-lost, compacted).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.invalidRegistrations = new Gauge({
+      name: 'etcd_xds_invalid_registrations',
+      help: 'Registration keys currently skipped because their value is invalid.',
+      registers,
+    });
+    this.invalidRegistrationsTotal = new Counter({
+      name: 'etcd_xds_invalid_registrations_total',
+      help: 'Invalid registration values seen (each put of an invalid value counts).',
+      registers,
+    });
+    this.invalidPolicies = new Gauge({
+      name: 'etcd_xds_invalid_policies',
+      help: 'Policy keys currently ignored because their value is invalid.',
+      registers,
+    });
+    this.invalidPoliciesTotal = new Counter({
+      name: 'etcd_xds_invalid_policies_total',
+      help: 'Invalid policy values seen (each put of an invalid value counts).',
+      registers,
+    });
+    this.services = new Gauge({ name: 'etcd_xds_services', help: 'Services in the catalog.', registers });
+    this.instances = new Gauge({
+      name: 'etcd_xds_instances',
+      help: 'Valid registered instances.',
+      registers,
+    });
+
+    this.catalogRevision = new Gauge({
+      name: 'etcd_xds_catalog_revision',
+      help: 'etcd revision of the catalog behind the resources being served.',
+      registers,
+    });
+    this.snapshots = new Counter({
+      name: 'etcd_xds_snapshots_total',
+      help: 'Resource snapshots built (after coalescing etcd events).',
+      registers,
+    });
+    this.snapshotBuildSeconds = new Histogram({
+      name: 'etcd_xds_snapshot_build_seconds',
+      help: 'Time to translate a catalog and encode its resources.',
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    });
+    this.resources = new Gauge({
+      name: 'etcd_xds_resources',
+      help: 'Resources in the current snapshot, by type (CDS, EDS, LDS, RDS).',
+      labelNames: ['type'],
+      registers,
+    });
+
+    this.connectedStreams = new Gauge({
+      name: 'etcd_xds_connected_streams',
+      help: 'Open xDS streams, by client (grpc-js, grpc-c-core, grpc-go, grpc-java, envoy, other).',
+      labelNames: ['client'],
+      registers,
+    });
+    this.requests = new Counter({
+      name: 'etcd_xds_requests_total',
+      help: 'DiscoveryRequests received, by type and outcome (initial, ack, nack, resubscribe, stale, unknown-type).',
+      labelNames: ['type', 'outcome'],
+      registers,
+    });
+    this.pushes = new Counter({
+      name: 'etcd_xds_pushes_total',
+      help: 'DiscoveryResponses sent, by type.',
+      labelNames: ['type'],
+      registers,
+    });
+    this.pushedResources = new Counter({
+      name: 'etcd_xds_pushed_resources_total',
+      help: 'Resources carried by DiscoveryResponses, by type.',
+      labelNames: ['type'],
+      registers,
+    });
+    this.nacks = new Counter({
+      name: 'etcd_xds_nacks_total',
+      help: 'Responses rejected by clients (NACKs), by type.',
+      labelNames: ['type'],
+      registers,
+    });
+  }
+}

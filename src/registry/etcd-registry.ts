@@ -1,0 +1,244 @@
+// Owns etcd: lists the registration and policy prefixes at one revision, watches both from the
+// next revision, and emits a Catalog after every change. Re-lists whenever a watch breaks
+// (disconnect, leader change, compaction). Never turns "etcd is unreachable" into "no
+// instances": the last catalog stays in force and the registry reports itself stale.
+import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import { Range } from 'etcd3';
+import type { Logger } from 'pino';
+import { ErrorCode } from '../errors';
+import type { Metrics } from '../metrics';
+import { CatalogBuilder, type Catalog, type ChangeOutcome } from './catalog';
+
+export interface EtcdRegistryOptions {
+  readonly client: Etcd3;
+  readonly prefix: string;
+  readonly policyPrefix: string;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly onCatalog: (catalog: Catalog) => void;
+  /** Keys per range request while listing; keeps responses far below gRPC's 4 MiB limit. */
+  readonly pageSize?: number;
+  readonly minBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+}
+
+export interface RegistryStatus {
+  /** A complete list has been applied at least once. */
+  readonly synced: boolean;
+  /** The last catalog may be out of date: etcd is unreachable or the watch is being re-established. */
+  readonly stale: boolean;
+  readonly revision: number;
+  readonly lastError: string | undefined;
+  readonly staleSince: number | undefined;
+}
+
+type Source = 'registration' | 'policy';
+
+export class EtcdRegistry {
+  private readonly builder: CatalogBuilder;
+  private synced = false;
+  private stale = true;
+  private staleSince: number | undefined = Date.now();
+  private revision = 0;
+  private lastError: string | undefined;
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  private stopWatch: (() => void) | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly options: EtcdRegistryOptions) {
+    this.builder = new CatalogBuilder(options.policyPrefix);
+  }
+
+  status(): RegistryStatus {
+    return {
+      synced: this.synced,
+      stale: this.stale,
+      revision: this.revision,
+      lastError: this.lastError,
+      staleSince: this.stale ? this.staleSince : undefined,
+    };
+  }
+
+  /** Starts listing and watching in the background. */
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopWatch?.();
+    this.wake?.();
+    await this.running;
+  }
+
+  private async run(): Promise<void> {
+    const { logger, metrics } = this.options;
+    const minBackoff = this.options.minBackoffMs ?? 100;
+    const maxBackoff = this.options.maxBackoffMs ?? 5_000;
+    let backoff = minBackoff;
+    let reason = 'start';
+    while (!this.stopped) {
+      try {
+        metrics.etcdRelists.inc({ reason });
+        const revision = await this.list();
+        backoff = minBackoff;
+        await this.watch(revision + 1);
+        reason = 'watch-lost';
+      } catch (error) {
+        if (this.stopped) break;
+        const message = (error as Error).message ?? String(error);
+        reason = /compact/i.test(message) ? 'compacted' : 'watch-lost';
+        this.markStale(message);
+        logger.warn(
+          { code: ErrorCode.EtcdUnavailable, err: message, retryInMs: backoff },
+          'etcd list/watch failed; serving the last known catalog',
+        );
+        await this.sleep(backoff * (0.8 + Math.random() * 0.4));
+        backoff = Math.min(maxBackoff, backoff * 2);
+      }
+    }
+  }
+
+  /** Lists both prefixes at one revision and replaces the catalog; returns that revision. */
+  private async list(): Promise<number> {
+    const { prefix, policyPrefix, logger } = this.options;
+    const registrations = await this.listPrefix(prefix, undefined);
+    const policies = await this.listPrefix(policyPrefix, registrations.revision);
+    this.builder.clear();
+    for (const kv of registrations.kvs) this.apply('registration', 'put', kv);
+    for (const kv of policies.kvs) this.apply('policy', 'put', kv);
+    this.revision = registrations.revision;
+    this.synced = true;
+    this.stale = false;
+    this.staleSince = undefined;
+    this.lastError = undefined;
+    this.options.metrics.registryStale.set(0);
+    logger.info(
+      { revision: this.revision, registrations: registrations.kvs.length, policies: policies.kvs.length },
+      'listed etcd',
+    );
+    this.emit();
+    return this.revision;
+  }
+
+  private async listPrefix(
+    prefix: string,
+    atRevision: number | undefined,
+  ): Promise<{ kvs: IKeyValue[]; revision: number }> {
+    const pageSize = this.options.pageSize ?? 1_000;
+    const end = Range.prefix(prefix).end;
+    const kvs: IKeyValue[] = [];
+    let start: Buffer = Buffer.from(prefix);
+    let revision = atRevision;
+    for (;;) {
+      let request = this.options.client.getAll().inRange(new Range(start, end)).limit(pageSize);
+      if (revision !== undefined) request = request.revision(revision);
+      const page = await request.exec();
+      // Every page is read at the revision of the first, so the list is one consistent cut.
+      revision ??= Number(page.header.revision);
+      kvs.push(...page.kvs);
+      if (!page.more || page.kvs.length === 0) return { kvs, revision };
+      start = Buffer.concat([page.kvs[page.kvs.length - 1].key, Buffer.from([0])]);
+    }
+  }
+
+  /** Watches both prefixes from `fromRevision`; resolves on stop, rejects when the watch breaks. */
+  private watch(fromRevision: number): Promise<void> {
+    const { client, prefix, policyPrefix } = this.options;
+    return new Promise<void>((resolve, reject) => {
+      // `watcher()` attaches without waiting for etcd to confirm, so a disconnect while the watch is
+      // being created is seen too (create() would wait for etcd to come back).
+      const sources: [Source, Watcher][] = [
+        ['registration', client.watch().prefix(prefix).startRevision(String(fromRevision)).watcher()],
+        ['policy', client.watch().prefix(policyPrefix).startRevision(String(fromRevision)).watcher()],
+      ];
+      let finished = false;
+      const finish = (error?: Error): void => {
+        if (finished) return;
+        finished = true;
+        this.stopWatch = undefined;
+        for (const [, watcher] of sources) void watcher.cancel().catch(() => undefined);
+        if (error) reject(error);
+        else resolve();
+      };
+      this.stopWatch = () => finish();
+      for (const [source, watcher] of sources) {
+        watcher.on('data', (response: IWatchResponse) => {
+          if (!finished) this.onWatchResponse(source, response);
+        });
+        watcher.on('disconnected', (error: Error) => finish(error ?? new Error('etcd watch disconnected')));
+        watcher.on('error', (error: Error) => finish(error));
+      }
+      if (this.stopped) finish();
+    });
+  }
+
+  private onWatchResponse(source: Source, response: IWatchResponse): void {
+    const revision = Number(response.header.revision);
+    if (revision > this.revision) {
+      this.revision = revision;
+      this.options.metrics.etcdWatchRevision.set(revision);
+    }
+    if (response.events.length === 0) return; // progress notification
+    for (const event of response.events) {
+      this.apply(source, event.type === 'Delete' ? 'delete' : 'put', event.kv);
+      this.options.metrics.etcdEvents.inc({ kind: event.type === 'Delete' ? 'delete' : 'put' });
+    }
+    this.emit();
+  }
+
+  private apply(source: Source, kind: 'put' | 'delete', kv: IKeyValue): void {
+    const key = kv.key.toString();
+    let outcome: ChangeOutcome;
+    if (source === 'registration') {
+      outcome =
+        kind === 'put' ? this.builder.putRegistration(key, kv.value) : this.builder.deleteRegistration(key);
+    } else {
+      outcome = kind === 'put' ? this.builder.putPolicy(key, kv.value) : this.builder.deletePolicy(key);
+    }
+    if (outcome.kind === 'rejected') {
+      const { metrics, logger } = this.options;
+      (source === 'registration' ? metrics.invalidRegistrationsTotal : metrics.invalidPoliciesTotal).inc();
+      logger.warn(
+        { key, code: outcome.problem.code, error: outcome.problem.message },
+        source === 'registration'
+          ? 'skipping invalid registration'
+          : 'ignoring invalid policy; the service uses the defaults',
+      );
+    }
+  }
+
+  private emit(): void {
+    const catalog = this.builder.snapshot(this.revision);
+    const { metrics } = this.options;
+    metrics.etcdWatchRevision.set(this.revision);
+    metrics.services.set(catalog.services.size);
+    metrics.instances.set(catalog.instanceCount);
+    let registrations = 0;
+    for (const rejection of catalog.rejected.values()) if (rejection.kind === 'registration') registrations++;
+    metrics.invalidRegistrations.set(registrations);
+    metrics.invalidPolicies.set(catalog.rejected.size - registrations);
+    this.options.onCatalog(catalog);
+  }
+
+  private markStale(error: string): void {
+    if (!this.stale) this.staleSince = Date.now();
+    this.stale = true;
+    this.lastError = error;
+    this.options.metrics.registryStale.set(1);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,72 @@
+// Parses one registration (an etcd key and its value) into an Instance, or says why it cannot.
+import { z } from 'zod';
+import { ErrorCode, fail, ok, type Result } from '../errors';
+import { parseSocketAddress, type SocketAddress } from './address';
+import { checkServiceName, checkVersion } from './names';
+import { decodeJsonValue, formatZodError, type JsonObject } from './json-value';
+
+export interface Instance {
+  /** The etcd key this instance is registered under; unique. */
+  readonly key: string;
+  readonly service: string;
+  readonly id: string;
+  /** Absent when the registration names no version: the instance only serves version-less traffic. */
+  readonly version: string | undefined;
+  readonly address: SocketAddress;
+  /** Relative share of traffic, 1 by default. */
+  readonly weight: number;
+  /** Locality zone, '' when not given. */
+  readonly zone: string;
+  readonly metadata: JsonObject | undefined;
+}
+
+export const MAX_REGISTRATION_BYTES = 64 * 1024;
+export const MAX_INSTANCE_WEIGHT = 10_000;
+
+// Unknown fields are ignored: registrars in other languages add their own (TTLs, etcd settings).
+const registrationFields = z.object({
+  name: z.string({ error: 'name is required and must be a string' }),
+  id: z.string().min(1).max(253).optional(),
+  version: z.string().optional(),
+  address: z.string({ error: 'address is required and must be a string' }),
+  weight: z.number().int().min(1).max(MAX_INSTANCE_WEIGHT).optional(),
+  zone: z.string().max(128).optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** Parses the Go registrars' envelope `{"node": {...}}` or the flat form. */
+export function parseInstance(key: string, value: Uint8Array | string): Result<Instance> {
+  const bad = (message: string): Result<Instance> => fail(ErrorCode.BadRegistration, key, message);
+  const decoded = decodeJsonValue(value, MAX_REGISTRATION_BYTES);
+  if ('error' in decoded) return bad(decoded.error);
+  const json = decoded.value;
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    return bad('value must be a JSON object');
+  const envelope = json['node'];
+  const body = envelope !== undefined && typeof envelope === 'object' && envelope !== null ? envelope : json;
+  const parsed = registrationFields.safeParse(body);
+  if (!parsed.success) return bad(formatZodError(parsed.error));
+  const fields = parsed.data;
+
+  const nameError = checkServiceName(fields.name);
+  if (nameError) return bad(nameError);
+  // An empty version is what some registrars write for "none"; treat it as absent.
+  const version = fields.version === '' ? undefined : fields.version;
+  if (version !== undefined) {
+    const versionError = checkVersion(version);
+    if (versionError) return bad(versionError);
+  }
+  const address = parseSocketAddress(fields.address);
+  if ('error' in address) return bad(address.error);
+
+  return ok({
+    key,
+    service: fields.name,
+    id: fields.id ?? key.slice(key.lastIndexOf('/') + 1),
+    version,
+    address: address.address,
+    weight: fields.weight ?? 1,
+    zone: fields.zone ?? '',
+    metadata: fields.metadata as JsonObject | undefined,
+  });
+}

@@ -1,0 +1,182 @@
+// Parses a per-service routing policy (contract §4) into a RoutingPolicy, or says why it cannot.
+import { RE2JS } from 're2js';
+import { z } from 'zod';
+import { ErrorCode, fail, ok, type Result } from '../errors';
+import { decodeJsonValue, formatZodError } from './json-value';
+import { checkHeaderName, checkServiceName, checkVersion } from './names';
+
+export type HeaderMatch =
+  | { readonly name: string; readonly invert: boolean; readonly kind: 'exact'; readonly value: string }
+  | { readonly name: string; readonly invert: boolean; readonly kind: 'prefix'; readonly value: string }
+  | { readonly name: string; readonly invert: boolean; readonly kind: 'regex'; readonly value: string }
+  | { readonly name: string; readonly invert: boolean; readonly kind: 'present'; readonly value: boolean };
+
+export interface PolicyRoute {
+  /** All must match. */
+  readonly headers: readonly HeaderMatch[];
+  readonly version: string;
+}
+
+export type LbPolicy = 'round_robin' | 'ring_hash' | 'least_request';
+
+export interface RoutingPolicy {
+  /** The etcd key the policy came from; undefined for the built-in default. */
+  readonly key: string | undefined;
+  readonly header: string;
+  readonly defaultVersion: string | undefined;
+  /** Sorted by version; only positive weights. */
+  readonly weights: readonly { readonly version: string; readonly weight: number }[] | undefined;
+  readonly onUnknownVersion: 'reject' | 'default';
+  readonly routes: readonly PolicyRoute[];
+  readonly lbPolicy: LbPolicy;
+  readonly hashHeader: string | undefined;
+}
+
+/** What applies to a service that has no policy key. */
+export const DEFAULT_POLICY: RoutingPolicy = {
+  key: undefined,
+  header: 'version',
+  defaultVersion: undefined,
+  weights: undefined,
+  onUnknownVersion: 'reject',
+  routes: [],
+  lbPolicy: 'round_robin',
+  hashHeader: undefined,
+};
+
+export const MAX_POLICY_BYTES = 64 * 1024;
+export const MAX_POLICY_ROUTES = 100;
+export const MAX_HEADERS_PER_ROUTE = 16;
+export const MAX_REGEX_LENGTH = 1024;
+/** Weights are sent as whole percentages, each positive weight at least 1%. */
+export const MAX_WEIGHTED_VERSIONS = 100;
+
+const headerMatchSchema = z
+  .object({
+    name: z.string(),
+    exact: z.string().optional(),
+    prefix: z.string().min(1).optional(),
+    present: z.boolean().optional(),
+    regex: z.string().min(1).max(MAX_REGEX_LENGTH).optional(),
+    invert: z.boolean().optional(),
+  })
+  .strict()
+  .refine(
+    (m) => [m.exact, m.prefix, m.present, m.regex].filter((v) => v !== undefined).length === 1,
+    'a header matcher needs exactly one of exact, prefix, present, regex',
+  );
+
+// Unknown fields are rejected: a typo such as "defualtVersion" must not silently change routing.
+const policySchema = z
+  .object({
+    header: z.string().optional(),
+    defaultVersion: z.string().optional(),
+    weights: z.record(z.string(), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).optional(),
+    onUnknownVersion: z.enum(['reject', 'default']).optional(),
+    routes: z
+      .array(
+        z
+          .object({
+            match: z
+              .object({ headers: z.array(headerMatchSchema).min(1).max(MAX_HEADERS_PER_ROUTE) })
+              .strict(),
+            version: z.string(),
+          })
+          .strict(),
+      )
+      .max(MAX_POLICY_ROUTES)
+      .optional(),
+    lbPolicy: z.enum(['round_robin', 'ring_hash', 'least_request']).optional(),
+    hashHeader: z.string().optional(),
+  })
+  .strict();
+
+/** The service a policy key names, or an error when the key is not `<prefix><service>`. */
+export function policyService(prefix: string, key: string): Result<string> {
+  const service = key.slice(prefix.length);
+  const error = checkServiceName(service);
+  return error ? fail(ErrorCode.BadPolicy, key, `key must be ${prefix}<service>: ${error}`) : ok(service);
+}
+
+export function parsePolicy(key: string, value: Uint8Array | string): Result<RoutingPolicy> {
+  const bad = (message: string): Result<RoutingPolicy> => fail(ErrorCode.BadPolicy, key, message);
+  const decoded = decodeJsonValue(value, MAX_POLICY_BYTES);
+  if ('error' in decoded) return bad(decoded.error);
+  const parsed = policySchema.safeParse(decoded.value);
+  if (!parsed.success) return bad(formatZodError(parsed.error));
+  const spec = parsed.data;
+
+  const header = spec.header ?? DEFAULT_POLICY.header;
+  const problems: string[] = [];
+  const checkHeader = (field: string, name: string): void => {
+    const error = checkHeaderName(name);
+    if (error) problems.push(`${field}: ${error}`);
+  };
+  const checkVersionField = (field: string, version: string): void => {
+    const error = checkVersion(version);
+    if (error) problems.push(`${field}: ${error}`);
+  };
+
+  checkHeader('header', header);
+  if (spec.defaultVersion !== undefined) checkVersionField('defaultVersion', spec.defaultVersion);
+
+  let weights: RoutingPolicy['weights'];
+  if (spec.weights !== undefined) {
+    const entries = Object.entries(spec.weights).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const [version] of entries) checkVersionField(`weights.${version}`, version);
+    weights = entries.filter(([, weight]) => weight > 0).map(([version, weight]) => ({ version, weight }));
+    if (weights.length === 0) problems.push('weights: at least one version needs a positive weight');
+    if (weights.length > MAX_WEIGHTED_VERSIONS) {
+      problems.push(`weights: at most ${MAX_WEIGHTED_VERSIONS} versions may have a positive weight`);
+    }
+  }
+
+  const routes: PolicyRoute[] = (spec.routes ?? []).map((route, r) => {
+    checkVersionField(`routes[${r}].version`, route.version);
+    const headers = route.match.headers.map((m, h): HeaderMatch => {
+      const field = `routes[${r}].match.headers[${h}]`;
+      const name = m.name;
+      checkHeader(`${field}.name`, name);
+      const invert = m.invert ?? false;
+      if (m.exact !== undefined) return { name, invert, kind: 'exact', value: m.exact };
+      if (m.prefix !== undefined) return { name, invert, kind: 'prefix', value: m.prefix };
+      if (m.regex !== undefined) {
+        const error = checkRe2(m.regex);
+        if (error) problems.push(`${field}.regex: ${error}`);
+        return { name, invert, kind: 'regex', value: m.regex };
+      }
+      return { name, invert, kind: 'present', value: m.present ?? true };
+    });
+    return { headers, version: route.version };
+  });
+
+  const lbPolicy = spec.lbPolicy ?? DEFAULT_POLICY.lbPolicy;
+  if (lbPolicy === 'ring_hash') {
+    if (spec.hashHeader === undefined) problems.push('hashHeader: required when lbPolicy is ring_hash');
+    else checkHeader('hashHeader', spec.hashHeader);
+  } else if (spec.hashHeader !== undefined) {
+    problems.push('hashHeader: only used with lbPolicy ring_hash');
+  }
+
+  if (problems.length > 0) return bad(problems.join('; '));
+  return ok({
+    key,
+    header,
+    defaultVersion: spec.defaultVersion,
+    weights,
+    onUnknownVersion: spec.onUnknownVersion ?? DEFAULT_POLICY.onUnknownVersion,
+    routes,
+    lbPolicy,
+    hashHeader: spec.hashHeader,
+  });
+}
+
+/** Clients evaluate header regexes with RE2 (full match); reject what RE2 would reject. */
+function checkRe2(pattern: string): string | undefined {
+  try {
+    RE2JS.compile(pattern);
+    return undefined;
+  } catch (error) {
+    return `not a valid RE2 expression: ${(error as Error).message}`;
+  }
+}

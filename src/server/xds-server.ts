@@ -1,0 +1,228 @@
+// The xDS gRPC server: accepts ADS streams, feeds their requests to StreamState, and pushes
+// snapshot changes to the streams they concern.
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { DiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DiscoveryRequest';
+import type { Metrics } from '../metrics';
+import type { ChangeSet, Snapshot } from '../cache/snapshot';
+import type { SnapshotCache } from '../cache/snapshot-cache';
+import { ADS_SERVICE, type OutgoingResponse } from './ads-service';
+import { clientKind, type ClientKind } from './client-kind';
+import { StreamState, type RequestResult } from './stream-state';
+import { SubscriptionIndex } from './subscription-index';
+
+type AdsCall = grpc.ServerDuplexStream<DiscoveryRequest__Output, OutgoingResponse>;
+
+/** Requests a stream may send before the first snapshot exists; clients send one per type. */
+const MAX_REQUESTS_BEFORE_READY = 64;
+
+interface ActiveStream {
+  readonly state: StreamState;
+  readonly call: AdsCall;
+  kind: ClientKind | undefined;
+  /** Requests received before the first snapshot; answered once it exists. */
+  waiting: DiscoveryRequest__Output[] | undefined;
+  closed: boolean;
+}
+
+export interface XdsServerOptions {
+  readonly cache: SnapshotCache;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly credentials?: grpc.ServerCredentials;
+}
+
+export class XdsServer {
+  private readonly server: grpc.Server;
+  private readonly streams = new Set<ActiveStream>();
+  private readonly index = new SubscriptionIndex<ActiveStream>();
+  private readonly unsubscribe: () => void;
+  private nextStreamId = 1;
+  private closing = false;
+
+  constructor(private readonly options: XdsServerOptions) {
+    this.server = new grpc.Server({
+      // Find clients that vanished without closing their stream.
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+    });
+    this.server.addService(ADS_SERVICE, {
+      StreamAggregatedResources: (call: AdsCall) => this.accept(call),
+    });
+    this.unsubscribe = options.cache.subscribe((snapshot, changes) => this.onSnapshot(snapshot, changes));
+  }
+
+  /** Binds and starts serving; resolves to the bound port. */
+  listen(host: string, port: number): Promise<number> {
+    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(
+        address,
+        this.options.credentials ?? grpc.ServerCredentials.createInsecure(),
+        (error, bound) => (error ? reject(error) : resolve(bound)),
+      );
+    });
+  }
+
+  /**
+   * Stops accepting streams, ends the open ones with OK (clients reconnect, to another replica
+   * if there is one) and resolves once all are closed, forcing them after `graceMs`.
+   */
+  async shutdown(graceMs = 5_000): Promise<void> {
+    this.closing = true;
+    this.unsubscribe();
+    const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    for (const stream of this.streams) this.close(stream);
+    let timer: NodeJS.Timeout | undefined;
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.options.logger.warn(
+          { streams: this.streams.size },
+          'streams did not close in time; forcing shutdown',
+        );
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+    });
+    await Promise.race([drained, forced]);
+    clearTimeout(timer);
+  }
+
+  /** Read-only view of the connected streams, for /debug/clients. */
+  streamStates(): StreamState[] {
+    return [...this.streams].map((stream) => stream.state);
+  }
+
+  private accept(call: AdsCall): void {
+    const { logger, cache } = this.options;
+    if (this.closing) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'server is shutting down' });
+      return;
+    }
+    const state = new StreamState(this.nextStreamId++, call.getPeer(), Date.now());
+    const stream: ActiveStream = {
+      state,
+      call,
+      kind: undefined,
+      waiting: cache.current() === undefined ? [] : undefined,
+      closed: false,
+    };
+    this.streams.add(stream);
+    logger.debug({ stream: state.id, peer: state.peer }, 'stream opened');
+
+    call.on('data', (request: DiscoveryRequest__Output) => {
+      try {
+        this.onRequest(stream, request);
+      } catch (error) {
+        logger.error({ err: error, stream: state.id }, 'failed to handle a DiscoveryRequest');
+        call.emit('error', { code: grpc.status.INTERNAL, details: 'internal error handling the request' });
+        this.forget(stream);
+      }
+    });
+    call.on('end', () => {
+      this.close(stream);
+    });
+    call.on('error', (error) => {
+      logger.debug({ stream: state.id, err: error }, 'stream error');
+      this.forget(stream);
+    });
+    call.on('cancelled', () => this.forget(stream));
+    call.on('close', () => this.forget(stream));
+  }
+
+  private onRequest(stream: ActiveStream, request: DiscoveryRequest__Output): void {
+    if (stream.closed) return;
+    if (stream.kind === undefined && request.node !== null) {
+      stream.kind = clientKind(request.node);
+      this.options.metrics.connectedStreams.inc({ client: stream.kind });
+      this.options.logger.info(
+        { stream: stream.state.id, node: request.node.id, client: stream.kind, peer: stream.state.peer },
+        'xDS client connected',
+      );
+    }
+    const snapshot = this.options.cache.current();
+    if (snapshot === undefined || stream.waiting !== undefined) {
+      // Answering before the first catalog is translated would tell clients their service does not exist.
+      stream.waiting ??= [];
+      if (stream.waiting.length >= MAX_REQUESTS_BEFORE_READY) {
+        stream.call.emit('error', {
+          code: grpc.status.RESOURCE_EXHAUSTED,
+          details: `more than ${MAX_REQUESTS_BEFORE_READY} requests before the server was ready`,
+        });
+        this.forget(stream);
+        return;
+      }
+      stream.waiting.push(request);
+      return;
+    }
+    this.apply(stream, stream.state.handleRequest(request, snapshot), request);
+  }
+
+  private apply(stream: ActiveStream, result: RequestResult, request: DiscoveryRequest__Output): void {
+    const { metrics, logger } = this.options;
+    const typeLabel = result.type?.short ?? 'unknown';
+    metrics.requests.inc({ type: typeLabel, outcome: result.outcome });
+    if (result.outcome === 'nack') {
+      metrics.nacks.inc({ type: typeLabel });
+      logger.warn(
+        {
+          stream: stream.state.id,
+          node: stream.state.node?.id,
+          type: typeLabel,
+          error: request.error_detail?.message,
+        },
+        'client rejected a response (NACK); it keeps its last accepted version',
+      );
+    } else if (result.outcome === 'unknown-type') {
+      logger.warn(
+        { stream: stream.state.id, typeUrl: request.type_url },
+        'request for an unsupported resource type',
+      );
+    }
+    if (result.delta !== undefined) {
+      const { type, added, removed, wildcard } = result.delta;
+      for (const name of added) this.index.add(type, name, stream);
+      for (const name of removed) this.index.remove(type, name, stream);
+      this.index.setWildcard(type, stream, wildcard);
+    }
+    if (result.response !== undefined) this.send(stream, [result.response]);
+  }
+
+  private onSnapshot(snapshot: Snapshot, changes: ChangeSet): void {
+    for (const stream of this.streams) {
+      const waiting = stream.waiting;
+      if (waiting === undefined) continue;
+      stream.waiting = undefined;
+      for (const request of waiting)
+        this.apply(stream, stream.state.handleRequest(request, snapshot), request);
+    }
+    for (const stream of this.index.affected(changes)) {
+      if (stream.closed) continue;
+      this.send(stream, stream.state.handleSnapshot(snapshot, changes));
+    }
+  }
+
+  private send(stream: ActiveStream, responses: readonly OutgoingResponse[]): void {
+    const { metrics } = this.options;
+    for (const response of responses) {
+      if (stream.closed) return;
+      stream.call.write(response);
+      metrics.pushes.inc({ type: response.type.short });
+      metrics.pushedResources.inc({ type: response.type.short }, response.resources.length);
+    }
+  }
+
+  private close(stream: ActiveStream): void {
+    if (!stream.closed) stream.call.end();
+    this.forget(stream);
+  }
+
+  private forget(stream: ActiveStream): void {
+    if (!this.streams.delete(stream)) return;
+    stream.closed = true;
+    for (const [type, name] of stream.state.subscribedNames()) this.index.remove(type, name, stream);
+    for (const type of stream.state.subscriptions.keys()) this.index.setWildcard(type, stream, false);
+    if (stream.kind !== undefined) this.options.metrics.connectedStreams.dec({ client: stream.kind });
+    this.options.logger.debug({ stream: stream.state.id }, 'stream closed');
+  }
+}

@@ -1,0 +1,96 @@
+// Catalog → ResourceSet for proxyless gRPC clients. Pure and deterministic: the same catalog
+// gives the same resources (and bytes) on every replica.
+import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type XdsType } from '../../proto/xds-types';
+import type { Catalog, ServiceCatalog } from '../../registry/catalog';
+import type { Instance } from '../../registry/instance';
+import type { Resource, ResourceAlias, ResourceSet } from '../resource-set';
+import {
+  listenerName,
+  serviceClusterName,
+  serviceOfListenerAlias,
+  versionClusterName,
+} from '../resource-names';
+import { planRoutes, versionsWithInstances } from '../route-plan';
+import { grpcCluster } from './cluster';
+import { grpcClusterLoadAssignment } from './cluster-load-assignment';
+import { grpcListener } from './listener';
+import { grpcRouteConfiguration } from './route-configuration';
+
+export interface ServiceResources {
+  readonly listeners: readonly Resource[];
+  readonly routes: readonly Resource[];
+  readonly clusters: readonly Resource[];
+  readonly endpoints: readonly Resource[];
+}
+
+// A ServiceCatalog is immutable and shared between catalogs while the service is unchanged, so
+// its translation is too: a catalog change costs work only for the services it touched.
+const translated = new WeakMap<ServiceCatalog, ServiceResources>();
+
+export function translateServiceForGrpc(service: ServiceCatalog): ServiceResources {
+  let resources = translated.get(service);
+  if (resources === undefined) {
+    resources = buildServiceResources(service);
+    translated.set(service, resources);
+  }
+  return resources;
+}
+
+function buildServiceResources(service: ServiceCatalog): ServiceResources {
+  const { name, instances, policy } = service;
+  const clusterNames: [string, readonly Instance[]][] = [[serviceClusterName(name), instances]];
+  for (const version of versionsWithInstances(service)) {
+    clusterNames.push([versionClusterName(name, version), instances.filter((i) => i.version === version)]);
+  }
+  return {
+    listeners: [
+      { name: listenerName(name), type: LISTENER, message: grpcListener(listenerName(name), name) },
+    ],
+    routes: [{ name, type: ROUTE, message: grpcRouteConfiguration(name, planRoutes(service)) }],
+    clusters: clusterNames.map(([cluster]) => ({
+      name: cluster,
+      type: CLUSTER,
+      message: grpcCluster(cluster, policy.lbPolicy),
+    })),
+    endpoints: clusterNames.map(([cluster, members]) => ({
+      name: cluster,
+      type: ENDPOINT,
+      message: grpcClusterLoadAssignment(cluster, members, policy.lbPolicy),
+    })),
+  };
+}
+
+export function translateForGrpc(catalog: Catalog): ResourceSet {
+  const byType = new Map<XdsType, Map<string, Resource>>([
+    [CLUSTER, new Map()],
+    [ENDPOINT, new Map()],
+    [LISTENER, new Map()],
+    [ROUTE, new Map()],
+  ]);
+  const add = (resource: Resource): void => void byType.get(resource.type)!.set(resource.name, resource);
+  for (const service of catalog.services.values()) {
+    const resources = translateServiceForGrpc(service);
+    resources.listeners.forEach(add);
+    resources.routes.forEach(add);
+    resources.clusters.forEach(add);
+    resources.endpoints.forEach(add);
+  }
+  for (const [type, resources] of byType) {
+    byType.set(type, new Map([...resources].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+  }
+  const listeners = byType.get(LISTENER)!;
+  return {
+    flavour: 'grpc',
+    revision: catalog.revision,
+    byType,
+    alias(type: XdsType, name: string): ResourceAlias | undefined {
+      if (type !== LISTENER) return undefined;
+      const service = serviceOfListenerAlias(name);
+      if (service === undefined || !listeners.has(listenerName(service))) return undefined;
+      return {
+        canonical: listenerName(service),
+        build: () => ({ name, type: LISTENER, message: grpcListener(name, service) }),
+      };
+    },
+  };
+}

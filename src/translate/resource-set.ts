@@ -1,0 +1,25 @@
+// ResourceSet: the xDS resources one client flavour should see for one Catalog.
+import type { XdsType } from '../proto/xds-types';
+
+export interface Resource {
+  readonly name: string;
+  readonly type: XdsType;
+  /** The resource as a plain object of its proto message (snake_case fields). */
+  readonly message: object;
+}
+
+export interface ResourceAlias {
+  /** The resource this name stands for; when that one changes, so does the alias. */
+  readonly canonical: string;
+  readonly build: () => Resource;
+}
+
+export interface ResourceSet {
+  readonly flavour: 'grpc';
+  /** The etcd revision of the catalog this set was translated from. */
+  readonly revision: number;
+  /** Resources by type, each map sorted by name. */
+  readonly byType: ReadonlyMap<XdsType, ReadonlyMap<string, Resource>>;
+  /** Resolves names that are not in `byType` but denote one that is, e.g. listener `app:50051`. */
+  alias(type: XdsType, name: string): ResourceAlias | undefined;
+}

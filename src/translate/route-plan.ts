@@ -1,0 +1,96 @@
+// Evaluates a service's routing policy (contract §4) into an ordered, flavour-independent list of
+// routes. Every flavour renders the same plan, so gRPC clients and Envoy route alike.
+import type { HeaderMatch } from '../registry/policy';
+import type { ServiceCatalog } from '../registry/catalog';
+import { serviceClusterName, versionClusterName } from './resource-names';
+import { toPercentages } from './weights';
+
+export type RouteAction =
+  | { readonly kind: 'cluster'; readonly cluster: string }
+  | {
+      readonly kind: 'weighted';
+      readonly clusters: readonly { readonly cluster: string; readonly weight: number }[];
+    }
+  /** Fail the call with UNAVAILABLE. */
+  | { readonly kind: 'reject'; readonly reason: string };
+
+export interface PlannedRoute {
+  /** Route name, for debugging: `policy-0`, `version-v1`, `unknown-version`, `default`. */
+  readonly name: string;
+  readonly headers: readonly HeaderMatch[];
+  readonly action: RouteAction;
+}
+
+export interface RoutePlan {
+  readonly routes: readonly PlannedRoute[];
+  /** Header whose value picks the instance when the policy is ring_hash. */
+  readonly hashHeader: string | undefined;
+}
+
+/** Versions that have at least one instance, sorted. */
+export function versionsWithInstances(service: ServiceCatalog): string[] {
+  const versions = new Set<string>();
+  for (const instance of service.instances)
+    if (instance.version !== undefined) versions.add(instance.version);
+  return [...versions].sort();
+}
+
+export function planRoutes(service: ServiceCatalog): RoutePlan {
+  const policy = service.policy;
+  const available = new Set(versionsWithInstances(service));
+  const toVersion = (version: string): RouteAction =>
+    available.has(version)
+      ? { kind: 'cluster', cluster: versionClusterName(service.name, version) }
+      : { kind: 'reject', reason: `no instances of ${service.name} version ${version}` };
+
+  const routes: PlannedRoute[] = [];
+  policy.routes.forEach((route, index) => {
+    routes.push({ name: `policy-${index}`, headers: route.headers, action: toVersion(route.version) });
+  });
+  for (const version of available) {
+    routes.push({
+      name: `version-${version}`,
+      headers: [{ name: policy.header, invert: false, kind: 'exact', value: version }],
+      action: toVersion(version),
+    });
+  }
+  if (policy.onUnknownVersion === 'reject') {
+    routes.push({
+      name: 'unknown-version',
+      headers: [{ name: policy.header, invert: false, kind: 'present', value: true }],
+      action: {
+        kind: 'reject',
+        reason: `no instances of ${service.name} with the requested ${policy.header}`,
+      },
+    });
+  }
+  routes.push({ name: 'default', headers: [], action: defaultAction(service, available, toVersion) });
+  return { routes, hashHeader: policy.lbPolicy === 'ring_hash' ? policy.hashHeader : undefined };
+}
+
+function defaultAction(
+  service: ServiceCatalog,
+  available: ReadonlySet<string>,
+  toVersion: (version: string) => RouteAction,
+): RouteAction {
+  const { defaultVersion, weights } = service.policy;
+  if (defaultVersion !== undefined) return toVersion(defaultVersion);
+  if (weights !== undefined) {
+    // Only versions that have instances share the traffic; a weight on a version that is not
+    // deployed (yet, or any more) would turn its share into failed calls.
+    const live = weights.filter(({ version }) => available.has(version));
+    if (live.length === 0) {
+      return { kind: 'reject', reason: `no instances of ${service.name} in any weighted version` };
+    }
+    if (live.length === 1) return toVersion(live[0].version);
+    const percentages = toPercentages(live.map(({ weight }) => weight));
+    return {
+      kind: 'weighted',
+      clusters: live.map(({ version }, i) => ({
+        cluster: versionClusterName(service.name, version),
+        weight: percentages[i],
+      })),
+    };
+  }
+  return { kind: 'cluster', cluster: serviceClusterName(service.name) };
+}

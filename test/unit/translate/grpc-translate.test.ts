@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { encodeResource } from '../../../src/cache/encoded-resource';
+import { decodeToJson } from '../../../src/proto/proto-root';
+import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE } from '../../../src/proto/xds-types';
+import { translateForGrpc } from '../../../src/translate/grpc/translate';
+import type { ResourceSet } from '../../../src/translate/resource-set';
+import { catalogOf, type InstanceSpec } from '../fixtures';
+
+const GOLDEN_DIR = path.join(__dirname, 'golden');
+const UPDATE = process.env.UPDATE_GOLDEN === '1';
+
+/** Every resource of a set, decoded from its encoded bytes (what clients receive). */
+function dump(set: ResourceSet): object {
+  return Object.fromEntries(
+    PUSH_ORDER.map((type) => [
+      type.short,
+      [...set.byType.get(type)!.values()].map((r) => decodeToJson(type.messageName, encodeResource(r).bytes)),
+    ]),
+  );
+}
+
+function assertGolden(name: string, actual: object): void {
+  const file = path.join(GOLDEN_DIR, `${name}.json`);
+  const text = `${JSON.stringify(actual, null, 2)}\n`;
+  if (UPDATE) fs.writeFileSync(file, text);
+  assert.ok(fs.existsSync(file), `golden ${file} is missing; run with UPDATE_GOLDEN=1 and review it`);
+  assert.equal(
+    text,
+    fs.readFileSync(file, 'utf8'),
+    `${name} differs from its golden (UPDATE_GOLDEN=1 to accept)`,
+  );
+}
+
+const TWO_VERSIONS: InstanceSpec[] = [
+  { id: 'app-1', version: 'v1', address: '10.0.0.1:50051' },
+  { id: 'app-2', version: 'v1', address: '10.0.0.2:50051' },
+  { id: 'app-3', version: 'v2', address: '10.0.0.3:50051' },
+];
+
+describe('translateForGrpc goldens', () => {
+  it('two versions, no policy', () => {
+    assertGolden('two-versions', dump(translateForGrpc(catalogOf(TWO_VERSIONS))));
+  });
+
+  it('the contract §4 policy example', () => {
+    const policy = {
+      header: 'version',
+      defaultVersion: 'v1',
+      weights: { v1: 90, v2: 10 },
+      onUnknownVersion: 'reject',
+      routes: [{ match: { headers: [{ name: 'x-group', exact: 'beta' }] }, version: 'v2' }],
+      lbPolicy: 'round_robin',
+    };
+    assertGolden('contract-policy', dump(translateForGrpc(catalogOf(TWO_VERSIONS, { app: policy }))));
+  });
+
+  it('weights, every header matcher, unknown versions as default', () => {
+    const policy = {
+      header: 'x-version',
+      weights: { v1: 2, v2: 1 },
+      onUnknownVersion: 'default',
+      routes: [
+        {
+          match: {
+            headers: [
+              { name: 'x-a', prefix: 'pre' },
+              { name: 'x-b', regex: 'id-[0-9]+' },
+              { name: 'x-c', present: true },
+              { name: 'x-d', present: false },
+              { name: 'x-e', exact: 'no', invert: true },
+            ],
+          },
+          version: 'v2',
+        },
+      ],
+    };
+    assertGolden('weights-matchers', dump(translateForGrpc(catalogOf(TWO_VERSIONS, { app: policy }))));
+  });
+
+  it('zones and instance weights under round robin', () => {
+    const instances: InstanceSpec[] = [
+      { id: 'a', version: 'v1', address: '10.0.1.1:80', zone: 'z1' },
+      { id: 'b', version: 'v1', address: '10.0.1.2:80', zone: 'z1', weight: 3 },
+      { id: 'c', version: 'v1', address: '10.0.2.1:80', zone: 'z2', weight: 3 },
+      { id: 'd', version: 'v1', address: '10.0.2.2:80', zone: 'z2', weight: 3 },
+      { id: 'e', version: 'v1', address: '[2001:db8::1]:80' },
+    ];
+    const set = translateForGrpc(catalogOf(instances));
+    assertGolden('zones-weights', dump(set));
+  });
+
+  it('ring hash on a header', () => {
+    const instances: InstanceSpec[] = [
+      { id: 'a', version: 'v1', address: '10.0.1.1:80', zone: 'z1' },
+      { id: 'b', version: 'v1', address: '10.0.1.2:80', zone: 'z1', weight: 2 },
+      { id: 'c', version: 'v1', address: '10.0.2.1:80', zone: 'z2' },
+    ];
+    const set = translateForGrpc(
+      catalogOf(instances, { app: { lbPolicy: 'ring_hash', hashHeader: 'x-user' } }),
+    );
+    assertGolden('ring-hash', dump(set));
+  });
+
+  it('least_request is served to gRPC clients as round robin', () => {
+    const set = translateForGrpc(catalogOf(TWO_VERSIONS, { app: { lbPolicy: 'least_request' } }));
+    for (const cluster of set.byType.get(CLUSTER)!.values()) {
+      assert.equal((cluster.message as { lb_policy: string }).lb_policy, 'ROUND_ROBIN');
+    }
+  });
+});
+
+describe('translateForGrpc', () => {
+  it('names resources as documented', () => {
+    const set = translateForGrpc(catalogOf(TWO_VERSIONS));
+    assert.deepEqual([...set.byType.get(LISTENER)!.keys()], ['app']);
+    assert.deepEqual([...set.byType.get(ROUTE)!.keys()], ['app']);
+    assert.deepEqual([...set.byType.get(CLUSTER)!.keys()], ['app', 'app/v1', 'app/v2']);
+    assert.deepEqual([...set.byType.get(ENDPOINT)!.keys()], ['app', 'app/v1', 'app/v2']);
+  });
+
+  it('answers listener names <service>:<port> with a listener of that name', () => {
+    const set = translateForGrpc(catalogOf(TWO_VERSIONS));
+    const alias = set.alias(LISTENER, 'app:50051');
+    assert.equal(alias?.canonical, 'app');
+    const listener = decodeToJson(LISTENER.messageName, encodeResource(alias.build()).bytes) as {
+      name: string;
+    };
+    assert.equal(listener.name, 'app:50051');
+    for (const name of ['app:0', 'app:70000', 'other:80', 'app:', 'app']) {
+      assert.equal(set.alias(LISTENER, name), undefined, name);
+    }
+    assert.equal(set.alias(CLUSTER, 'app:80'), undefined);
+  });
+
+  it('gives the same bytes whatever order etcd delivered the keys in', () => {
+    const forward = translateForGrpc(catalogOf(TWO_VERSIONS));
+    const backward = translateForGrpc(catalogOf([...TWO_VERSIONS].reverse()));
+    for (const type of PUSH_ORDER) {
+      const a = [...forward.byType.get(type)!.values()].map((r) => encodeResource(r).version);
+      const b = [...backward.byType.get(type)!.values()].map((r) => encodeResource(r).version);
+      assert.deepEqual(a, b, type.short);
+    }
+  });
+
+  it('reuses the translation of services that did not change', () => {
+    const before = catalogOf([...TWO_VERSIONS, { service: 'other', id: 'o', address: '10.0.9.9:80' }]);
+    const first = translateForGrpc(before);
+    const second = translateForGrpc({ ...before, revision: 2 });
+    assert.equal(first.byType.get(ROUTE)!.get('app'), second.byType.get(ROUTE)!.get('app'));
+  });
+});

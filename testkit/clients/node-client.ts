@@ -1,0 +1,56 @@
+// A proxyless gRPC client (@grpc/grpc-js + @grpc/grpc-js-xds) driven over stdin/stdout, one JSON
+// request per line: {"id", "target", "metadata", "count", "deadlineMs"} → {"id", "results"}.
+// It reads its bootstrap from GRPC_XDS_BOOTSTRAP like any real application.
+import * as readline from 'node:readline';
+import * as grpc from '@grpc/grpc-js';
+import * as grpcXds from '@grpc/grpc-js-xds';
+import { createEchoClient } from '../echo-backend';
+
+grpcXds.register();
+
+interface CallRequest {
+  id: number;
+  target: string;
+  metadata?: Record<string, string>;
+  count?: number;
+  deadlineMs?: number;
+}
+
+type CallResult =
+  { ok: true; id: string; version: string; address: string } | { ok: false; code: number; details: string };
+
+const clients = new Map<string, ReturnType<typeof createEchoClient>>();
+
+function call(request: CallRequest): Promise<CallResult> {
+  let client = clients.get(request.target);
+  if (client === undefined) {
+    client = createEchoClient(request.target);
+    clients.set(request.target, client);
+  }
+  const metadata = new grpc.Metadata();
+  for (const [key, value] of Object.entries(request.metadata ?? {})) metadata.set(key, value);
+  const deadline = Date.now() + (request.deadlineMs ?? 5_000);
+  return new Promise((resolve) => {
+    client.Who({ caller: 'node' }, metadata, { deadline }, (error, reply) => {
+      if (error) resolve({ ok: false, code: error.code, details: error.details });
+      else resolve({ ok: true, id: reply!.id, version: reply!.version, address: reply!.address });
+    });
+  });
+}
+
+const lines = readline.createInterface({ input: process.stdin });
+lines.on('line', (line) => {
+  const request = JSON.parse(line) as CallRequest;
+  void (async () => {
+    const results: CallResult[] = [];
+    for (let i = 0; i < (request.count ?? 1); i++) results.push(await call(request));
+    process.stdout.write(`${JSON.stringify({ id: request.id, results })}\n`);
+  })();
+});
+lines.on('close', () => process.exit(0));
+process.stdout.write(`${JSON.stringify({ ready: true, client: 'grpc-js', version: grpcVersion() })}\n`);
+
+function grpcVersion(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('@grpc/grpc-js-xds/package.json') as { version: string }).version;
+}

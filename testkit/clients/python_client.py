@@ -1,0 +1,71 @@
+"""A proxyless gRPC client in Python (C-core) driven over stdin/stdout, one JSON request per line:
+{"id", "target", "metadata", "count", "deadlineMs"} -> {"id", "results"}.
+It reads its bootstrap from GRPC_XDS_BOOTSTRAP like any real application."""
+import json
+import sys
+
+import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool
+
+try:
+    from google.protobuf.message_factory import GetMessageClass
+except ImportError:  # protobuf < 4.21
+    from google.protobuf.message_factory import MessageFactory
+
+    _factory = MessageFactory()
+
+    def GetMessageClass(descriptor):
+        return _factory.GetPrototype(descriptor)
+
+
+def _echo_messages():
+    """WhoRequest and WhoReply from protos/etcd_xds/demo/v1/echo.proto, built in code."""
+    F = descriptor_pb2.FieldDescriptorProto
+    file = descriptor_pb2.FileDescriptorProto(name="etcd_xds/demo/v1/echo.proto", package="etcd_xds.demo.v1", syntax="proto3")
+    request = file.message_type.add(name="WhoRequest")
+    request.field.add(name="caller", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    reply = file.message_type.add(name="WhoReply")
+    for number, name in enumerate(["service", "id", "version", "address"], start=1):
+        reply.field.add(name=name, number=number, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    entry = reply.nested_type.add(name="HeadersEntry")
+    entry.options.map_entry = True
+    entry.field.add(name="key", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    entry.field.add(name="value", number=2, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    reply.field.add(name="headers", number=5, type=F.TYPE_MESSAGE, label=F.LABEL_REPEATED,
+                    type_name=".etcd_xds.demo.v1.WhoReply.HeadersEntry")
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return (GetMessageClass(pool.FindMessageTypeByName("etcd_xds.demo.v1.WhoRequest")),
+            GetMessageClass(pool.FindMessageTypeByName("etcd_xds.demo.v1.WhoReply")))
+
+
+WhoRequest, WhoReply = _echo_messages()
+stubs = {}
+
+
+def call(request):
+    target = request["target"]
+    if target not in stubs:
+        channel = grpc.insecure_channel(target)
+        stubs[target] = channel.unary_unary("/etcd_xds.demo.v1.Echo/Who",
+                                            request_serializer=WhoRequest.SerializeToString,
+                                            response_deserializer=WhoReply.FromString)
+    metadata = list((request.get("metadata") or {}).items())
+    try:
+        reply = stubs[target](WhoRequest(caller="python"), metadata=metadata,
+                              timeout=request.get("deadlineMs", 5000) / 1000.0)
+        return {"ok": True, "id": reply.id, "version": reply.version, "address": reply.address}
+    except grpc.RpcError as error:
+        return {"ok": False, "code": error.code().value[0], "details": error.details() or ""}
+
+
+def main():
+    print(json.dumps({"ready": True, "client": "grpcio", "version": grpc.__version__}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        results = [call(request) for _ in range(request.get("count", 1))]
+        print(json.dumps({"id": request["id"], "results": results}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

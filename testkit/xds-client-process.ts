@@ -1,0 +1,102 @@
+// Runs a real proxyless gRPC client program (grpc-js or Python C-core) as a child process with
+// its own bootstrap file, and makes calls through it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+
+export type ClientLanguage = 'grpc-js' | 'python';
+
+export type CallResult =
+  { ok: true; id: string; version: string; address: string } | { ok: false; code: number; details: string };
+
+export interface CallOptions {
+  readonly metadata?: Record<string, string>;
+  readonly count?: number;
+  readonly deadlineMs?: number;
+}
+
+/** Debian's python3-grpcio is C-core 1.51; the system interpreter has it, pyenv's may not. */
+export const SYSTEM_PYTHON = '/usr/bin/python3';
+
+export class XdsClientProcess {
+  private nextId = 1;
+  private readonly pending = new Map<number, (results: CallResult[]) => void>();
+  private stderr = '';
+  readonly bootstrapPath: string;
+
+  private constructor(
+    readonly language: ClientLanguage,
+    private readonly child: ChildProcess,
+    bootstrapPath: string,
+    readonly version: string,
+  ) {
+    this.bootstrapPath = bootstrapPath;
+  }
+
+  static async start(
+    language: ClientLanguage,
+    bootstrap: object,
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<XdsClientProcess> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-xds-client-'));
+    const bootstrapPath = path.join(dir, 'bootstrap.json');
+    fs.writeFileSync(bootstrapPath, JSON.stringify(bootstrap));
+    const [command, args] =
+      language === 'grpc-js'
+        ? [process.execPath, ['--import', 'tsx', path.join(__dirname, 'clients/node-client.ts')]]
+        : [SYSTEM_PYTHON, ['-u', path.join(__dirname, 'clients/python_client.py')]];
+    const child = spawn(command, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...env, GRPC_XDS_BOOTSTRAP: bootstrapPath },
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const lines = readline.createInterface({ input: child.stdout });
+    const hello = await new Promise<{ version: string }>((resolve, reject) => {
+      lines.once('line', (line) => resolve(JSON.parse(line) as { version: string }));
+      child.once('exit', (code) => reject(new Error(`${language} client exited with ${code}:\n${stderr}`)));
+    });
+    const client = new XdsClientProcess(language, child, bootstrapPath, hello.version);
+    client.stderr = stderr;
+    child.stderr.removeAllListeners('data');
+    child.stderr.on(
+      'data',
+      (chunk: Buffer) => (client.stderr = (client.stderr + chunk.toString()).slice(-20_000)),
+    );
+    lines.on('line', (line) => {
+      const message = JSON.parse(line) as { id: number; results: CallResult[] };
+      client.pending.get(message.id)?.(message.results);
+      client.pending.delete(message.id);
+    });
+    return client;
+  }
+
+  /** Makes `count` sequential calls to Echo/Who on `target`. */
+  call(target: string, options: CallOptions = {}): Promise<CallResult[]> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (this.child.exitCode !== null) {
+        reject(new Error(`${this.language} client has exited:\n${this.stderr}`));
+        return;
+      }
+      this.pending.set(id, resolve);
+      this.child.stdin!.write(`${JSON.stringify({ id, target, ...options })}\n`);
+    });
+  }
+
+  get log(): string {
+    return this.stderr;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.stdin!.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+    fs.rmSync(path.dirname(this.bootstrapPath), { recursive: true, force: true });
+  }
+}
