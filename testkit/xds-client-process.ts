@@ -22,7 +22,10 @@ export const SYSTEM_PYTHON = '/usr/bin/python3';
 
 export class XdsClientProcess {
   private nextId = 1;
-  private readonly pending = new Map<number, (results: CallResult[]) => void>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (results: CallResult[]) => void; reject: (error: Error) => void }
+  >();
   private stderr = '';
   readonly bootstrapPath: string;
 
@@ -67,8 +70,16 @@ export class XdsClientProcess {
     );
     lines.on('line', (line) => {
       const message = JSON.parse(line) as { id: number; results: CallResult[] };
-      client.pending.get(message.id)?.(message.results);
+      client.pending.get(message.id)?.resolve(message.results);
       client.pending.delete(message.id);
+    });
+    child.once('exit', (code, signal) => {
+      for (const { reject } of client.pending.values()) {
+        reject(
+          new Error(`${language} client died (${signal ?? `exit ${code}`}):\n${client.stderr.slice(-3000)}`),
+        );
+      }
+      client.pending.clear();
     });
     return client;
   }
@@ -77,11 +88,15 @@ export class XdsClientProcess {
   call(target: string, options: CallOptions = {}): Promise<CallResult[]> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      if (this.child.exitCode !== null) {
-        reject(new Error(`${this.language} client has exited:\n${this.stderr}`));
+      if (this.exited) {
+        reject(
+          new Error(
+            `${this.language} client has exited (${this.child.signalCode ?? this.child.exitCode}):\n${this.stderr}`,
+          ),
+        );
         return;
       }
-      this.pending.set(id, resolve);
+      this.pending.set(id, { resolve, reject });
       this.child.stdin!.write(`${JSON.stringify({ id, target, ...options })}\n`);
     });
   }
@@ -90,8 +105,15 @@ export class XdsClientProcess {
     return this.stderr;
   }
 
+  private get exited(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
+    if (this.exited) {
+      fs.rmSync(path.dirname(this.bootstrapPath), { recursive: true, force: true });
+      return;
+    }
     const exited = new Promise((resolve) => this.child.once('exit', resolve));
     this.child.stdin!.end();
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);

@@ -3,16 +3,18 @@ import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics';
 import type { Snapshot } from '../cache/snapshot';
+import { FLAVOURS, type Flavour } from '../translate/flavours';
 import type { Catalog } from '../registry/catalog';
 import type { RegistryStatus } from '../registry/etcd-registry';
-import type { StreamState } from '../server/stream-state';
+import type { StreamView } from '../server/xds-server';
 import { clientsView, configDumpView } from './views';
 
 export interface AdminSources {
-  readonly snapshot: () => Snapshot | undefined;
+  readonly snapshot: (flavour?: Flavour) => Snapshot | undefined;
+  readonly flavours: () => readonly Flavour[];
   readonly catalog: () => Catalog | undefined;
   readonly registry: () => RegistryStatus;
-  readonly streams: () => readonly StreamState[];
+  readonly streams: () => readonly StreamView[];
   readonly metrics: Metrics;
   readonly logger: Logger;
 }
@@ -44,9 +46,18 @@ export function createAdminServer(sources: AdminSources) {
     return reply.type(sources.metrics.registry.contentType).send(body);
   });
 
-  app.get('/debug/config_dump', (_request, reply) =>
-    reply.send(configDumpView(sources.snapshot(), sources.catalog(), sources.registry())),
-  );
+  app.get<{ Querystring: { flavour?: string } }>('/debug/config_dump', (request, reply) => {
+    const flavour = request.query.flavour ?? 'grpc';
+    if (!(FLAVOURS as readonly string[]).includes(flavour)) {
+      return reply.code(400).send({ error: `flavour must be one of ${FLAVOURS.join(', ')}` });
+    }
+    return reply.send(
+      configDumpView(sources.snapshot(flavour as Flavour), sources.catalog(), sources.registry(), {
+        flavour,
+        built: sources.flavours(),
+      }),
+    );
+  });
 
   app.get('/debug/clients', (_request, reply) => reply.send(clientsView(sources.streams())));
 

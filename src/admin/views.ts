@@ -5,14 +5,17 @@ import { PUSH_ORDER } from '../proto/xds-types';
 import type { Catalog } from '../registry/catalog';
 import { formatSocketAddress } from '../registry/address';
 import type { RegistryStatus } from '../registry/etcd-registry';
-import type { StreamState } from '../server/stream-state';
+import type { StreamView } from '../server/xds-server';
 
 export function configDumpView(
   snapshot: Snapshot | undefined,
   catalog: Catalog | undefined,
   registry: RegistryStatus,
+  flavours: { readonly flavour: string; readonly built: readonly string[] },
 ): object {
   return {
+    flavour: flavours.flavour,
+    flavoursInUse: flavours.built,
     registry,
     catalog:
       catalog === undefined
@@ -61,10 +64,12 @@ export function configDumpView(
   };
 }
 
-export function clientsView(streams: readonly StreamState[]): object {
+export function clientsView(views: readonly StreamView[]): object {
   return {
-    clients: streams.map((stream) => ({
+    clients: views.map(({ state: stream, profile }) => ({
       stream: stream.id,
+      kind: profile?.kind ?? null,
+      flavour: profile?.flavour ?? null,
       peer: stream.peer,
       connectedAt: new Date(stream.connectedAt).toISOString(),
       node:
@@ -73,7 +78,8 @@ export function clientsView(streams: readonly StreamState[]): object {
           : {
               id: stream.node.id,
               cluster: stream.node.cluster,
-              userAgent: `${stream.node.user_agent_name} ${stream.node.user_agent_version ?? ''}`.trim(),
+              userAgentName: stream.node.user_agent_name,
+              userAgentVersion: stream.node.user_agent_version ?? null,
               locality: stream.node.locality,
             },
       subscriptions: Object.fromEntries(

@@ -1,16 +1,17 @@
-// Holds the current Snapshot, rebuilds it from new Catalogs (coalescing bursts), and tells
-// subscribers what changed.
+// Holds the current Snapshot of each client flavour in use, rebuilds them from new Catalogs
+// (coalescing bursts), and tells subscribers what changed.
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics';
 import { PUSH_ORDER } from '../proto/xds-types';
 import type { Catalog } from '../registry/catalog';
+import type { Flavour } from '../translate/flavours';
 import type { ResourceSet } from '../translate/resource-set';
 import { systemClock, type Clock } from './clock';
 import { Debouncer } from './debouncer';
 import { AliasEncodings, diffSnapshots, Snapshot, type ChangeSet } from './snapshot';
 
 export interface SnapshotCacheOptions {
-  readonly translate: (catalog: Catalog) => ResourceSet;
+  readonly translate: (flavour: Flavour, catalog: Catalog) => ResourceSet;
   /** Wait for etcd events to pause this long before rebuilding. */
   readonly debounceMs: number;
   /** …but rebuild no later than this after the first pending change. */
@@ -20,10 +21,15 @@ export interface SnapshotCacheOptions {
   readonly metrics: Metrics;
 }
 
-export type SnapshotListener = (snapshot: Snapshot, changes: ChangeSet) => void;
+export type SnapshotListener = (flavour: Flavour, snapshot: Snapshot, changes: ChangeSet) => void;
+
+/** The flavour whose snapshot decides readiness and is always built. */
+export const PRIMARY_FLAVOUR: Flavour = 'grpc';
 
 export class SnapshotCache {
-  private snapshot: Snapshot | undefined;
+  private readonly snapshots = new Map<Flavour, Snapshot>();
+  /** The catalog behind the current snapshots. */
+  private catalog: Catalog | undefined;
   private pendingCatalog: Catalog | undefined;
   private readonly debouncer: Debouncer;
   private readonly listeners = new Set<SnapshotListener>();
@@ -35,15 +41,30 @@ export class SnapshotCache {
     );
   }
 
-  /** The snapshot being served; undefined until the first catalog is translated. */
-  current(): Snapshot | undefined {
-    return this.snapshot;
+  /** The snapshot being served to a flavour; undefined until the first catalog is translated. */
+  current(flavour: Flavour = PRIMARY_FLAVOUR): Snapshot | undefined {
+    const snapshot = this.snapshots.get(flavour);
+    if (snapshot !== undefined || this.catalog === undefined) return snapshot;
+    // First client of this flavour: translate the current catalog for it, and keep doing so.
+    const built = this.build(flavour, this.catalog);
+    this.snapshots.set(flavour, built);
+    return built;
+  }
+
+  /** The snapshot of a flavour if some client made it be built; never starts building one. */
+  peek(flavour: Flavour): Snapshot | undefined {
+    return this.snapshots.get(flavour);
+  }
+
+  /** Flavours currently built and kept up to date. */
+  flavours(): Flavour[] {
+    return [...this.snapshots.keys()];
   }
 
   /** Accepts a new catalog. The first one is translated at once; later ones are coalesced. */
   setCatalog(catalog: Catalog): void {
     this.pendingCatalog = catalog;
-    if (this.snapshot === undefined) this.rebuild();
+    if (this.catalog === undefined) this.rebuild();
     else this.debouncer.poke();
   }
 
@@ -66,26 +87,39 @@ export class SnapshotCache {
     const catalog = this.pendingCatalog;
     if (catalog === undefined) return;
     this.pendingCatalog = undefined;
+    const first = this.catalog === undefined;
+    this.catalog = catalog;
     const { metrics, logger } = this.options;
-    const stopTimer = metrics.snapshotBuildSeconds.startTimer();
-    const previous = this.snapshot;
-    const next = Snapshot.encode(this.options.translate(catalog), this.aliases);
-    const changes = diffSnapshots(previous, next);
-    stopTimer();
-    this.snapshot = next;
     metrics.snapshots.inc();
     metrics.catalogRevision.set(catalog.revision);
-    for (const type of PUSH_ORDER) metrics.resources.set({ type: type.short }, next.count(type));
-    logger.debug(
-      {
-        revision: catalog.revision,
-        changes: Object.fromEntries(
-          [...changes].map(([type, c]) => [type.short, c.updated.size + c.removed.size]),
-        ),
-      },
-      'snapshot built',
-    );
-    if (previous !== undefined && changes.size === 0) return;
-    for (const listener of this.listeners) listener(next, changes);
+    const flavours: Flavour[] = first ? [PRIMARY_FLAVOUR] : [...this.snapshots.keys()];
+    for (const flavour of flavours) {
+      const previous = this.snapshots.get(flavour);
+      const next = this.build(flavour, catalog);
+      const changes = diffSnapshots(previous, next);
+      this.snapshots.set(flavour, next);
+      if (flavour === PRIMARY_FLAVOUR) {
+        for (const type of PUSH_ORDER) metrics.resources.set({ type: type.short }, next.count(type));
+      }
+      logger.debug(
+        {
+          flavour,
+          revision: catalog.revision,
+          changes: Object.fromEntries(
+            [...changes].map(([type, c]) => [type.short, c.updated.size + c.removed.size]),
+          ),
+        },
+        'snapshot built',
+      );
+      if (previous !== undefined && changes.size === 0) continue;
+      for (const listener of this.listeners) listener(flavour, next, changes);
+    }
+  }
+
+  private build(flavour: Flavour, catalog: Catalog): Snapshot {
+    const stopTimer = this.options.metrics.snapshotBuildSeconds.startTimer();
+    const snapshot = Snapshot.encode(this.options.translate(flavour, catalog), this.aliases);
+    stopTimer();
+    return snapshot;
   }
 }

@@ -7,7 +7,7 @@ import { Metrics } from '../metrics';
 import type { Catalog } from '../registry/catalog';
 import { EtcdRegistry } from '../registry/etcd-registry';
 import { XdsServer } from '../server/xds-server';
-import { translateForGrpc } from '../translate/grpc/translate';
+import { translateFor } from '../translate/flavours';
 import type { ServeConfig } from './config';
 
 export interface RunningServer {
@@ -21,7 +21,7 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
   const metrics = new Metrics();
   const etcd = new Etcd3({ hosts: [...config.etcd] });
   const cache = new SnapshotCache({
-    translate: translateForGrpc,
+    translate: translateFor,
     debounceMs: config.debounceMs,
     maxDelayMs: config.maxDelayMs,
     logger: logger.child({ component: 'cache' }),
@@ -41,10 +41,11 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
   });
   const xds = new XdsServer({ cache, logger: logger.child({ component: 'server' }), metrics });
   const admin = createAdminServer({
-    snapshot: () => cache.current(),
+    snapshot: (flavour) => cache.peek(flavour ?? 'grpc'),
+    flavours: () => cache.flavours(),
     catalog: () => catalog,
     registry: () => registry.status(),
-    streams: () => xds.streamStates(),
+    streams: () => xds.streamViews(),
     metrics,
     logger,
   });

@@ -7,11 +7,17 @@ import type { Metrics } from '../metrics';
 import type { ChangeSet, Snapshot } from '../cache/snapshot';
 import type { SnapshotCache } from '../cache/snapshot-cache';
 import { ADS_SERVICE, type OutgoingResponse } from './ads-service';
-import { clientKind, type ClientKind } from './client-kind';
+import type { Flavour } from '../translate/flavours';
+import { clientProfile, type ClientProfile } from './client-kind';
 import { StreamState, type RequestResult } from './stream-state';
 import { SubscriptionIndex } from './subscription-index';
 
 type AdsCall = grpc.ServerDuplexStream<DiscoveryRequest__Output, OutgoingResponse>;
+
+export interface StreamView {
+  readonly state: StreamState;
+  readonly profile: ClientProfile | undefined;
+}
 
 /** Requests a stream may send before the first snapshot exists; clients send one per type. */
 const MAX_REQUESTS_BEFORE_READY = 64;
@@ -19,7 +25,8 @@ const MAX_REQUESTS_BEFORE_READY = 64;
 interface ActiveStream {
   readonly state: StreamState;
   readonly call: AdsCall;
-  kind: ClientKind | undefined;
+  /** Known from the first request (its node). */
+  profile: ClientProfile | undefined;
   /** Requests received before the first snapshot; answered once it exists. */
   waiting: DiscoveryRequest__Output[] | undefined;
   closed: boolean;
@@ -35,7 +42,7 @@ export interface XdsServerOptions {
 export class XdsServer {
   private readonly server: grpc.Server;
   private readonly streams = new Set<ActiveStream>();
-  private readonly index = new SubscriptionIndex<ActiveStream>();
+  private readonly indexes = new Map<Flavour, SubscriptionIndex<ActiveStream>>();
   private readonly unsubscribe: () => void;
   private nextStreamId = 1;
   private closing = false;
@@ -49,7 +56,9 @@ export class XdsServer {
     this.server.addService(ADS_SERVICE, {
       StreamAggregatedResources: (call: AdsCall) => this.accept(call),
     });
-    this.unsubscribe = options.cache.subscribe((snapshot, changes) => this.onSnapshot(snapshot, changes));
+    this.unsubscribe = options.cache.subscribe((flavour, snapshot, changes) =>
+      this.onSnapshot(flavour, snapshot, changes),
+    );
   }
 
   /** Binds and starts serving; resolves to the bound port. */
@@ -89,8 +98,8 @@ export class XdsServer {
   }
 
   /** Read-only view of the connected streams, for /debug/clients. */
-  streamStates(): StreamState[] {
-    return [...this.streams].map((stream) => stream.state);
+  streamViews(): StreamView[] {
+    return [...this.streams].map((stream) => ({ state: stream.state, profile: stream.profile }));
   }
 
   private accept(call: AdsCall): void {
@@ -103,7 +112,7 @@ export class XdsServer {
     const stream: ActiveStream = {
       state,
       call,
-      kind: undefined,
+      profile: undefined,
       waiting: cache.current() === undefined ? [] : undefined,
       closed: false,
     };
@@ -132,16 +141,21 @@ export class XdsServer {
 
   private onRequest(stream: ActiveStream, request: DiscoveryRequest__Output): void {
     if (stream.closed) return;
-    if (stream.kind === undefined && request.node !== null) {
-      stream.kind = clientKind(request.node);
-      this.options.metrics.connectedStreams.inc({ client: stream.kind });
+    if (stream.profile === undefined) {
+      stream.profile = clientProfile(request.node);
+      this.options.metrics.connectedStreams.inc({ client: stream.profile.kind });
       this.options.logger.info(
-        { stream: stream.state.id, node: request.node.id, client: stream.kind, peer: stream.state.peer },
+        {
+          stream: stream.state.id,
+          node: request.node?.id,
+          client: stream.profile.kind,
+          flavour: stream.profile.flavour,
+          peer: stream.state.peer,
+        },
         'xDS client connected',
       );
     }
-    const snapshot = this.options.cache.current();
-    if (snapshot === undefined || stream.waiting !== undefined) {
+    if (this.options.cache.current() === undefined || stream.waiting !== undefined) {
       // Answering before the first catalog is translated would tell clients their service does not exist.
       stream.waiting ??= [];
       if (stream.waiting.length >= MAX_REQUESTS_BEFORE_READY) {
@@ -155,7 +169,21 @@ export class XdsServer {
       stream.waiting.push(request);
       return;
     }
+    this.handle(stream, request);
+  }
+
+  private handle(stream: ActiveStream, request: DiscoveryRequest__Output): void {
+    const snapshot = this.options.cache.current(stream.profile!.flavour)!;
     this.apply(stream, stream.state.handleRequest(request, snapshot), request);
+  }
+
+  private index(flavour: Flavour): SubscriptionIndex<ActiveStream> {
+    let index = this.indexes.get(flavour);
+    if (index === undefined) {
+      index = new SubscriptionIndex();
+      this.indexes.set(flavour, index);
+    }
+    return index;
   }
 
   private apply(stream: ActiveStream, result: RequestResult, request: DiscoveryRequest__Output): void {
@@ -180,23 +208,23 @@ export class XdsServer {
       );
     }
     if (result.delta !== undefined) {
+      const index = this.index(stream.profile!.flavour);
       const { type, added, removed, wildcard } = result.delta;
-      for (const name of added) this.index.add(type, name, stream);
-      for (const name of removed) this.index.remove(type, name, stream);
-      this.index.setWildcard(type, stream, wildcard);
+      for (const name of added) index.add(type, name, stream);
+      for (const name of removed) index.remove(type, name, stream);
+      index.setWildcard(type, stream, wildcard);
     }
     if (result.response !== undefined) this.send(stream, [result.response]);
   }
 
-  private onSnapshot(snapshot: Snapshot, changes: ChangeSet): void {
+  private onSnapshot(flavour: Flavour, snapshot: Snapshot, changes: ChangeSet): void {
     for (const stream of this.streams) {
       const waiting = stream.waiting;
       if (waiting === undefined) continue;
       stream.waiting = undefined;
-      for (const request of waiting)
-        this.apply(stream, stream.state.handleRequest(request, snapshot), request);
+      for (const request of waiting) this.handle(stream, request);
     }
-    for (const stream of this.index.affected(changes)) {
+    for (const stream of this.index(flavour).affected(changes)) {
       if (stream.closed) continue;
       this.send(stream, stream.state.handleSnapshot(snapshot, changes));
     }
@@ -220,9 +248,12 @@ export class XdsServer {
   private forget(stream: ActiveStream): void {
     if (!this.streams.delete(stream)) return;
     stream.closed = true;
-    for (const [type, name] of stream.state.subscribedNames()) this.index.remove(type, name, stream);
-    for (const type of stream.state.subscriptions.keys()) this.index.setWildcard(type, stream, false);
-    if (stream.kind !== undefined) this.options.metrics.connectedStreams.dec({ client: stream.kind });
+    if (stream.profile !== undefined) {
+      const index = this.index(stream.profile.flavour);
+      for (const [type, name] of stream.state.subscribedNames()) index.remove(type, name, stream);
+      for (const type of stream.state.subscriptions.keys()) index.setWildcard(type, stream, false);
+      this.options.metrics.connectedStreams.dec({ client: stream.profile.kind });
+    }
     this.options.logger.debug({ stream: stream.state.id }, 'stream closed');
   }
 }

@@ -15,7 +15,7 @@ export interface ResourceAlias {
 }
 
 export interface ResourceSet {
-  readonly flavour: 'grpc';
+  readonly flavour: string;
   /** The etcd revision of the catalog this set was translated from. */
   readonly revision: number;
   /** Resources by type, each map sorted by name. */

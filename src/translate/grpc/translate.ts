@@ -23,15 +23,34 @@ export interface ServiceResources {
   readonly endpoints: readonly Resource[];
 }
 
+export interface GrpcTranslateOptions {
+  readonly flavour: string;
+  /** False for clients that cannot use ring_hash clusters: they get round robin instead. */
+  readonly ringHash: boolean;
+}
+
+const DEFAULT_OPTIONS: GrpcTranslateOptions = { flavour: 'grpc', ringHash: true };
+
 // A ServiceCatalog is immutable and shared between catalogs while the service is unchanged, so
 // its translation is too: a catalog change costs work only for the services it touched.
 const translated = new WeakMap<ServiceCatalog, ServiceResources>();
+const translatedWithoutRingHash = new WeakMap<ServiceCatalog, ServiceResources>();
 
-export function translateServiceForGrpc(service: ServiceCatalog): ServiceResources {
-  let resources = translated.get(service);
+export function translateServiceForGrpc(
+  service: ServiceCatalog,
+  options: GrpcTranslateOptions = DEFAULT_OPTIONS,
+): ServiceResources {
+  // Only ring_hash services differ without ring hash; the others share one translation.
+  const downgrade = !options.ringHash && service.policy.lbPolicy === 'ring_hash';
+  const cache = downgrade ? translatedWithoutRingHash : translated;
+  let resources = cache.get(service);
   if (resources === undefined) {
-    resources = buildServiceResources(service);
-    translated.set(service, resources);
+    resources = buildServiceResources(
+      downgrade
+        ? { ...service, policy: { ...service.policy, lbPolicy: 'round_robin', hashHeader: undefined } }
+        : service,
+    );
+    cache.set(service, resources);
   }
   return resources;
 }
@@ -60,7 +79,10 @@ function buildServiceResources(service: ServiceCatalog): ServiceResources {
   };
 }
 
-export function translateForGrpc(catalog: Catalog): ResourceSet {
+export function translateForGrpc(
+  catalog: Catalog,
+  options: GrpcTranslateOptions = DEFAULT_OPTIONS,
+): ResourceSet {
   const byType = new Map<XdsType, Map<string, Resource>>([
     [CLUSTER, new Map()],
     [ENDPOINT, new Map()],
@@ -69,7 +91,7 @@ export function translateForGrpc(catalog: Catalog): ResourceSet {
   ]);
   const add = (resource: Resource): void => void byType.get(resource.type)!.set(resource.name, resource);
   for (const service of catalog.services.values()) {
-    const resources = translateServiceForGrpc(service);
+    const resources = translateServiceForGrpc(service, options);
     resources.listeners.forEach(add);
     resources.routes.forEach(add);
     resources.clusters.forEach(add);
@@ -80,7 +102,7 @@ export function translateForGrpc(catalog: Catalog): ResourceSet {
   }
   const listeners = byType.get(LISTENER)!;
   return {
-    flavour: 'grpc',
+    flavour: options.flavour,
     revision: catalog.revision,
     byType,
     alias(type: XdsType, name: string): ResourceAlias | undefined {

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { encodeResource } from '../../../src/cache/encoded-resource';
 import { decodeToJson } from '../../../src/proto/proto-root';
 import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE } from '../../../src/proto/xds-types';
+import { translateFor } from '../../../src/translate/flavours';
 import { translateForGrpc } from '../../../src/translate/grpc/translate';
 import type { ResourceSet } from '../../../src/translate/resource-set';
 import { catalogOf, type InstanceSpec } from '../fixtures';
@@ -150,5 +151,27 @@ describe('translateForGrpc', () => {
     const first = translateForGrpc(before);
     const second = translateForGrpc({ ...before, revision: 2 });
     assert.equal(first.byType.get(ROUTE)!.get('app'), second.byType.get(ROUTE)!.get('app'));
+  });
+});
+
+describe('the grpc-no-ring-hash flavour', () => {
+  it('serves ring_hash services as round robin and shares every other translation', () => {
+    const catalog = catalogOf(
+      [...TWO_VERSIONS, { service: 'sticky', id: 's', version: 'v1', address: '10.0.5.1:80' }],
+      { sticky: { lbPolicy: 'ring_hash', hashHeader: 'x-user' } },
+    );
+    const full = translateFor('grpc', catalog);
+    const safe = translateFor('grpc-no-ring-hash', catalog);
+    const lb = (set: ResourceSet, name: string): string =>
+      (set.byType.get(CLUSTER)!.get(name)!.message as { lb_policy: string }).lb_policy;
+    assert.equal(lb(full, 'sticky'), 'RING_HASH');
+    assert.equal(lb(safe, 'sticky'), 'ROUND_ROBIN');
+    const route = decodeToJson(
+      ROUTE.messageName,
+      encodeResource(safe.byType.get(ROUTE)!.get('sticky')!).bytes,
+    );
+    assert.doesNotMatch(JSON.stringify(route), /hash_policy/);
+    assert.equal(safe.byType.get(ROUTE)!.get('app'), full.byType.get(ROUTE)!.get('app'));
+    assert.equal(safe.flavour, 'grpc-no-ring-hash');
   });
 });

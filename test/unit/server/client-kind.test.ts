@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Node__Output } from '../../../src/generated/envoy/config/core/v3/Node';
+import { clientProfile } from '../../../src/server/client-kind';
+
+const node = (user_agent_name: string, user_agent_version: string): Node__Output =>
+  ({ id: 'n', user_agent_name, user_agent_version }) as Node__Output;
+
+describe('clientProfile', () => {
+  const cases: [string, string, string, string][] = [
+    ['gRPC Node Pure JS', '1.14.1', 'grpc-js', 'grpc'],
+    // What Debian's python3-grpcio 1.51.1 really sends.
+    ['gRPC C-core linux Python', 'C-core 29.0.0 Python 1.51.1', 'grpc-c-core', 'grpc-no-ring-hash'],
+    ['gRPC C-core linux Python', 'C-core 28.0.0 Python 1.50.0', 'grpc-c-core', 'grpc-no-ring-hash'],
+    ['gRPC C-core linux Python', 'C-core 30.0.0 Python 1.52.0', 'grpc-c-core', 'grpc'],
+    ['gRPC C-core linux Python', 'C-core 27.0.0 Python 1.49.1', 'grpc-c-core', 'grpc'],
+    ['gRPC C-core linux', '1.51.3', 'grpc-c-core', 'grpc-no-ring-hash'],
+    ['gRPC C-core linux', '1.60.0', 'grpc-c-core', 'grpc'],
+    ['gRPC Go', '1.70.0', 'grpc-go', 'grpc'],
+    ['gRPC Java', '1.68.1', 'grpc-java', 'grpc'],
+    ['envoy', '1.31.0', 'envoy', 'grpc'],
+    ['', '', 'other', 'grpc'],
+  ];
+  for (const [name, version, kind, flavour] of cases) {
+    it(`"${name}" ${version} → ${kind}, ${flavour}`, () => {
+      assert.deepEqual(clientProfile(node(name, version)), { kind, flavour });
+    });
+  }
+  it('a request without a node is served the default flavour', () => {
+    assert.deepEqual(clientProfile(null), { kind: 'other', flavour: 'grpc' });
+  });
+});
