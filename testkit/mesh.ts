@@ -32,19 +32,14 @@ export class Mesh {
   ) {}
 
   /** Starts etcd and `etcd-xds serve` (with fast debounce unless `serverArgs` say otherwise). */
-  static async start(serverArgs: readonly string[] = []): Promise<Mesh> {
+  static async start(serverArgs: readonly string[] = [], serverEnv: NodeJS.ProcessEnv = {}): Promise<Mesh> {
     const etcd = await EtcdProcess.start();
     const kv = new Etcd3({ hosts: etcd.url });
     try {
-      const server = await ServerProcess.start([
-        '--etcd',
-        etcd.url,
-        '--debounce-ms',
-        '20',
-        '--max-delay-ms',
-        '200',
-        ...serverArgs,
-      ]);
+      const server = await ServerProcess.start(
+        ['--etcd', etcd.url, '--debounce-ms', '20', '--max-delay-ms', '200', ...serverArgs],
+        serverEnv,
+      );
       return new Mesh(etcd, kv, server);
     } catch (error) {
       kv.close();

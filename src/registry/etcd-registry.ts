@@ -181,6 +181,7 @@ export class EtcdRegistry {
       this.options.metrics.etcdWatchRevision.set(revision);
     }
     if (response.events.length === 0) return; // progress notification
+    this.options.logger.debug({ source, revision, events: response.events.length }, 'etcd events');
     for (const event of response.events) {
       this.apply(source, event.type === 'Delete' ? 'delete' : 'put', event.kv);
       this.options.metrics.etcdEvents.inc({ kind: event.type === 'Delete' ? 'delete' : 'put' });

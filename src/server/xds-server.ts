@@ -235,6 +235,16 @@ export class XdsServer {
     for (const response of responses) {
       if (stream.closed) return;
       stream.call.write(response);
+      this.options.logger.debug(
+        {
+          stream: stream.state.id,
+          type: response.type.short,
+          version: response.versionInfo,
+          nonce: response.nonce,
+          resources: response.resources.map((r) => r.name),
+        },
+        'sent',
+      );
       metrics.pushes.inc({ type: response.type.short });
       metrics.pushedResources.inc({ type: response.type.short }, response.resources.length);
     }
