@@ -103,7 +103,7 @@ export class Mesh {
  * last check failure after `timeoutMs`. Resolves to the accepted result and how long it took.
  */
 export async function eventually<T>(
-  attempt: () => Promise<T>,
+  attempt: () => T | Promise<T>,
   check: (value: T) => void,
   { timeoutMs = 15_000, intervalMs = 100 } = {},
 ): Promise<{ value: T; elapsedMs: number }> {

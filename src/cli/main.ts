@@ -30,6 +30,8 @@ function untilSignal(): Promise<NodeJS.Signals> {
 const program = new Command('etcd-xds')
   .description('xDS control plane for proxyless gRPC and Envoy, fed by etcd service registrations')
   .version(version)
+  // Options after a subcommand belong to it: `register --version v1` is the instance version.
+  .enablePositionalOptions()
   .showHelpAfterError();
 
 const serve = program
@@ -121,27 +123,25 @@ program
       const stopping = untilSignal();
       let registrar: Registrar;
       try {
-        registrar = await Promise.race([
-          Registrar.register({
-            etcd,
-            prefix: options.prefix ?? process.env.ETCD_XDS_PREFIX ?? SERVE_SETTINGS.prefix.default,
-            service: options.service,
-            address: options.address,
-            version: options.version,
-            id: options.id,
-            ttlSeconds: Number(options.ttl),
-            weight: options.weight === undefined ? undefined : Number(options.weight),
-            zone: options.zone,
-            logger,
-          }),
-          stopping.then(() => {
-            process.exit(0);
-          }),
-        ]);
+        registrar = new Registrar({
+          etcd,
+          prefix: options.prefix ?? process.env.ETCD_XDS_PREFIX ?? SERVE_SETTINGS.prefix.default,
+          service: options.service,
+          address: options.address,
+          version: options.version,
+          id: options.id,
+          ttlSeconds: Number(options.ttl),
+          weight: options.weight === undefined ? undefined : Number(options.weight),
+          zone: options.zone,
+          logger,
+        });
       } catch (error) {
         etcd.close();
         fail(error);
       }
+      // Registers (retrying while etcd is unreachable) until a signal; stop() then removes
+      // whatever was written, even mid-registration.
+      registrar.start().catch((error: unknown) => logger.error({ err: error }, 'registration failed'));
       const signal = await stopping;
       logger.info({ signal, key: registrar.key }, 'deregistering');
       await registrar.stop();

@@ -1,6 +1,7 @@
 // Registers one instance in etcd under a lease, keeps the lease alive, registers again with a
 // new lease when the old one is lost (etcd restart, long pause), and deregisters on stop.
 import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
 import type { Etcd3, Lease } from 'etcd3';
 import type { Logger } from 'pino';
 import { EtcdXdsError, ErrorCode } from '../errors';
@@ -51,13 +52,13 @@ export class Registrar extends EventEmitter<{ registered: [leaseId: string]; los
   private lease: Lease | undefined;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  private wakeRetry: (() => void) | undefined;
   private registering: Promise<void> | undefined;
 
-  private constructor(
-    private readonly options: RegistrarOptions,
-    id: string,
-  ) {
+  /** Validates the registration; nothing is written until `start()`. */
+  constructor(private readonly options: RegistrarOptions) {
     super();
+    const id = options.id ?? defaultInstanceId(options.address, hostname());
     this.key = `${options.prefix ?? '/services/'}${options.service}/${id}`;
     this.value = registrationValue(options, id);
     // Refuse to write what etcd-xds would skip as invalid.
@@ -73,18 +74,26 @@ export class Registrar extends EventEmitter<{ registered: [leaseId: string]; los
     }
   }
 
-  /** Registers the instance; resolves once it is in etcd (retrying while etcd is unreachable). */
+  /** Creates and starts a registrar; resolves once the instance is in etcd. */
   static async register(options: RegistrarOptions): Promise<Registrar> {
-    const { hostname } = await import('node:os');
-    const registrar = new Registrar(options, options.id ?? defaultInstanceId(options.address, hostname()));
-    await registrar.registerUntilDone();
+    const registrar = new Registrar(options);
+    await registrar.start();
     return registrar;
   }
 
-  /** Deletes the registration (by revoking its lease) and stops keeping it alive. */
+  /** Registers the instance; resolves once it is in etcd (retrying while etcd is unreachable). */
+  start(): Promise<void> {
+    return this.registering ?? this.registerUntilDone();
+  }
+
+  /**
+   * Deletes the registration (by revoking its lease) and stops keeping it alive. Safe at any
+   * time, also while `start()` is still retrying or writing.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    this.wakeRetry?.();
     await this.registering?.catch(() => undefined);
     const lease = this.lease;
     this.lease = undefined;
@@ -111,8 +120,9 @@ export class Registrar extends EventEmitter<{ registered: [leaseId: string]; los
             { key: this.key, err: (error as Error).message, retryInMs: backoff },
             'registration failed; retrying',
           );
-          await new Promise((resolve) => {
+          await new Promise<void>((resolve) => {
             this.retryTimer = setTimeout(resolve, backoff);
+            this.wakeRetry = resolve;
           });
           backoff = Math.min(maxBackoff, backoff * 2);
         }

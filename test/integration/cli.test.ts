@@ -1,0 +1,80 @@
+// The built command line (`npm run build` output, as `bin` in package.json points to it).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const ROOT = path.join(__dirname, '../..');
+const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+  version: string;
+  bin: Record<string, string>;
+};
+const BIN = path.join(ROOT, pkg.bin['etcd-xds']);
+
+describe('the etcd-xds binary', () => {
+  it('is built where package.json says', () => {
+    assert.ok(fs.existsSync(BIN), `${BIN} is missing: run "npm run build"`);
+  });
+
+  it('prints help listing serve, bootstrap and register', async () => {
+    const { stdout } = await run(process.execPath, [BIN, '--help']);
+    for (const command of ['serve', 'bootstrap', 'register'])
+      assert.match(stdout, new RegExp(`^\\s+${command}\\b`, 'm'));
+  });
+
+  it('prints its version', async () => {
+    const { stdout } = await run(process.execPath, [BIN, '--version']);
+    assert.equal(stdout.trim(), pkg.version);
+  });
+
+  it('serve --help documents every flag with its environment variable and default', async () => {
+    const { stdout } = await run(process.execPath, [BIN, 'serve', '--help']);
+    for (const [flag, env] of [
+      ['--etcd', 'ETCD_XDS_ETCD'],
+      ['--prefix', 'ETCD_XDS_PREFIX'],
+      ['--policy-prefix', 'ETCD_XDS_POLICY_PREFIX'],
+      ['--host', 'ETCD_XDS_HOST'],
+      ['--port', 'ETCD_XDS_PORT'],
+      ['--admin-host', 'ETCD_XDS_ADMIN_HOST'],
+      ['--admin-port', 'ETCD_XDS_ADMIN_PORT'],
+    ]) {
+      assert.match(stdout, new RegExp(`${flag} <`), flag);
+      assert.match(stdout.replace(/\s+/g, ' '), new RegExp(env), env);
+    }
+  });
+
+  it('bootstrap prints a gRPC xDS bootstrap for the given servers and node', async () => {
+    const { stdout } = await run(process.execPath, [
+      BIN,
+      'bootstrap',
+      '--server',
+      'xds-a:18000,xds-b:18000',
+      '--node-id',
+      'checkout-1',
+      '--zone',
+      'z2',
+    ]);
+    const bootstrap = JSON.parse(stdout) as {
+      xds_servers: { server_uri: string; channel_creds: { type: string }[] }[];
+      node: { id: string; locality: { zone: string } };
+    };
+    assert.deepEqual(
+      bootstrap.xds_servers.map((s) => s.server_uri),
+      ['xds-a:18000', 'xds-b:18000'],
+    );
+    assert.deepEqual(bootstrap.xds_servers[0].channel_creds, [{ type: 'insecure' }]);
+    assert.deepEqual(bootstrap.node, { id: 'checkout-1', locality: { zone: 'z2' } });
+  });
+
+  it('bootstrap refuses a server that is not host:port', async () => {
+    const error = await run(process.execPath, [BIN, 'bootstrap', '--server', 'http://x']).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal(error?.code, 2);
+    assert.match(error.stderr, /--server: "http:\/\/x" is not host:port/);
+  });
+});

@@ -1,0 +1,213 @@
+// The registrar (TS API and `etcd-xds register`) against a real etcd: lease, keep-alive,
+// registering again after the lease is lost, deregistering on stop and on SIGTERM.
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { Etcd3 } from 'etcd3';
+import { Registrar } from '../../src/register/registrar';
+import { parseInstance } from '../../src/registry/instance';
+import { EtcdProcess } from '../../testkit/etcd';
+import { eventually } from '../../testkit/mesh';
+
+const ROOT = path.join(__dirname, '../..');
+const run = promisify(execFile);
+
+describe('Registrar', () => {
+  let etcd: EtcdProcess;
+  let kv: Etcd3;
+
+  before(async () => {
+    etcd = await EtcdProcess.start();
+    kv = new Etcd3({ hosts: etcd.url });
+  });
+
+  after(async () => {
+    kv.close();
+    await etcd.stop();
+  });
+
+  async function leaseOf(key: string): Promise<string> {
+    const { kvs } = await kv.get(key).exec();
+    return kvs.length === 0 ? '' : kvs[0].lease;
+  }
+
+  it('writes the flat form under a lease and deletes it on stop', async () => {
+    const client = new Etcd3({ hosts: etcd.url });
+    const registrar = await Registrar.register({
+      etcd: client,
+      service: 'app',
+      version: 'v1',
+      address: '10.0.0.5:50051',
+      id: 'app-1',
+      zone: 'z1',
+      ttlSeconds: 5,
+    });
+    try {
+      assert.equal(registrar.key, '/services/app/app-1');
+      const value = await kv.get(registrar.key).string();
+      assert.ok(value);
+      const parsed = parseInstance(registrar.key, value);
+      assert.ok(parsed.ok);
+      assert.deepEqual([parsed.value.service, parsed.value.version, parsed.value.zone], ['app', 'v1', 'z1']);
+      const lease = await leaseOf(registrar.key);
+      assert.notEqual(lease, '0', 'the key must be bound to a lease');
+      const { TTL, grantedTTL } = await kv.leaseClient.leaseTimeToLive({ ID: lease });
+      assert.equal(grantedTTL, '5');
+      assert.ok(Number(TTL) > 0 && Number(TTL) <= 5);
+    } finally {
+      await registrar.stop();
+      client.close();
+    }
+    assert.equal(await kv.get('/services/app/app-1').string(), null);
+  });
+
+  it('registers again with a new lease when its lease is revoked behind its back', async () => {
+    const client = new Etcd3({ hosts: etcd.url });
+    const registrar = await Registrar.register({
+      etcd: client,
+      service: 'app',
+      address: '10.0.0.6:1',
+      id: 'r',
+      ttlSeconds: 2,
+    });
+    try {
+      const first = await leaseOf(registrar.key);
+      const lost = new Promise((resolve) => registrar.once('lost', resolve));
+      await kv.leaseClient.leaseRevoke({ ID: first });
+      await lost;
+      const { value: second } = await eventually(
+        () => leaseOf(registrar.key),
+        (lease) => assert.ok(lease !== '' && lease !== first),
+      );
+      console.log(`# lease ${first} revoked → registered again under lease ${second}`);
+    } finally {
+      await registrar.stop();
+      client.close();
+    }
+  });
+
+  it('registers again after etcd restarts with its data lost', async () => {
+    const client = new Etcd3({ hosts: etcd.url });
+    const registrar = await Registrar.register({
+      etcd: client,
+      service: 'app',
+      address: '10.0.0.7:1',
+      id: 'w',
+      ttlSeconds: 2,
+    });
+    try {
+      await etcd.halt();
+      const { rmSync } = await import('node:fs');
+      rmSync(etcd.dataDir, { recursive: true, force: true });
+      const started = performance.now();
+      await etcd.restart();
+      const { elapsedMs } = await eventually(
+        () => kv.get(registrar.key).string(),
+        (v) => assert.ok(v),
+        {
+          timeoutMs: 20_000,
+        },
+      );
+      console.log(
+        `# etcd lost its data: registered again ${(performance.now() - started).toFixed(0)} ms after restart (${elapsedMs.toFixed(0)} ms polling)`,
+      );
+    } finally {
+      await registrar.stop();
+      client.close();
+    }
+  });
+
+  it('refuses to write a registration etcd-xds would skip', async () => {
+    await assert.rejects(
+      Registrar.register({ etcd: kv, service: 'app', address: 'localhost:80' }),
+      /EXDS_BAD_REGISTRATION.*hostnames are not supported/,
+    );
+  });
+});
+
+describe('etcd-xds register', () => {
+  let etcd: EtcdProcess;
+  let kv: Etcd3;
+
+  before(async () => {
+    etcd = await EtcdProcess.start();
+    kv = new Etcd3({ hosts: etcd.url });
+  });
+
+  after(async () => {
+    kv.close();
+    await etcd.stop();
+  });
+
+  it('registers until SIGTERM, then deregisters and exits 0', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'register',
+        '--service',
+        'app',
+        '--version',
+        'v2',
+        '--address',
+        '10.0.0.9:8080',
+        '--id',
+        'cli-1',
+        '--ttl',
+        '5',
+        '--etcd',
+        etcd.url,
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      const { value } = await eventually(
+        () => kv.get('/services/app/cli-1').string(),
+        (v) => assert.ok(v),
+        {
+          timeoutMs: 20_000,
+        },
+      );
+      assert.deepEqual(JSON.parse(value!), {
+        name: 'app',
+        id: 'cli-1',
+        version: 'v2',
+        address: '10.0.0.9:8080',
+      });
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      assert.equal(await kv.get('/services/app/cli-1').string(), null, 'deregistered before exiting');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('rejects an invalid address with exit code 2', async () => {
+    const error = await run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'register',
+        '--service',
+        'app',
+        '--address',
+        '0.0.0.0:80',
+        '--etcd',
+        etcd.url,
+      ],
+      { cwd: ROOT },
+    ).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal(error?.code, 2);
+    assert.match(error.stderr, /EXDS_BAD_REGISTRATION.*unspecified address/);
+  });
+});

@@ -1,0 +1,153 @@
+// The registry against a real etcd: one consistent list, a watch without gaps, pagination,
+// riding out an etcd restart and a compaction.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Etcd3 } from 'etcd3';
+import pino from 'pino';
+import { Metrics } from '../../src/metrics';
+import type { Catalog } from '../../src/registry/catalog';
+import { EtcdRegistry } from '../../src/registry/etcd-registry';
+import { EtcdProcess } from '../../testkit/etcd';
+import { eventually } from '../../testkit/mesh';
+
+const registration = (i: number): string =>
+  JSON.stringify({
+    name: `svc-${i % 7}`,
+    id: `i-${i}`,
+    version: `v${i % 3}`,
+    address: `10.1.${i >> 8}.${i & 255}:80`,
+  });
+
+describe('EtcdRegistry', () => {
+  let etcd: EtcdProcess;
+  let kv: Etcd3;
+
+  before(async () => {
+    etcd = await EtcdProcess.start();
+    kv = new Etcd3({ hosts: etcd.url });
+  });
+
+  after(async () => {
+    kv.close();
+    await etcd.stop();
+  });
+
+  function startRegistry(
+    client: Etcd3,
+    pageSize?: number,
+  ): { registry: EtcdRegistry; latest: () => Catalog | undefined } {
+    let latest: Catalog | undefined;
+    const registry = new EtcdRegistry({
+      client,
+      prefix: '/services/',
+      policyPrefix: '/xds/policies/',
+      logger: pino({ level: 'silent' }),
+      metrics: new Metrics({ defaultMetrics: false }),
+      onCatalog: (catalog) => (latest = catalog),
+      pageSize,
+      minBackoffMs: 50,
+      maxBackoffMs: 500,
+    });
+    registry.start();
+    return { registry, latest: () => latest };
+  }
+
+  const keysOf = (catalog: Catalog | undefined): string[] =>
+    [...(catalog?.services.values() ?? [])].flatMap((s) => s.instances.map((i) => i.key)).sort();
+
+  async function etcdKeys(): Promise<string[]> {
+    return (await kv.getAll().prefix('/services/').keys()).sort();
+  }
+
+  it('misses nothing written while it lists and starts watching, across small pages', async () => {
+    await kv.delete().all();
+    for (let i = 0; i < 25; i++) await kv.put(`/services/pre/${i}`).value(registration(i));
+    await kv.put('/xds/policies/svc-1').value('{"defaultVersion":"v1"}');
+    const client = new Etcd3({ hosts: etcd.url });
+    // Keep writing and deleting while the registry lists (in pages of 4) and starts its watch.
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 100; writing || i < 160; i++) {
+        await kv.put(`/services/live/${i}`).value(registration(i));
+        if (i % 5 === 0) await kv.delete().key(`/services/pre/${i % 25}`);
+      }
+    })();
+    const { registry, latest } = startRegistry(client, 4);
+    try {
+      await eventually(
+        () => latest(),
+        (c) => assert.ok(c !== undefined),
+      );
+      writing = false;
+      await writer;
+      const expected = await etcdKeys();
+      await eventually(
+        () => keysOf(latest()),
+        (keys) => assert.deepEqual(keys, expected),
+      );
+      assert.equal(latest()!.services.get('svc-1')!.policy.defaultVersion, 'v1');
+      assert.equal(registry.status().stale, false);
+    } finally {
+      await registry.stop();
+      client.close();
+    }
+  });
+
+  it('keeps the last catalog through an etcd restart, reports stale, then resyncs', async () => {
+    await kv.delete().all();
+    await kv.put('/services/a/1').value(registration(1));
+    const client = new Etcd3({ hosts: etcd.url });
+    const { registry, latest } = startRegistry(client);
+    try {
+      await eventually(
+        () => keysOf(latest()),
+        (keys) => assert.deepEqual(keys, ['/services/a/1']),
+      );
+      await etcd.halt();
+      await eventually(
+        () => registry.status(),
+        (s) => assert.equal(s.stale, true),
+        { timeoutMs: 20_000 },
+      );
+      assert.deepEqual(keysOf(latest()), ['/services/a/1'], 'an unreachable etcd is not an empty registry');
+      await etcd.restart();
+      await eventually(
+        () => registry.status(),
+        (s) => assert.equal(s.stale, false),
+        { timeoutMs: 20_000 },
+      );
+      await kv.put('/services/a/2').value(registration(2));
+      await eventually(
+        () => keysOf(latest()),
+        (keys) => assert.deepEqual(keys, ['/services/a/1', '/services/a/2']),
+      );
+    } finally {
+      await registry.stop();
+      client.close();
+    }
+  });
+
+  it('carries on through a compaction', async () => {
+    await kv.delete().all();
+    const client = new Etcd3({ hosts: etcd.url });
+    const { registry, latest } = startRegistry(client);
+    try {
+      for (let i = 0; i < 20; i++) await kv.put(`/services/c/${i}`).value(registration(i));
+      await eventually(
+        () => keysOf(latest()).length,
+        (n) => assert.equal(n, 20),
+      );
+      const { header } = await kv.getAll().prefix('/').exec();
+      await kv.kv.compact({ revision: header.revision, physical: true });
+      await kv.put('/services/c/after').value(registration(99));
+      await eventually(
+        () => keysOf(latest()).length,
+        (n) => assert.equal(n, 21),
+      );
+      assert.equal(latest()!.revision, Number((await kv.getAll().prefix('/').exec()).header.revision));
+    } finally {
+      await registry.stop();
+      client.close();
+    }
+  });
+});
