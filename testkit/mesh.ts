@@ -80,14 +80,50 @@ export class Mesh {
     await running.backend.stop();
   }
 
-  async putPolicy(service: string, policy: object | string): Promise<void> {
-    await this.kv
+  /** Writes a policy; resolves to the etcd revision of the write. */
+  async putPolicy(service: string, policy: object | string): Promise<number> {
+    const { header } = await this.kv
       .put(`/xds/policies/${service}`)
       .value(typeof policy === 'string' ? policy : JSON.stringify(policy));
+    return Number(header.revision);
   }
 
   async deletePolicy(service: string): Promise<void> {
     await this.kv.delete().key(`/xds/policies/${service}`);
+  }
+
+  /**
+   * Waits until the server has translated etcd revision `revision` and every connected client has
+   * ACKed the resulting version of each type it subscribes to (from /debug/config_dump and
+   * /debug/clients).
+   */
+  async waitForAcks(revision: number, timeoutMs = 10_000): Promise<void> {
+    interface Dump {
+      catalog: { revision: number } | null;
+      resources: Record<string, { versionInfo: string }>;
+    }
+    interface Clients {
+      clients: { subscriptions: Record<string, { lastAck: { versionInfo: string } | null }> }[];
+    }
+    await eventually(
+      async () =>
+        [
+          (await this.server.admin<Dump>('/debug/config_dump')).body,
+          (await this.server.admin<Clients>('/debug/clients')).body,
+        ] as const,
+      ([dump, { clients }]) => {
+        if ((dump.catalog?.revision ?? 0) < revision)
+          throw new Error(`revision ${revision} not translated yet`);
+        for (const client of clients) {
+          for (const [type, subscription] of Object.entries(client.subscriptions)) {
+            if (subscription.lastAck?.versionInfo !== dump.resources[type].versionInfo) {
+              throw new Error(`a client has not ACKed ${type} ${dump.resources[type].versionInfo}`);
+            }
+          }
+        }
+      },
+      { timeoutMs, intervalMs: 50 },
+    );
   }
 
   async stop(): Promise<void> {

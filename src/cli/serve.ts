@@ -70,10 +70,13 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
     adminPort,
     async stop() {
       await xds.shutdown();
-      await registry.stop();
+      // Closing the client fails any etcd call in flight (a list while etcd is down would
+      // otherwise hold shutdown), which lets the registry loop end.
+      const registryStopped = registry.stop();
+      etcd.close();
+      await registryStopped;
       cache.close();
       await admin.close();
-      etcd.close();
     },
   };
 }

@@ -53,8 +53,9 @@ describe('serve: admin endpoints and protocol reporting', () => {
     mesh = await Mesh.start();
     await mesh.addBackend({ id: 'a1', version: 'v1' });
     await eventually(
-      () => mesh.server.admin<{ catalog: { services: unknown[] } }>('/debug/config_dump'),
-      (r) => assert.equal(r.body.catalog.services.length, 1),
+      () => mesh.server.admin<{ resources: { LDS: { resources: unknown[] } } }>('/debug/config_dump'),
+      // The catalog updates at once; resources follow after the debounce.
+      (r) => assert.equal(r.body.resources.LDS.resources.length, 1),
     );
   });
 
@@ -221,4 +222,16 @@ describe('serve: shutdown and bad configuration', () => {
       assert.match(error.stderr, message);
     });
   }
+});
+
+describe('serve: shutdown while etcd is unreachable', () => {
+  it('exits 0 promptly on SIGTERM even with an etcd call in flight', async () => {
+    const server = await ServerProcess.start(['--etcd', `http://127.0.0.1:${await freePort()}`]);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const started = performance.now();
+    assert.equal(await server.signal('SIGTERM', 10_000), 0);
+    const elapsed = performance.now() - started;
+    console.log(`# SIGTERM with etcd unreachable: exited 0 in ${elapsed.toFixed(0)} ms`);
+    assert.ok(elapsed < 5_000);
+  });
 });
