@@ -56,6 +56,11 @@ export class SnapshotCache {
     return this.snapshots.get(flavour);
   }
 
+  /** Stops building a flavour no client uses any more (the primary one is always built). */
+  release(flavour: Flavour): void {
+    if (flavour !== PRIMARY_FLAVOUR) this.snapshots.delete(flavour);
+  }
+
   /** Flavours currently built and kept up to date. */
   flavours(): Flavour[] {
     return [...this.snapshots.keys()];

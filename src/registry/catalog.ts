@@ -1,6 +1,7 @@
 // The Catalog: an immutable view of every registered service at one etcd revision, and the
 // builder that keeps it up to date from etcd events while sharing unchanged services.
 import type { Problem } from '../errors';
+import { compareStrings, sortedByKey } from '../stable-order';
 import { formatSocketAddress } from './address';
 import { parseInstance, type Instance } from './instance';
 import { DEFAULT_POLICY, parsePolicy, policyService, type RoutingPolicy } from './policy';
@@ -48,7 +49,7 @@ export const EMPTY_CATALOG: Catalog = {
 export type ChangeOutcome =
   { kind: 'accepted' } | { kind: 'rejected'; problem: Problem } | { kind: 'removed' };
 
-const byKey = (a: Instance, b: Instance): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+const byKey = (a: Instance, b: Instance): number => compareStrings(a.key, b.key);
 
 function serviceCatalog(
   name: string,
@@ -164,12 +165,8 @@ export class CatalogBuilder {
       services.set(name, serviceCatalog(name, instances, policy ?? DEFAULT_POLICY));
     }
     this.dirty.clear();
-    const sortedServices = addedService
-      ? new Map([...services].sort(([a], [b]) => (a < b ? -1 : 1)))
-      : services;
-    const rejected = this.rejectedDirty
-      ? new Map([...this.rejected].sort(([a], [b]) => (a < b ? -1 : 1)))
-      : this.previous.rejected;
+    const sortedServices = addedService ? sortedByKey(services) : services;
+    const rejected = this.rejectedDirty ? sortedByKey(this.rejected) : this.previous.rejected;
     this.rejectedDirty = false;
     this.previous = { revision, services: sortedServices, rejected, instanceCount: this.instancesByKey.size };
     return this.previous;

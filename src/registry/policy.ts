@@ -2,6 +2,7 @@
 import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { ErrorCode, fail, ok, type Result } from '../errors';
+import { compareStrings } from '../stable-order';
 import { decodeJsonValue, formatZodError } from './json-value';
 import { checkHeaderName, checkServiceName, checkVersion } from './names';
 
@@ -122,7 +123,7 @@ export function parsePolicy(key: string, value: Uint8Array | string): Result<Rou
 
   let weights: RoutingPolicy['weights'];
   if (spec.weights !== undefined) {
-    const entries = Object.entries(spec.weights).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(spec.weights).sort(([a], [b]) => compareStrings(a, b));
     for (const [version] of entries) checkVersionField(`weights.${version}`, version);
     weights = entries.filter(([, weight]) => weight > 0).map(([version, weight]) => ({ version, weight }));
     if (weights.length === 0) problems.push('weights: at least one version needs a positive weight');

@@ -43,6 +43,10 @@ export class XdsServer {
   private readonly server: grpc.Server;
   private readonly streams = new Set<ActiveStream>();
   private readonly indexes = new Map<Flavour, SubscriptionIndex<ActiveStream>>();
+  /** Streams with requests held until the first snapshot exists. */
+  private readonly waiting = new Set<ActiveStream>();
+  /** Open streams per flavour, so a flavour's snapshots are dropped once no client needs them. */
+  private readonly flavourStreams = new Map<Flavour, number>();
   private readonly unsubscribe: () => void;
   private nextStreamId = 1;
   private closing = false;
@@ -103,7 +107,7 @@ export class XdsServer {
   }
 
   private accept(call: AdsCall): void {
-    const { logger, cache } = this.options;
+    const { logger } = this.options;
     if (this.closing) {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'server is shutting down' });
       return;
@@ -113,7 +117,7 @@ export class XdsServer {
       state,
       call,
       profile: undefined,
-      waiting: cache.current() === undefined ? [] : undefined,
+      waiting: undefined,
       closed: false,
     };
     this.streams.add(stream);
@@ -143,6 +147,8 @@ export class XdsServer {
     if (stream.closed) return;
     if (stream.profile === undefined) {
       stream.profile = clientProfile(request.node);
+      const flavour = stream.profile.flavour;
+      this.flavourStreams.set(flavour, (this.flavourStreams.get(flavour) ?? 0) + 1);
       this.options.metrics.connectedStreams.inc({ client: stream.profile.kind });
       this.options.logger.info(
         {
@@ -167,6 +173,7 @@ export class XdsServer {
         return;
       }
       stream.waiting.push(request);
+      this.waiting.add(stream);
       return;
     }
     this.handle(stream, request);
@@ -218,12 +225,12 @@ export class XdsServer {
   }
 
   private onSnapshot(flavour: Flavour, snapshot: Snapshot, changes: ChangeSet): void {
-    for (const stream of this.streams) {
-      const waiting = stream.waiting;
-      if (waiting === undefined) continue;
+    for (const stream of this.waiting) {
+      const requests = stream.waiting ?? [];
       stream.waiting = undefined;
-      for (const request of waiting) this.handle(stream, request);
+      for (const request of requests) this.handle(stream, request);
     }
+    this.waiting.clear();
     for (const stream of this.index(flavour).affected(changes)) {
       if (stream.closed) continue;
       this.send(stream, stream.state.handleSnapshot(snapshot, changes));
@@ -258,11 +265,15 @@ export class XdsServer {
   private forget(stream: ActiveStream): void {
     if (!this.streams.delete(stream)) return;
     stream.closed = true;
+    this.waiting.delete(stream);
     if (stream.profile !== undefined) {
       const index = this.index(stream.profile.flavour);
       for (const [type, name] of stream.state.subscribedNames()) index.remove(type, name, stream);
       for (const type of stream.state.subscriptions.keys()) index.setWildcard(type, stream, false);
       this.options.metrics.connectedStreams.dec({ client: stream.profile.kind });
+      const left = (this.flavourStreams.get(stream.profile.flavour) ?? 1) - 1;
+      this.flavourStreams.set(stream.profile.flavour, left);
+      if (left === 0) this.options.cache.release(stream.profile.flavour);
     }
     this.options.logger.debug({ stream: stream.state.id }, 'stream closed');
   }

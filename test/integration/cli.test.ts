@@ -1,13 +1,10 @@
 // The built command line (`npm run build` output, as `bin` in package.json points to it).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { promisify } from 'node:util';
+import { ROOT, runCli } from '../../testkit/run-cli';
 
-const run = promisify(execFile);
-const ROOT = path.join(__dirname, '../..');
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
   version: string;
   bin: Record<string, string>;
@@ -20,18 +17,18 @@ describe('the etcd-xds binary', () => {
   });
 
   it('prints help listing serve, bootstrap and register', async () => {
-    const { stdout } = await run(process.execPath, [BIN, '--help']);
+    const { stdout } = await runCli(['--help'], BIN);
     for (const command of ['serve', 'bootstrap', 'register'])
       assert.match(stdout, new RegExp(`^\\s+${command}\\b`, 'm'));
   });
 
   it('prints its version', async () => {
-    const { stdout } = await run(process.execPath, [BIN, '--version']);
+    const { stdout } = await runCli(['--version'], BIN);
     assert.equal(stdout.trim(), pkg.version);
   });
 
   it('serve --help documents every flag with its environment variable and default', async () => {
-    const { stdout } = await run(process.execPath, [BIN, 'serve', '--help']);
+    const { stdout } = await runCli(['serve', '--help'], BIN);
     for (const [flag, env] of [
       ['--etcd', 'ETCD_XDS_ETCD'],
       ['--prefix', 'ETCD_XDS_PREFIX'],
@@ -47,16 +44,10 @@ describe('the etcd-xds binary', () => {
   });
 
   it('bootstrap prints a gRPC xDS bootstrap for the given servers and node', async () => {
-    const { stdout } = await run(process.execPath, [
+    const { stdout } = await runCli(
+      ['bootstrap', '--server', 'xds-a:18000,xds-b:18000', '--node-id', 'checkout-1', '--zone', 'z2'],
       BIN,
-      'bootstrap',
-      '--server',
-      'xds-a:18000,xds-b:18000',
-      '--node-id',
-      'checkout-1',
-      '--zone',
-      'z2',
-    ]);
+    );
     const bootstrap = JSON.parse(stdout) as {
       xds_servers: { server_uri: string; channel_creds: { type: string }[] }[];
       node: { id: string; locality: { zone: string } };
@@ -70,11 +61,8 @@ describe('the etcd-xds binary', () => {
   });
 
   it('bootstrap refuses a server that is not host:port', async () => {
-    const error = await run(process.execPath, [BIN, 'bootstrap', '--server', 'http://x']).then(
-      () => undefined,
-      (e: { code: number; stderr: string }) => e,
-    );
-    assert.equal(error?.code, 2);
-    assert.match(error.stderr, /--server: "http:\/\/x" is not host:port/);
+    const result = await runCli(['bootstrap', '--server', 'http://x'], BIN);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--server: "http:\/\/x" is not host:port/);
   });
 });

@@ -1,40 +1,26 @@
 // The registrar (TS API and `etcd-xds register`) against a real etcd: lease, keep-alive,
 // registering again after the lease is lost, deregistering on stop and on SIGTERM.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import * as path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { describe, it } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { Registrar } from '../../src/register/registrar';
 import { parseInstance } from '../../src/registry/instance';
-import { EtcdProcess } from '../../testkit/etcd';
+import { useEtcd } from '../../testkit/hooks';
 import { eventually } from '../../testkit/mesh';
-
-const ROOT = path.join(__dirname, '../..');
-const run = promisify(execFile);
+import { CLI_SOURCE, ROOT, runCli } from '../../testkit/run-cli';
 
 describe('Registrar', () => {
-  let etcd: EtcdProcess;
-  let kv: Etcd3;
-
-  before(async () => {
-    etcd = await EtcdProcess.start();
-    kv = new Etcd3({ hosts: etcd.url });
-  });
-
-  after(async () => {
-    kv.close();
-    await etcd.stop();
-  });
+  const fixture = useEtcd();
 
   async function leaseOf(key: string): Promise<string> {
-    const { kvs } = await kv.get(key).exec();
+    const { kvs } = await fixture.kv.get(key).exec();
     return kvs.length === 0 ? '' : kvs[0].lease;
   }
 
   it('writes the flat form under a lease and deletes it on stop', async () => {
-    const client = new Etcd3({ hosts: etcd.url });
+    const client = new Etcd3({ hosts: fixture.etcd.url });
     const registrar = await Registrar.register({
       etcd: client,
       service: 'app',
@@ -46,25 +32,25 @@ describe('Registrar', () => {
     });
     try {
       assert.equal(registrar.key, '/services/app/app-1');
-      const value = await kv.get(registrar.key).string();
+      const value = await fixture.kv.get(registrar.key).string();
       assert.ok(value);
       const parsed = parseInstance(registrar.key, value);
       assert.ok(parsed.ok);
       assert.deepEqual([parsed.value.service, parsed.value.version, parsed.value.zone], ['app', 'v1', 'z1']);
       const lease = await leaseOf(registrar.key);
       assert.notEqual(lease, '0', 'the key must be bound to a lease');
-      const { TTL, grantedTTL } = await kv.leaseClient.leaseTimeToLive({ ID: lease });
+      const { TTL, grantedTTL } = await fixture.kv.leaseClient.leaseTimeToLive({ ID: lease });
       assert.equal(grantedTTL, '5');
       assert.ok(Number(TTL) > 0 && Number(TTL) <= 5);
     } finally {
       await registrar.stop();
       client.close();
     }
-    assert.equal(await kv.get('/services/app/app-1').string(), null);
+    assert.equal(await fixture.kv.get('/services/app/app-1').string(), null);
   });
 
   it('registers again with a new lease when its lease is revoked behind its back', async () => {
-    const client = new Etcd3({ hosts: etcd.url });
+    const client = new Etcd3({ hosts: fixture.etcd.url });
     const registrar = await Registrar.register({
       etcd: client,
       service: 'app',
@@ -75,7 +61,7 @@ describe('Registrar', () => {
     try {
       const first = await leaseOf(registrar.key);
       const lost = new Promise((resolve) => registrar.once('lost', resolve));
-      await kv.leaseClient.leaseRevoke({ ID: first });
+      await fixture.kv.leaseClient.leaseRevoke({ ID: first });
       await lost;
       const { value: second } = await eventually(
         () => leaseOf(registrar.key),
@@ -89,7 +75,7 @@ describe('Registrar', () => {
   });
 
   it('registers again after etcd restarts with its data lost', async () => {
-    const client = new Etcd3({ hosts: etcd.url });
+    const client = new Etcd3({ hosts: fixture.etcd.url });
     const registrar = await Registrar.register({
       etcd: client,
       service: 'app',
@@ -98,13 +84,12 @@ describe('Registrar', () => {
       ttlSeconds: 2,
     });
     try {
-      await etcd.halt();
-      const { rmSync } = await import('node:fs');
-      rmSync(etcd.dataDir, { recursive: true, force: true });
+      await fixture.etcd.halt();
+      rmSync(fixture.etcd.dataDir, { recursive: true, force: true });
       const started = performance.now();
-      await etcd.restart();
+      await fixture.etcd.restart();
       const { elapsedMs } = await eventually(
-        () => kv.get(registrar.key).string(),
+        () => fixture.kv.get(registrar.key).string(),
         (v) => assert.ok(v),
         {
           timeoutMs: 20_000,
@@ -121,25 +106,14 @@ describe('Registrar', () => {
 
   it('refuses to write a registration etcd-xds would skip', async () => {
     await assert.rejects(
-      Registrar.register({ etcd: kv, service: 'app', address: 'localhost:80' }),
+      Registrar.register({ etcd: fixture.kv, service: 'app', address: 'localhost:80' }),
       /EXDS_BAD_REGISTRATION.*hostnames are not supported/,
     );
   });
 });
 
 describe('etcd-xds register', () => {
-  let etcd: EtcdProcess;
-  let kv: Etcd3;
-
-  before(async () => {
-    etcd = await EtcdProcess.start();
-    kv = new Etcd3({ hosts: etcd.url });
-  });
-
-  after(async () => {
-    kv.close();
-    await etcd.stop();
-  });
+  const fixture = useEtcd();
 
   it('registers until SIGTERM, then deregisters and exits 0', async () => {
     const child = spawn(
@@ -147,7 +121,7 @@ describe('etcd-xds register', () => {
       [
         '--import',
         'tsx',
-        'src/cli/main.ts',
+        CLI_SOURCE,
         'register',
         '--service',
         'app',
@@ -160,14 +134,14 @@ describe('etcd-xds register', () => {
         '--ttl',
         '5',
         '--etcd',
-        etcd.url,
+        fixture.etcd.url,
       ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
       const { value } = await eventually(
-        () => kv.get('/services/app/cli-1').string(),
+        () => fixture.kv.get('/services/app/cli-1').string(),
         (v) => assert.ok(v),
         {
           timeoutMs: 20_000,
@@ -181,33 +155,23 @@ describe('etcd-xds register', () => {
       });
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
-      assert.equal(await kv.get('/services/app/cli-1').string(), null, 'deregistered before exiting');
+      assert.equal(await fixture.kv.get('/services/app/cli-1').string(), null, 'deregistered before exiting');
     } finally {
       child.kill('SIGKILL');
     }
   });
 
   it('rejects an invalid address with exit code 2', async () => {
-    const error = await run(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
-        'register',
-        '--service',
-        'app',
-        '--address',
-        '0.0.0.0:80',
-        '--etcd',
-        etcd.url,
-      ],
-      { cwd: ROOT },
-    ).then(
-      () => undefined,
-      (e: { code: number; stderr: string }) => e,
-    );
-    assert.equal(error?.code, 2);
-    assert.match(error.stderr, /EXDS_BAD_REGISTRATION.*unspecified address/);
+    const result = await runCli([
+      'register',
+      '--service',
+      'app',
+      '--address',
+      '0.0.0.0:80',
+      '--etcd',
+      fixture.etcd.url,
+    ]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /EXDS_BAD_REGISTRATION.*unspecified address/);
   });
 });

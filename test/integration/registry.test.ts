@@ -1,13 +1,13 @@
 // The registry against a real etcd: one consistent list, a watch without gaps, pagination,
 // riding out an etcd restart and a compaction.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import pino from 'pino';
 import { Metrics } from '../../src/metrics';
 import type { Catalog } from '../../src/registry/catalog';
 import { EtcdRegistry } from '../../src/registry/etcd-registry';
-import { EtcdProcess } from '../../testkit/etcd';
+import { useEtcd } from '../../testkit/hooks';
 import { eventually } from '../../testkit/mesh';
 
 const registration = (i: number): string =>
@@ -19,18 +19,7 @@ const registration = (i: number): string =>
   });
 
 describe('EtcdRegistry', () => {
-  let etcd: EtcdProcess;
-  let kv: Etcd3;
-
-  before(async () => {
-    etcd = await EtcdProcess.start();
-    kv = new Etcd3({ hosts: etcd.url });
-  });
-
-  after(async () => {
-    kv.close();
-    await etcd.stop();
-  });
+  const fixture = useEtcd();
 
   function startRegistry(
     client: Etcd3,
@@ -56,20 +45,20 @@ describe('EtcdRegistry', () => {
     [...(catalog?.services.values() ?? [])].flatMap((s) => s.instances.map((i) => i.key)).sort();
 
   async function etcdKeys(): Promise<string[]> {
-    return (await kv.getAll().prefix('/services/').keys()).sort();
+    return (await fixture.kv.getAll().prefix('/services/').keys()).sort();
   }
 
   it('misses nothing written while it lists and starts watching, across small pages', async () => {
-    await kv.delete().all();
-    for (let i = 0; i < 25; i++) await kv.put(`/services/pre/${i}`).value(registration(i));
-    await kv.put('/xds/policies/svc-1').value('{"defaultVersion":"v1"}');
-    const client = new Etcd3({ hosts: etcd.url });
+    await fixture.kv.delete().all();
+    for (let i = 0; i < 25; i++) await fixture.kv.put(`/services/pre/${i}`).value(registration(i));
+    await fixture.kv.put('/xds/policies/svc-1').value('{"defaultVersion":"v1"}');
+    const client = new Etcd3({ hosts: fixture.etcd.url });
     // Keep writing and deleting while the registry lists (in pages of 4) and starts its watch.
     let writing = true;
     const writer = (async () => {
       for (let i = 100; writing || i < 160; i++) {
-        await kv.put(`/services/live/${i}`).value(registration(i));
-        if (i % 5 === 0) await kv.delete().key(`/services/pre/${i % 25}`);
+        await fixture.kv.put(`/services/live/${i}`).value(registration(i));
+        if (i % 5 === 0) await fixture.kv.delete().key(`/services/pre/${i % 25}`);
       }
     })();
     const { registry, latest } = startRegistry(client, 4);
@@ -94,29 +83,29 @@ describe('EtcdRegistry', () => {
   });
 
   it('keeps the last catalog through an etcd restart, reports stale, then resyncs', async () => {
-    await kv.delete().all();
-    await kv.put('/services/a/1').value(registration(1));
-    const client = new Etcd3({ hosts: etcd.url });
+    await fixture.kv.delete().all();
+    await fixture.kv.put('/services/a/1').value(registration(1));
+    const client = new Etcd3({ hosts: fixture.etcd.url });
     const { registry, latest } = startRegistry(client);
     try {
       await eventually(
         () => keysOf(latest()),
         (keys) => assert.deepEqual(keys, ['/services/a/1']),
       );
-      await etcd.halt();
+      await fixture.etcd.halt();
       await eventually(
         () => registry.status(),
         (s) => assert.equal(s.stale, true),
         { timeoutMs: 20_000 },
       );
       assert.deepEqual(keysOf(latest()), ['/services/a/1'], 'an unreachable etcd is not an empty registry');
-      await etcd.restart();
+      await fixture.etcd.restart();
       await eventually(
         () => registry.status(),
         (s) => assert.equal(s.stale, false),
         { timeoutMs: 20_000 },
       );
-      await kv.put('/services/a/2').value(registration(2));
+      await fixture.kv.put('/services/a/2').value(registration(2));
       await eventually(
         () => keysOf(latest()),
         (keys) => assert.deepEqual(keys, ['/services/a/1', '/services/a/2']),
@@ -128,23 +117,26 @@ describe('EtcdRegistry', () => {
   });
 
   it('carries on through a compaction', async () => {
-    await kv.delete().all();
-    const client = new Etcd3({ hosts: etcd.url });
+    await fixture.kv.delete().all();
+    const client = new Etcd3({ hosts: fixture.etcd.url });
     const { registry, latest } = startRegistry(client);
     try {
-      for (let i = 0; i < 20; i++) await kv.put(`/services/c/${i}`).value(registration(i));
+      for (let i = 0; i < 20; i++) await fixture.kv.put(`/services/c/${i}`).value(registration(i));
       await eventually(
         () => keysOf(latest()).length,
         (n) => assert.equal(n, 20),
       );
-      const { header } = await kv.getAll().prefix('/').exec();
-      await kv.kv.compact({ revision: header.revision, physical: true });
-      await kv.put('/services/c/after').value(registration(99));
+      const { header } = await fixture.kv.getAll().prefix('/').exec();
+      await fixture.kv.kv.compact({ revision: header.revision, physical: true });
+      await fixture.kv.put('/services/c/after').value(registration(99));
       await eventually(
         () => keysOf(latest()).length,
         (n) => assert.equal(n, 21),
       );
-      assert.equal(latest()!.revision, Number((await kv.getAll().prefix('/').exec()).header.revision));
+      assert.equal(
+        latest()!.revision,
+        Number((await fixture.kv.getAll().prefix('/').exec()).header.revision),
+      );
     } finally {
       await registry.stop();
       client.close();

@@ -180,4 +180,21 @@ describe('version routing through etcd-xds, same table for every client', () => 
     }
     await mesh.deletePolicy('app');
   });
+
+  it('builds the grpc-no-ring-hash flavour only while a client that needs it is connected', async (t) => {
+    const python = clients.get('python')!;
+    if (ringHashCapable(python)) {
+      t.skip(`python grpcio ${python.version} handles ring_hash; no degraded flavour to observe`);
+      return;
+    }
+    interface Dump {
+      flavoursInUse: string[];
+    }
+    const inUse = async (): Promise<string[]> =>
+      (await mesh.server.admin<Dump>('/debug/config_dump')).body.flavoursInUse;
+    assert.deepEqual((await inUse()).sort(), ['grpc', 'grpc-no-ring-hash']);
+    await python.stop();
+    clients.delete('python');
+    await eventually(inUse, (flavours) => assert.deepEqual(flavours, ['grpc']));
+  });
 });

@@ -1,19 +1,14 @@
 // `etcd-xds serve` as operators see it: readiness, admin endpoints, metrics, NACK reporting,
 // graceful shutdown, and bad configuration.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { EtcdProcess } from '../../testkit/etcd';
 import { eventually, Mesh } from '../../testkit/mesh';
 import { freePort } from '../../testkit/ports';
 import { RawAdsClient } from '../../testkit/raw-ads-client';
+import { runCli } from '../../testkit/run-cli';
 import { ServerProcess } from '../../testkit/server-process';
 import { CLUSTER, ENDPOINT, LISTENER } from '../../src/proto/xds-types';
-
-const run = promisify(execFile);
-const ROOT = path.join(__dirname, '../..');
 
 describe('serve: readiness before etcd is reachable', () => {
   it('is alive but not ready, and answers no xDS request until the first catalog is translated', async () => {
@@ -210,16 +205,10 @@ describe('serve: shutdown and bad configuration', () => {
   ];
   for (const [what, args, message] of bad) {
     it(`refuses ${what} with exit code 2 and a message naming the flag`, async () => {
-      const error = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', ...args], {
-        cwd: ROOT,
-      }).then(
-        () => undefined,
-        (e: { code: number; stderr: string }) => e,
-      );
-      assert.ok(error, 'serve should have failed');
-      assert.equal(error.code, 2);
-      assert.match(error.stderr, /EXDS_BAD_CONFIG/);
-      assert.match(error.stderr, message);
+      const result = await runCli(['serve', ...args]);
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, /EXDS_BAD_CONFIG/);
+      assert.match(result.stderr, message);
     });
   }
 });

@@ -4,6 +4,7 @@ import type { LocalityLbEndpoints } from '../../generated/envoy/config/endpoint/
 import type { Instance } from '../../registry/instance';
 import type { LbPolicy } from '../../registry/policy';
 import { formatSocketAddress } from '../../registry/address';
+import { compareStrings } from '../../stable-order';
 
 interface LocalityGroup {
   readonly zone: string;
@@ -45,7 +46,7 @@ export function grpcClusterLoadAssignment(
     group.weight += instance.weight;
   }
   const ordered = [...groups.values()].sort(
-    (a, b) => compare(a.zone, b.zone) || compare(a.subZone, b.subZone),
+    (a, b) => compareStrings(a.zone, b.zone) || compareStrings(a.subZone, b.subZone),
   );
   return {
     cluster_name: clusterName,
@@ -58,7 +59,7 @@ export function grpcClusterLoadAssignment(
       // Clients drop a locality without a weight: every locality carries one.
       load_balancing_weight: { value: group.weight },
       lb_endpoints: [...group.instances]
-        .sort((a, b) => compare(formatSocketAddress(a.address), formatSocketAddress(b.address)))
+        .sort((a, b) => compareStrings(formatSocketAddress(a.address), formatSocketAddress(b.address)))
         .map((instance) => ({
           endpoint: {
             address: { socket_address: { address: instance.address.ip, port_value: instance.address.port } },
@@ -67,8 +68,4 @@ export function grpcClusterLoadAssignment(
         })),
     })),
   };
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

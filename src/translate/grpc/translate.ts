@@ -3,6 +3,7 @@
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type XdsType } from '../../proto/xds-types';
 import type { Catalog, ServiceCatalog } from '../../registry/catalog';
 import type { Instance } from '../../registry/instance';
+import { sortedByKey } from '../../stable-order';
 import type { Resource, ResourceAlias, ResourceSet } from '../resource-set';
 import {
   listenerName,
@@ -98,7 +99,7 @@ export function translateForGrpc(
     resources.endpoints.forEach(add);
   }
   for (const [type, resources] of byType) {
-    byType.set(type, new Map([...resources].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+    byType.set(type, sortedByKey(resources));
   }
   const listeners = byType.get(LISTENER)!;
   return {

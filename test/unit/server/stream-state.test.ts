@@ -35,6 +35,13 @@ function request(
 const names = (response: OutgoingResponse | undefined): string[] =>
   response?.resources.map((r) => r.name) ?? [];
 
+/** Subscribes to each type (in the order given) and ACKs every response. */
+function subscribeAll(stream: StreamState, snapshot: Snapshot, subscriptions: [XdsType, string[]][]): void {
+  for (const [type, subscribed] of subscriptions) {
+    ack(stream, stream.handleRequest(request(type, subscribed), snapshot).response!, subscribed, snapshot);
+  }
+}
+
 /** ACKs `response` with the same names. */
 function ack(stream: StreamState, response: OutgoingResponse, subscribed: string[], snapshot: Snapshot) {
   return stream.handleRequest(
@@ -182,19 +189,12 @@ describe('StreamState (state of the world)', () => {
     const stream = new StreamState(1, 'peer', 0);
     const before = snapshotOf([V1, V2]);
     // CDS by wildcard (as Envoy does), the rest by name.
-    for (const [type, subscribed] of [
+    subscribeAll(stream, before, [
       [ROUTE, ['app']],
       [LISTENER, ['app']],
       [ENDPOINT, ['app', 'app/v1', 'app/v2', 'app/v3']],
       [CLUSTER, []],
-    ] as const) {
-      ack(
-        stream,
-        stream.handleRequest(request(type, [...subscribed]), before).response!,
-        [...subscribed],
-        before,
-      );
-    }
+    ]);
     // v3 arrives: its cluster and endpoints exist before the route that refers to it.
     const withV3 = snapshotOf([V1, V2, { id: 'c', version: 'v3', address: '10.0.0.3:80' }]);
     assert.deepEqual(
@@ -212,19 +212,12 @@ describe('StreamState (state of the world)', () => {
   it('a gRPC client learns of a new version from RDS, then subscribes to its cluster', () => {
     const stream = new StreamState(1, 'peer', 0);
     const before = snapshotOf([V1]);
-    for (const [type, subscribed] of [
+    subscribeAll(stream, before, [
       [LISTENER, ['app']],
       [ROUTE, ['app']],
       [CLUSTER, ['app', 'app/v1']],
       [ENDPOINT, ['app', 'app/v1']],
-    ] as const) {
-      ack(
-        stream,
-        stream.handleRequest(request(type, [...subscribed]), before).response!,
-        [...subscribed],
-        before,
-      );
-    }
+    ]);
     const after = snapshotOf([V1, V2]);
     const pushed = stream.handleSnapshot(after, diffSnapshots(before, after));
     assert.deepEqual(
