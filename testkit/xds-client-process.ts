@@ -6,7 +6,43 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 
-export type ClientLanguage = 'grpc-js' | 'python';
+/**
+ * - grpc-js: @grpc/grpc-js-xds (testkit/clients/node-client.ts)
+ * - python: Debian's python3-grpcio, C-core (testkit/clients/python_client.py)
+ * - grpcio-pypi: the pinned grpcio from PyPI running the same script, in build/interop/python
+ * - grpc-go: test/interop/go, built to build/interop/go/xds-client
+ * - grpc-java: test/interop/java, built to build/interop/java/xds-client.jar
+ * `scripts/build-interop.sh` builds the last three.
+ */
+export type ClientLanguage = 'grpc-js' | 'python' | 'grpcio-pypi' | 'grpc-go' | 'grpc-java';
+
+const ROOT = path.join(__dirname, '..');
+const INTEROP = path.join(ROOT, 'build/interop');
+
+export function clientCommand(language: ClientLanguage): [string, string[]] {
+  switch (language) {
+    case 'grpc-js':
+      return [process.execPath, ['--import', 'tsx', path.join(__dirname, 'clients/node-client.ts')]];
+    case 'python':
+      return [SYSTEM_PYTHON, ['-u', path.join(__dirname, 'clients/python_client.py')]];
+    case 'grpcio-pypi':
+      return [
+        path.join(INTEROP, 'python/bin/python'),
+        ['-u', path.join(__dirname, 'clients/python_client.py')],
+      ];
+    case 'grpc-go':
+      return [path.join(INTEROP, 'go/xds-client'), []];
+    case 'grpc-java':
+      return ['java', ['-jar', path.join(INTEROP, 'java/xds-client.jar')]];
+  }
+}
+
+/** Whether the program for a client is installed or built here. */
+export function clientAvailable(language: ClientLanguage): boolean {
+  const [command, args] = clientCommand(language);
+  if (language === 'grpc-java') return fs.existsSync(args[1]);
+  return path.isAbsolute(command) ? fs.existsSync(command) : true;
+}
 
 export type CallResult =
   { ok: true; id: string; version: string; address: string } | { ok: false; code: number; details: string };
@@ -46,10 +82,7 @@ export class XdsClientProcess {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-xds-client-'));
     const bootstrapPath = path.join(dir, 'bootstrap.json');
     fs.writeFileSync(bootstrapPath, JSON.stringify(bootstrap));
-    const [command, args] =
-      language === 'grpc-js'
-        ? [process.execPath, ['--import', 'tsx', path.join(__dirname, 'clients/node-client.ts')]]
-        : [SYSTEM_PYTHON, ['-u', path.join(__dirname, 'clients/python_client.py')]];
+    const [command, args] = clientCommand(language);
     const child = spawn(command, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...env, GRPC_XDS_BOOTSTRAP: bootstrapPath },
