@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out="$PWD/build/interop"
 mkdir -p "$out"
-for client in python go java; do
+for client in envoy python go java; do
   echo "building the $client interop client"
   bash "test/interop/$client/build.sh" "$out/$client"
 done

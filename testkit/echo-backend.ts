@@ -40,9 +40,10 @@ function echoClientConstructor(): grpc.ServiceClientConstructor {
 export function createEchoClient(
   target: string,
   credentials = grpc.credentials.createInsecure(),
+  options: grpc.ChannelOptions = {},
 ): EchoServiceClient {
   const Echo = echoClientConstructor();
-  return new Echo(target, credentials) as unknown as EchoServiceClient;
+  return new Echo(target, credentials, options) as unknown as EchoServiceClient;
 }
 
 export interface EchoBackend {

@@ -21,7 +21,12 @@ export interface SnapshotCacheOptions {
   readonly metrics: Metrics;
 }
 
-export type SnapshotListener = (flavour: Flavour, snapshot: Snapshot, changes: ChangeSet) => void;
+export type SnapshotListener = (
+  flavour: Flavour,
+  snapshot: Snapshot,
+  changes: ChangeSet,
+  previous: Snapshot | undefined,
+) => void;
 
 /** The flavour whose snapshot decides readiness and is always built. */
 export const PRIMARY_FLAVOUR: Flavour = 'grpc';
@@ -117,7 +122,7 @@ export class SnapshotCache {
         'snapshot built',
       );
       if (previous !== undefined && changes.size === 0) continue;
-      for (const listener of this.listeners) listener(flavour, next, changes);
+      for (const listener of this.listeners) listener(flavour, next, changes, previous);
     }
   }
 

@@ -15,6 +15,8 @@ export interface ServeConfig {
   readonly debounceMs: number;
   readonly maxDelayMs: number;
   readonly logLevel: LogLevel;
+  /** Where Envoy proxies bind the listener etcd-xds serves them. */
+  readonly envoyListener: { readonly host: string; readonly port: number };
 }
 
 /** Each setting: its flag (commander's camelCase key), env variable and default. */
@@ -79,6 +81,12 @@ export const SERVE_SETTINGS = {
     default: 'info',
     help: `one of ${LOG_LEVELS.join(', ')}`,
   },
+  envoyListener: {
+    flag: '--envoy-listener <ip:port>',
+    env: 'ETCD_XDS_ENVOY_LISTENER',
+    default: '0.0.0.0:10000',
+    help: 'where Envoy proxies bind the listener etcd-xds serves them',
+  },
 } as const;
 
 export type ServeSettingName = keyof typeof SERVE_SETTINGS;
@@ -106,6 +114,14 @@ const schema = z
     debounceMs: z.coerce.number().int().min(0).max(60_000),
     maxDelayMs: z.coerce.number().int().min(0).max(600_000),
     logLevel: z.enum(LOG_LEVELS),
+    envoyListener: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/, 'must be IP:port, e.g. 0.0.0.0:10000')
+      .transform((text) => {
+        const colon = text.lastIndexOf(':');
+        return { host: text.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(text.slice(colon + 1)) };
+      })
+      .refine((address) => address.port >= 1 && address.port <= 65535, 'port must be 1-65535'),
   })
   .refine((c) => c.maxDelayMs >= c.debounceMs, { message: 'must be >= debounceMs', path: ['maxDelayMs'] })
   .refine((c) => !c.prefix.startsWith(c.policyPrefix) && !c.policyPrefix.startsWith(c.prefix), {

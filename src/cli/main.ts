@@ -5,7 +5,7 @@ import { Etcd3 } from 'etcd3';
 import { EtcdXdsError } from '../errors';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../logger';
 import { Registrar } from '../register/registrar';
-import { grpcBootstrap } from './bootstrap';
+import { envoyBootstrap, grpcBootstrap } from './bootstrap';
 import { resolveServeConfig, SERVE_SETTINGS, type ServeSettingName } from './config';
 import { startServer } from './serve';
 
@@ -80,16 +80,33 @@ program
   .option('--node-id <id>', 'node id the client reports (default: the hostname)')
   .option('--cluster <name>', 'node cluster the client reports')
   .option('--zone <zone>', 'locality zone of the client')
-  .action((options: { server: string; nodeId?: string; cluster?: string; zone?: string }) => {
-    const servers = options.server
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== '');
-    const bad = servers.find((server) => !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(server));
-    if (servers.length === 0 || bad !== undefined)
-      fail(new Error(`--server: ${JSON.stringify(bad ?? '')} is not host:port`));
-    process.stdout.write(`${JSON.stringify(grpcBootstrap({ ...options, servers }), null, 2)}\n`);
-  });
+  .option('--envoy', 'print an Envoy bootstrap instead (ADS for listeners and clusters)')
+  .option('--delta', 'with --envoy: use incremental (delta) xDS')
+  .option('--envoy-admin-port <port>', "with --envoy: Envoy's admin port on 127.0.0.1", '9901')
+  .action(
+    (options: {
+      server: string;
+      nodeId?: string;
+      cluster?: string;
+      zone?: string;
+      envoy?: boolean;
+      delta?: boolean;
+      envoyAdminPort: string;
+    }) => {
+      const servers = options.server
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+      const bad = servers.find((server) => !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(server));
+      if (servers.length === 0 || bad !== undefined)
+        fail(new Error(`--server: ${JSON.stringify(bad ?? '')} is not host:port`));
+      if (options.delta && !options.envoy) fail(new Error('--delta only applies to --envoy'));
+      const bootstrap = options.envoy
+        ? envoyBootstrap({ ...options, servers, adminPort: Number(options.envoyAdminPort) })
+        : grpcBootstrap({ ...options, servers });
+      process.stdout.write(`${JSON.stringify(bootstrap, null, 2)}\n`);
+    },
+  );
 
 program
   .command('register')

@@ -7,7 +7,7 @@ import { Metrics } from '../metrics';
 import type { Catalog } from '../registry/catalog';
 import { EtcdRegistry } from '../registry/etcd-registry';
 import { XdsServer } from '../server/xds-server';
-import { translateFor } from '../translate/flavours';
+import { translator } from '../translate/flavours';
 import type { ServeConfig } from './config';
 
 export interface RunningServer {
@@ -21,7 +21,7 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
   const metrics = new Metrics();
   const etcd = new Etcd3({ hosts: [...config.etcd] });
   const cache = new SnapshotCache({
-    translate: translateFor,
+    translate: translator({ envoyListener: config.envoyListener }),
     debounceMs: config.debounceMs,
     maxDelayMs: config.maxDelayMs,
     logger: logger.child({ component: 'cache' }),

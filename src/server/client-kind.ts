@@ -1,7 +1,7 @@
 // Tells what an xDS client is from its Node message: its kind (for metrics and /debug) and the
 // flavour of resources it must be served.
 import type { Node__Output } from '../generated/envoy/config/core/v3/Node';
-import type { Flavour } from '../translate/flavours';
+import { FLAVOURS, type Flavour } from '../translate/flavours';
 
 export type ClientKind = 'envoy' | 'grpc-js' | 'grpc-c-core' | 'grpc-go' | 'grpc-java' | 'other';
 
@@ -34,6 +34,25 @@ export function crashesOnRingHash(node: Node__Output | null | undefined): boolea
   return /^1\.5[01]\./.test(version);
 }
 
+/** Node metadata key that names the flavour explicitly, overriding detection. */
+export const FLAVOUR_METADATA_KEY = 'etcd-xds.flavour';
+
+function flavourFromMetadata(node: Node__Output | null | undefined): Flavour | undefined {
+  const value = node?.metadata?.fields?.[FLAVOUR_METADATA_KEY]?.stringValue;
+  return value !== undefined && (FLAVOURS as readonly string[]).includes(value)
+    ? (value as Flavour)
+    : undefined;
+}
+
+/**
+ * Which flavour a node is served: the one its metadata names (`etcd-xds.flavour`), else `envoy`
+ * for Envoy (user_agent_name `envoy`), else `grpc-no-ring-hash` for gRPC clients that crash on
+ * ring hash, else `grpc`.
+ */
 export function clientProfile(node: Node__Output | null | undefined): ClientProfile {
-  return { kind: clientKind(node), flavour: crashesOnRingHash(node) ? 'grpc-no-ring-hash' : 'grpc' };
+  const kind = clientKind(node);
+  const flavour =
+    flavourFromMetadata(node) ??
+    (kind === 'envoy' ? 'envoy' : crashesOnRingHash(node) ? 'grpc-no-ring-hash' : 'grpc');
+  return { kind, flavour };
 }

@@ -2,55 +2,16 @@
 // DiscoveryRequests and snapshot changes, and returns the responses to send.
 import type { Node__Output } from '../generated/envoy/config/core/v3/Node';
 import type { DiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DiscoveryRequest';
-import { PUSH_ORDER, xdsTypeByUrl, type XdsType } from '../proto/xds-types';
+import { xdsTypeByUrl, type XdsType } from '../proto/xds-types';
 import type { EncodedResource } from '../cache/encoded-resource';
 import type { ChangeSet, Snapshot } from '../cache/snapshot';
-import { canonicalName } from '../translate/resource-names';
 import type { OutgoingResponse } from './ads-service';
+import { planPush } from './push-plan';
+import { TypeSubscription, type SubscriptionDelta } from './type-subscription';
 
-export interface NackRecord {
-  /** The version_info of the response the client rejected. */
-  readonly rejectedVersion: string;
-  readonly nonce: string;
-  readonly code: number;
-  readonly message: string;
-  readonly at: number;
-}
-
-/** One type's subscription on one stream. */
-export class TypeSubscription {
-  wildcard = false;
-  /** Requested name → canonical name. */
-  readonly names = new Map<string, string>();
-  /** Canonical name → the requested names that stand for it. */
-  readonly canonical = new Map<string, Set<string>>();
-  /** Whether the client ever listed names explicitly (then an empty list means "none", not wildcard). */
-  explicitEver = false;
-  lastNonce: string | undefined;
-  lastSentVersion: string | undefined;
-  lastSentAt: number | undefined;
-  ackedVersion: string | undefined;
-  ackedAt: number | undefined;
-  lastNack: NackRecord | undefined;
-  /** Name → version of what this stream was last sent. */
-  readonly sent = new Map<string, string>();
-
-  constructor(readonly type: XdsType) {}
-
-  subscribes(canonicalName: string): boolean {
-    return this.wildcard || this.canonical.has(canonicalName);
-  }
-}
+export { TypeSubscription, type NackRecord, type SubscriptionDelta } from './type-subscription';
 
 export type RequestOutcome = 'initial' | 'ack' | 'nack' | 'resubscribe' | 'stale' | 'unknown-type';
-
-/** How a request changed what the stream is subscribed to, in canonical names. */
-export interface SubscriptionDelta {
-  readonly type: XdsType;
-  readonly added: readonly string[];
-  readonly removed: readonly string[];
-  readonly wildcard: boolean;
-}
 
 export interface RequestResult {
   readonly outcome: RequestOutcome;
@@ -92,23 +53,15 @@ export class StreamState {
     if (!first && nonce !== '') {
       if (request.error_detail !== null) {
         outcome = 'nack';
-        subscription.lastNack = {
-          rejectedVersion: subscription.lastSentVersion ?? '',
-          nonce,
-          code: request.error_detail.code,
-          message: request.error_detail.message,
-          at: this.now(),
-        };
+        subscription.recordNack(nonce, request.error_detail.code, request.error_detail.message, this.now());
       } else {
         outcome = 'ack';
-        subscription.ackedVersion = request.version_info;
-        subscription.ackedAt = this.now();
+        subscription.recordAck(request.version_info, this.now());
       }
     }
 
-    const delta = this.resubscribe(subscription, request.resource_names);
-    const namesChanged = delta.changed;
-    if (!first && nonce !== '' && !namesChanged) {
+    const change = resubscribe(subscription, request.resource_names);
+    if (!first && nonce !== '' && !change.changed) {
       // An ACK or NACK of the current subscription: nothing to send. After a NACK the client keeps
       // its last good version; resending the rejected one would only loop.
       return { outcome, type, response: undefined, delta: undefined };
@@ -117,43 +70,40 @@ export class StreamState {
 
     // Full-state types always carry every subscribed resource; for the others a resubscription
     // needs only the newly requested names, even if they did not change.
-    const names =
-      first || nonce === '' || type.fullState
-        ? undefined
-        : delta.addedRequested.filter((n) => subscription.names.has(n));
-    const response = this.respond(subscription, snapshot, names);
+    const names = first || nonce === '' || type.fullState ? undefined : change.addedRequested;
     return {
       outcome,
       type,
-      response,
-      delta: { type, added: delta.added, removed: delta.removed, wildcard: subscription.wildcard },
+      response: this.respond(subscription, snapshot, names),
+      delta: { type, added: change.added, removed: change.removed, wildcard: subscription.wildcard },
     };
   }
 
-  /** The responses this stream needs after the snapshot changed, in make-before-break order. */
-  handleSnapshot(snapshot: Snapshot, changes: ChangeSet): OutgoingResponse[] {
+  /**
+   * The responses this stream needs after the snapshot changed from `previous`, make before break:
+   * additions and changes go out cluster → endpoints → listener → routes; a full-state response
+   * that would also drop resources first keeps them one more time, and the responses that drop
+   * them follow, in reverse order, once nothing refers to what they remove.
+   */
+  handleSnapshot(snapshot: Snapshot, changes: ChangeSet, previous?: Snapshot): OutgoingResponse[] {
     const updates: OutgoingResponse[] = [];
     const removals: OutgoingResponse[] = [];
-    for (const type of PUSH_ORDER) {
-      const subscription = this.subscriptions.get(type);
-      const typeChanges = changes.get(type);
-      if (subscription?.lastNonce === undefined || typeChanges === undefined) continue;
-      const updated = affected(subscription, typeChanges.updated);
-      const removed = affected(subscription, typeChanges.removed);
-      if (type.fullState) {
-        if (updated.length > 0) updates.push(this.respond(subscription, snapshot, undefined));
-        else if (removed.length > 0) removals.push(this.respond(subscription, snapshot, undefined));
-      } else if (updated.length > 0) {
+    for (const push of planPush(this.subscriptions, changes)) {
+      const subscription = this.subscriptions.get(push.type)!;
+      if (!push.type.fullState) {
         // Removed RDS/EDS resources need no message: the LDS/CDS response that stops referring to
         // them is the removal.
-        const names = subscription.wildcard
-          ? updated
-          : updated.flatMap((canonical) => [...(subscription.canonical.get(canonical) ?? [])]);
-        updates.push(this.respond(subscription, snapshot, names));
+        if (push.updated.length > 0) updates.push(this.respond(subscription, snapshot, push.updated));
+        continue;
       }
+      if (push.updated.length === 0) {
+        removals.push(this.respond(subscription, snapshot, undefined));
+        continue;
+      }
+      const retained = push.removed.flatMap((name) => previous?.get(push.type, name) ?? []);
+      updates.push(this.respond(subscription, snapshot, undefined, retained));
+      if (push.removed.length > 0) removals.push(this.respond(subscription, snapshot, undefined));
     }
-    // Additions and changes go out cluster → endpoints → listener → routes; responses that only
-    // remove resources follow, in reverse order, once nothing refers to what they remove.
     return [...updates, ...removals.reverse()];
   }
 
@@ -164,56 +114,15 @@ export class StreamState {
     }
   }
 
-  private resubscribe(
-    subscription: TypeSubscription,
-    requested: readonly string[],
-  ): { added: string[]; removed: string[]; addedRequested: string[]; changed: boolean } {
-    const explicit = requested.filter((name) => name !== '*');
-    if (explicit.length > 0) subscription.explicitEver = true;
-    const wildcard =
-      requested.includes('*') ||
-      (subscription.type.fullState && requested.length === 0 && !subscription.explicitEver);
-    let changed = wildcard !== subscription.wildcard;
-    subscription.wildcard = wildcard;
-
-    const wanted = new Set(explicit);
-    const added: string[] = [];
-    const removed: string[] = [];
-    const addedRequested: string[] = [];
-    for (const [name, canonical] of subscription.names) {
-      if (wanted.has(name)) continue;
-      changed = true;
-      subscription.names.delete(name);
-      const aliases = subscription.canonical.get(canonical)!;
-      aliases.delete(name);
-      if (aliases.size === 0) {
-        subscription.canonical.delete(canonical);
-        removed.push(canonical);
-      }
-      subscription.sent.delete(name);
-    }
-    for (const name of wanted) {
-      if (subscription.names.has(name)) continue;
-      changed = true;
-      const canonical = canonicalName(subscription.type, name);
-      subscription.names.set(name, canonical);
-      addedRequested.push(name);
-      let aliases = subscription.canonical.get(canonical);
-      if (aliases === undefined) {
-        aliases = new Set();
-        subscription.canonical.set(canonical, aliases);
-        added.push(canonical);
-      }
-      aliases.add(name);
-    }
-    return { added, removed, addedRequested, changed };
-  }
-
-  /** Builds a response of `names` (default: everything subscribed) and records it as sent. */
+  /**
+   * Builds a response of `names` (default: everything subscribed) plus `retained` resources kept
+   * for make-before-break, and records it as sent.
+   */
   private respond(
     subscription: TypeSubscription,
     snapshot: Snapshot,
     names: readonly string[] | undefined,
+    retained: readonly EncodedResource[] = [],
   ): OutgoingResponse {
     const type = subscription.type;
     const resources: EncodedResource[] = [];
@@ -226,11 +135,13 @@ export class StreamState {
         if (resource !== undefined) resources.push(resource);
       }
     }
+    resources.push(...retained);
     if (names === undefined) subscription.sent.clear();
     for (const resource of resources) subscription.sent.set(resource.name, resource.version);
     const response: OutgoingResponse = {
       type,
-      versionInfo: snapshot.typeVersion(type),
+      versionInfo:
+        retained.length === 0 ? snapshot.typeVersion(type) : `${snapshot.typeVersion(type)}+retained`,
       nonce: String(++this.nonceCounter),
       resources,
     };
@@ -241,13 +152,36 @@ export class StreamState {
   }
 }
 
-function affected(subscription: TypeSubscription, names: ReadonlySet<string>): string[] {
-  if (subscription.wildcard) return [...names];
-  const result: string[] = [];
-  if (names.size <= subscription.canonical.size) {
-    for (const name of names) if (subscription.canonical.has(name)) result.push(name);
-  } else {
-    for (const name of subscription.canonical.keys()) if (names.has(name)) result.push(name);
+/** Applies a state-of-the-world resource_names list to a subscription. */
+function resubscribe(
+  subscription: TypeSubscription,
+  requested: readonly string[],
+): { added: string[]; removed: string[]; addedRequested: string[]; changed: boolean } {
+  const explicit = requested.filter((name) => name !== '*');
+  if (explicit.length > 0) subscription.explicitEver = true;
+  // A first empty LDS/CDS request is the legacy wildcard; "*" is the explicit one.
+  const wildcard =
+    requested.includes('*') ||
+    (subscription.type.fullState && requested.length === 0 && !subscription.explicitEver);
+  let changed = wildcard !== subscription.wildcard;
+  subscription.wildcard = wildcard;
+
+  const wanted = new Set(explicit);
+  const added: string[] = [];
+  const removed: string[] = [];
+  const addedRequested: string[] = [];
+  for (const name of [...subscription.names.keys()]) {
+    if (wanted.has(name)) continue;
+    changed = true;
+    const gone = subscription.remove(name);
+    if (gone !== undefined) removed.push(gone);
   }
-  return result;
+  for (const name of wanted) {
+    if (subscription.names.has(name)) continue;
+    changed = true;
+    addedRequested.push(name);
+    const fresh = subscription.add(name);
+    if (fresh !== undefined) added.push(fresh);
+  }
+  return { added, removed, addedRequested, changed };
 }

@@ -60,8 +60,8 @@ export class XdsServer {
     this.server.addService(ADS_SERVICE, {
       StreamAggregatedResources: (call: AdsCall) => this.accept(call),
     });
-    this.unsubscribe = options.cache.subscribe((flavour, snapshot, changes) =>
-      this.onSnapshot(flavour, snapshot, changes),
+    this.unsubscribe = options.cache.subscribe((flavour, snapshot, changes, previous) =>
+      this.onSnapshot(flavour, snapshot, changes, previous),
     );
   }
 
@@ -224,7 +224,12 @@ export class XdsServer {
     if (result.response !== undefined) this.send(stream, [result.response]);
   }
 
-  private onSnapshot(flavour: Flavour, snapshot: Snapshot, changes: ChangeSet): void {
+  private onSnapshot(
+    flavour: Flavour,
+    snapshot: Snapshot,
+    changes: ChangeSet,
+    previous: Snapshot | undefined,
+  ): void {
     for (const stream of this.waiting) {
       const requests = stream.waiting ?? [];
       stream.waiting = undefined;
@@ -233,7 +238,7 @@ export class XdsServer {
     this.waiting.clear();
     for (const stream of this.index(flavour).affected(changes)) {
       if (stream.closed) continue;
-      this.send(stream, stream.state.handleSnapshot(snapshot, changes));
+      this.send(stream, stream.state.handleSnapshot(snapshot, changes, previous));
     }
   }
 

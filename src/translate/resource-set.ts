@@ -1,5 +1,6 @@
 // ResourceSet: the xDS resources one client flavour should see for one Catalog.
-import type { XdsType } from '../proto/xds-types';
+import { PUSH_ORDER, type XdsType } from '../proto/xds-types';
+import { sortedByKey } from '../stable-order';
 
 export interface Resource {
   readonly name: string;
@@ -22,4 +23,12 @@ export interface ResourceSet {
   readonly byType: ReadonlyMap<XdsType, ReadonlyMap<string, Resource>>;
   /** Resolves names that are not in `byType` but denote one that is, e.g. listener `app:50051`. */
   alias(type: XdsType, name: string): ResourceAlias | undefined;
+}
+
+/** Resources by type (every served type present), each map sorted by name. */
+export function indexResources(resources: Iterable<Resource>): Map<XdsType, Map<string, Resource>> {
+  const byType = new Map<XdsType, Map<string, Resource>>(PUSH_ORDER.map((type) => [type, new Map()]));
+  for (const resource of resources) byType.get(resource.type)!.set(resource.name, resource);
+  for (const [type, named] of byType) byType.set(type, sortedByKey(named));
+  return byType;
 }

@@ -2,16 +2,10 @@
 // gives the same resources (and bytes) on every replica.
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type XdsType } from '../../proto/xds-types';
 import type { Catalog, ServiceCatalog } from '../../registry/catalog';
-import type { Instance } from '../../registry/instance';
-import { sortedByKey } from '../../stable-order';
-import type { Resource, ResourceAlias, ResourceSet } from '../resource-set';
-import {
-  listenerName,
-  serviceClusterName,
-  serviceOfListenerAlias,
-  versionClusterName,
-} from '../resource-names';
-import { planRoutes, versionsWithInstances } from '../route-plan';
+import { indexResources, type Resource, type ResourceAlias, type ResourceSet } from '../resource-set';
+import { listenerName, serviceOfListenerAlias } from '../resource-names';
+import { planRoutes } from '../route-plan';
+import { serviceClusters } from '../service-clusters';
 import { grpcCluster } from './cluster';
 import { grpcClusterLoadAssignment } from './cluster-load-assignment';
 import { grpcListener } from './listener';
@@ -57,25 +51,22 @@ export function translateServiceForGrpc(
 }
 
 function buildServiceResources(service: ServiceCatalog): ServiceResources {
-  const { name, instances, policy } = service;
-  const clusterNames: [string, readonly Instance[]][] = [[serviceClusterName(name), instances]];
-  for (const version of versionsWithInstances(service)) {
-    clusterNames.push([versionClusterName(name, version), instances.filter((i) => i.version === version)]);
-  }
+  const { name, policy } = service;
+  const clusters = serviceClusters(service);
   return {
     listeners: [
       { name: listenerName(name), type: LISTENER, message: grpcListener(listenerName(name), name) },
     ],
     routes: [{ name, type: ROUTE, message: grpcRouteConfiguration(name, planRoutes(service)) }],
-    clusters: clusterNames.map(([cluster]) => ({
-      name: cluster,
+    clusters: clusters.map((cluster) => ({
+      name: cluster.name,
       type: CLUSTER,
-      message: grpcCluster(cluster, policy.lbPolicy),
+      message: grpcCluster(cluster.name, policy.lbPolicy),
     })),
-    endpoints: clusterNames.map(([cluster, members]) => ({
-      name: cluster,
+    endpoints: clusters.map((cluster) => ({
+      name: cluster.name,
       type: ENDPOINT,
-      message: grpcClusterLoadAssignment(cluster, members, policy.lbPolicy),
+      message: grpcClusterLoadAssignment(cluster.name, cluster.members, policy.lbPolicy),
     })),
   };
 }
@@ -84,23 +75,12 @@ export function translateForGrpc(
   catalog: Catalog,
   options: GrpcTranslateOptions = DEFAULT_OPTIONS,
 ): ResourceSet {
-  const byType = new Map<XdsType, Map<string, Resource>>([
-    [CLUSTER, new Map()],
-    [ENDPOINT, new Map()],
-    [LISTENER, new Map()],
-    [ROUTE, new Map()],
-  ]);
-  const add = (resource: Resource): void => void byType.get(resource.type)!.set(resource.name, resource);
-  for (const service of catalog.services.values()) {
-    const resources = translateServiceForGrpc(service, options);
-    resources.listeners.forEach(add);
-    resources.routes.forEach(add);
-    resources.clusters.forEach(add);
-    resources.endpoints.forEach(add);
-  }
-  for (const [type, resources] of byType) {
-    byType.set(type, sortedByKey(resources));
-  }
+  const byType = indexResources(
+    [...catalog.services.values()].flatMap((service) => {
+      const resources = translateServiceForGrpc(service, options);
+      return [...resources.listeners, ...resources.routes, ...resources.clusters, ...resources.endpoints];
+    }),
+  );
   const listeners = byType.get(LISTENER)!;
   return {
     flavour: options.flavour,

@@ -16,6 +16,7 @@ describe('resolveServeConfig', () => {
       debounceMs: 50,
       maxDelayMs: 500,
       logLevel: 'info',
+      envoyListener: { host: '0.0.0.0', port: 10000 },
     });
   });
 
@@ -46,6 +47,12 @@ describe('resolveServeConfig', () => {
     ['overlapping prefixes', { prefix: '/a/', policyPrefix: '/a/policies/' }, /must not contain one another/],
     ['max delay below debounce', { debounceMs: '100', maxDelayMs: '10' }, /--max-delay-ms.*>= debounceMs/],
     ['an unknown log level', { logLevel: 'loud' }, /--log-level/],
+    [
+      'an Envoy listener that is not IP:port',
+      { envoyListener: 'localhost:10000' },
+      /--envoy-listener \/ ETCD_XDS_ENVOY_LISTENER/,
+    ],
+    ['an Envoy listener on port 0', { envoyListener: '0.0.0.0:0' }, /port must be 1-65535/],
   ];
   for (const [what, flags, message] of bad) {
     it(`rejects ${what} with a message naming the flag and variable`, () => {

@@ -18,7 +18,7 @@ describe('clientProfile', () => {
     ['gRPC C-core linux', '1.60.0', 'grpc-c-core', 'grpc'],
     ['gRPC Go', '1.70.0', 'grpc-go', 'grpc'],
     ['gRPC Java', '1.68.1', 'grpc-java', 'grpc'],
-    ['envoy', '1.31.0', 'envoy', 'grpc'],
+    ['envoy', '1.40.0', 'envoy', 'envoy'],
     ['', '', 'other', 'grpc'],
   ];
   for (const [name, version, kind, flavour] of cases) {
@@ -26,6 +26,17 @@ describe('clientProfile', () => {
       assert.deepEqual(clientProfile(node(name, version)), { kind, flavour });
     });
   }
+  it('node metadata etcd-xds.flavour overrides detection; unknown values are ignored', () => {
+    const withFlavour = (flavour: string): Node__Output =>
+      ({
+        ...node('gRPC Go', '1.70.0'),
+        metadata: { fields: { 'etcd-xds.flavour': { stringValue: flavour, kind: 'stringValue' } } },
+      }) as unknown as Node__Output;
+    assert.deepEqual(clientProfile(withFlavour('envoy')), { kind: 'grpc-go', flavour: 'envoy' });
+    assert.deepEqual(clientProfile(withFlavour('grpc-no-ring-hash')).flavour, 'grpc-no-ring-hash');
+    assert.deepEqual(clientProfile(withFlavour('bogus')).flavour, 'grpc');
+  });
+
   it('a request without a node is served the default flavour', () => {
     assert.deepEqual(clientProfile(null), { kind: 'other', flavour: 'grpc' });
   });

@@ -5,6 +5,7 @@ import type { DiscoveryRequest__Output } from '../../../src/generated/envoy/serv
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type XdsType } from '../../../src/proto/xds-types';
 import type { OutgoingResponse } from '../../../src/server/ads-service';
 import { StreamState } from '../../../src/server/stream-state';
+import { translateFor } from '../../../src/translate/flavours';
 import { translateForGrpc } from '../../../src/translate/grpc/translate';
 import { catalogOf, type InstanceSpec } from '../fixtures';
 
@@ -206,6 +207,51 @@ describe('StreamState (state of the world)', () => {
     assert.deepEqual(
       stream.handleSnapshot(without, diffSnapshots(withV3, without)).map((r) => r.type.short),
       ['EDS', 'RDS', 'CDS'],
+    );
+  });
+
+  it('keeps removed clusters in one more wildcard CDS response when others change (make before break)', () => {
+    const stream = new StreamState(1, 'peer', 0);
+    const before = snapshotOf([V1, V2]);
+    subscribeAll(stream, before, [
+      [CLUSTER, []],
+      [ENDPOINT, ['app', 'app/v1', 'app/v2', 'app/v3']],
+      [ROUTE, ['app']],
+    ]);
+    // v2 replaced by v3 in one change: app/v3 is added, app/v2 removed.
+    const after = snapshotOf([V1, { id: 'c', version: 'v3', address: '10.0.0.3:80' }]);
+    const pushed = stream.handleSnapshot(after, diffSnapshots(before, after), before);
+    assert.deepEqual(
+      pushed.map((r) => [r.type.short, names(r)]),
+      [
+        ['CDS', ['app', 'app/v1', 'app/v3', 'app/v2']],
+        ['EDS', ['app', 'app/v3']],
+        ['RDS', ['app']],
+        ['CDS', ['app', 'app/v1', 'app/v3']],
+      ],
+    );
+    assert.notEqual(pushed[0].versionInfo, pushed[3].versionInfo);
+  });
+
+  it('sends endpoints again after their cluster changed, and routes after their listener (Envoy warming)', () => {
+    const stream = new StreamState(1, 'peer', 0);
+    const envoySnapshot = (policies: Record<string, object> = {}): Snapshot =>
+      Snapshot.encode(translateFor('envoy', catalogOf([V1], policies)), aliases);
+    const before = envoySnapshot();
+    subscribeAll(stream, before, [
+      [CLUSTER, []],
+      [ENDPOINT, ['app', 'app/v1']],
+    ]);
+    // Only the clusters change (Envoy's least request); the endpoints are the same.
+    const after = envoySnapshot({ app: { lbPolicy: 'least_request' } });
+    const changes = diffSnapshots(before, after);
+    assert.equal(changes.has(ENDPOINT), false);
+    assert.deepEqual(
+      stream.handleSnapshot(after, changes, before).map((r) => [r.type.short, names(r)]),
+      [
+        ['CDS', ['app', 'app/v1']],
+        ['EDS', ['app', 'app/v1']],
+      ],
     );
   });
 

@@ -1,0 +1,37 @@
+// The endpoints of one cluster for Envoy: one locality per zone, weighted by the sum of its
+// instances' weights; Envoy balances by endpoint weight inside a locality.
+import type { ClusterLoadAssignment } from '../../generated/envoy/config/endpoint/v3/ClusterLoadAssignment';
+import type { Instance } from '../../registry/instance';
+import { formatSocketAddress } from '../../registry/address';
+import { compareStrings } from '../../stable-order';
+
+export function envoyClusterLoadAssignment(
+  clusterName: string,
+  instances: readonly Instance[],
+): ClusterLoadAssignment {
+  const zones = new Map<string, Instance[]>();
+  for (const instance of instances) {
+    const members = zones.get(instance.zone);
+    if (members) members.push(instance);
+    else zones.set(instance.zone, [instance]);
+  }
+  return {
+    cluster_name: clusterName,
+    endpoints: [...zones]
+      .sort(([a], [b]) => compareStrings(a, b))
+      .map(([zone, members]) => ({
+        locality: zone ? { zone } : {},
+        load_balancing_weight: { value: members.reduce((sum, i) => sum + i.weight, 0) },
+        lb_endpoints: [...members]
+          .sort((a, b) => compareStrings(formatSocketAddress(a.address), formatSocketAddress(b.address)))
+          .map((instance) => ({
+            endpoint: {
+              address: {
+                socket_address: { address: instance.address.ip, port_value: instance.address.port },
+              },
+            },
+            load_balancing_weight: { value: instance.weight },
+          })),
+      })),
+  };
+}

@@ -1,0 +1,73 @@
+// Renders one planned route as an xDS Route; flavours differ only in how they write header
+// matchers and in extra route-action settings.
+import type { HeaderMatcher } from '../generated/envoy/config/route/v3/HeaderMatcher';
+import type { Route } from '../generated/envoy/config/route/v3/Route';
+import type { RouteAction } from '../generated/envoy/config/route/v3/RouteAction';
+import type { HeaderMatch } from '../registry/policy';
+import { packAny } from './any';
+import { FAULT_FILTER_NAME, FAULT_MESSAGE } from './filters';
+import { serviceClusterName } from './resource-names';
+import type { PlannedRoute } from './route-plan';
+
+const GRPC_UNAVAILABLE = 14;
+
+export interface RouteDialect {
+  readonly headerMatcher: (match: HeaderMatch) => HeaderMatcher;
+  /** Settings added to every route action (e.g. Envoy timeouts). */
+  readonly actionExtras: Partial<RouteAction>;
+}
+
+export function renderRoute(
+  service: string,
+  route: PlannedRoute,
+  hashHeader: string | undefined,
+  dialect: RouteDialect,
+): Route {
+  const match = { prefix: '/', headers: route.headers.map(dialect.headerMatcher) };
+  const common = {
+    ...dialect.actionExtras,
+    hash_policy: hashHeader === undefined ? [] : [{ header: { header_name: hashHeader } }],
+  };
+  const action = route.action;
+  switch (action.kind) {
+    case 'cluster':
+      return { name: route.name, match, route: { cluster: action.cluster, ...common } };
+    case 'weighted':
+      return {
+        name: route.name,
+        match,
+        route: {
+          weighted_clusters: {
+            clusters: action.clusters.map(({ cluster, weight }) => ({
+              name: cluster,
+              weight: { value: weight },
+            })),
+          },
+          ...common,
+        },
+      };
+    case 'reject':
+      // A route needs an action (non_forwarding_action breaks grpc-js); the per-route fault
+      // aborts every call before the service cluster is ever picked.
+      return {
+        name: route.name,
+        match,
+        route: { cluster: serviceClusterName(service), ...dialect.actionExtras },
+        typed_per_filter_config: {
+          [FAULT_FILTER_NAME]: packAny(FAULT_MESSAGE, {
+            abort: { grpc_status: GRPC_UNAVAILABLE, percentage: { numerator: 100, denominator: 'HUNDRED' } },
+          }),
+        },
+      };
+  }
+}
+
+/** Default values are left out, so the encoding is the canonical proto3 one. */
+export function invertField(inverted: boolean): { invert_match?: true } {
+  return inverted ? { invert_match: true } : {};
+}
+
+/** The header must be present exactly when `value` and `invert` differ ("present: false" = absent). */
+export function presenceMatcher(match: Extract<HeaderMatch, { kind: 'present' }>): HeaderMatcher {
+  return { name: match.name, present_match: true, ...invertField(match.value === match.invert) };
+}
