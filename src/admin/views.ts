@@ -66,8 +66,10 @@ export function configDumpView(
 
 export function clientsView(views: readonly StreamView[]): object {
   return {
-    clients: views.map(({ state: stream, profile }) => ({
+    clients: views.map(({ state: stream, profile, protocol, onlyType }) => ({
       stream: stream.id,
+      protocol,
+      service: onlyType?.short ?? 'ADS',
       kind: profile?.kind ?? null,
       flavour: profile?.flavour ?? null,
       peer: stream.peer,

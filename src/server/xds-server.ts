@@ -1,42 +1,65 @@
-// The xDS gRPC server: accepts ADS streams, feeds their requests to StreamState, and pushes
-// snapshot changes to the streams they concern.
+// The xDS gRPC server: accepts streams (ADS and the per-type services, state of the world and
+// delta), feeds their requests to the protocol state machines, and pushes snapshot changes to
+// the streams they concern.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import type { DeltaDiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DeltaDiscoveryRequest';
 import type { DiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DiscoveryRequest';
 import type { Metrics } from '../metrics';
+import type { XdsType } from '../proto/xds-types';
 import type { ChangeSet, Snapshot } from '../cache/snapshot';
 import type { SnapshotCache } from '../cache/snapshot-cache';
-import { ADS_SERVICE, type OutgoingResponse } from './ads-service';
 import type { Flavour } from '../translate/flavours';
+import { ADS_SERVICE, TYPED_SERVICES, type OutgoingResponse } from './ads-service';
 import { clientProfile, type ClientProfile } from './client-kind';
-import { StreamState, type RequestResult } from './stream-state';
+import { DeltaStreamState, type OutgoingDeltaResponse } from './delta-stream-state';
+import { StreamState } from './stream-state';
 import { SubscriptionIndex } from './subscription-index';
+import type { SubscriptionDelta } from './type-subscription';
 
-type AdsCall = grpc.ServerDuplexStream<DiscoveryRequest__Output, OutgoingResponse>;
+export type Protocol = 'sotw' | 'delta';
+
+type ActiveStream = {
+  readonly onlyType: XdsType | undefined;
+  profile: ClientProfile | undefined;
+  /** Requests received before the first snapshot; answered once it exists. */
+  waiting: (DiscoveryRequest__Output | DeltaDiscoveryRequest__Output)[] | undefined;
+  closed: boolean;
+} & (
+  | {
+      readonly protocol: 'sotw';
+      readonly state: StreamState;
+      readonly call: grpc.ServerDuplexStream<DiscoveryRequest__Output, OutgoingResponse>;
+    }
+  | {
+      readonly protocol: 'delta';
+      readonly state: DeltaStreamState;
+      readonly call: grpc.ServerDuplexStream<DeltaDiscoveryRequest__Output, OutgoingDeltaResponse>;
+    }
+);
 
 export interface StreamView {
-  readonly state: StreamState;
+  readonly state: StreamState | DeltaStreamState;
+  readonly protocol: Protocol;
+  /** Set when the stream is a per-type service (LDS, RDS, CDS, EDS) rather than ADS. */
+  readonly onlyType: XdsType | undefined;
   readonly profile: ClientProfile | undefined;
 }
 
 /** Requests a stream may send before the first snapshot exists; clients send one per type. */
 const MAX_REQUESTS_BEFORE_READY = 64;
 
-interface ActiveStream {
-  readonly state: StreamState;
-  readonly call: AdsCall;
-  /** Known from the first request (its node). */
-  profile: ClientProfile | undefined;
-  /** Requests received before the first snapshot; answered once it exists. */
-  waiting: DiscoveryRequest__Output[] | undefined;
-  closed: boolean;
-}
-
 export interface XdsServerOptions {
   readonly cache: SnapshotCache;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly credentials?: grpc.ServerCredentials;
+}
+
+interface Outcome {
+  readonly outcome: string;
+  readonly type: XdsType | undefined;
+  readonly delta: SubscriptionDelta | undefined;
 }
 
 export class XdsServer {
@@ -58,11 +81,30 @@ export class XdsServer {
       'grpc.keepalive_timeout_ms': 10_000,
     });
     this.server.addService(ADS_SERVICE, {
-      StreamAggregatedResources: (call: AdsCall) => this.accept(call),
+      StreamAggregatedResources: (
+        call: grpc.ServerDuplexStream<DiscoveryRequest__Output, OutgoingResponse>,
+      ) => this.acceptSotw(call, undefined),
+      DeltaAggregatedResources: (
+        call: grpc.ServerDuplexStream<DeltaDiscoveryRequest__Output, OutgoingDeltaResponse>,
+      ) => this.acceptDelta(call, undefined),
     });
+    for (const service of TYPED_SERVICES) {
+      this.server.addService(service.definition, {
+        [service.sotw]: (call: grpc.ServerDuplexStream<DiscoveryRequest__Output, OutgoingResponse>) =>
+          this.acceptSotw(call, service.type),
+        [service.delta]: (
+          call: grpc.ServerDuplexStream<DeltaDiscoveryRequest__Output, OutgoingDeltaResponse>,
+        ) => this.acceptDelta(call, service.type),
+      });
+    }
     this.unsubscribe = options.cache.subscribe((flavour, snapshot, changes, previous) =>
       this.onSnapshot(flavour, snapshot, changes, previous),
     );
+  }
+
+  /** Adds another service on the same listener (CSDS); before `listen`. */
+  addService(definition: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void {
+    this.server.addService(definition, implementation);
   }
 
   /** Binds and starts serving; resolves to the bound port. */
@@ -101,40 +143,71 @@ export class XdsServer {
     clearTimeout(timer);
   }
 
-  /** Read-only view of the connected streams, for /debug/clients. */
+  /** Read-only view of the connected streams, for /debug/clients and CSDS. */
   streamViews(): StreamView[] {
-    return [...this.streams].map((stream) => ({ state: stream.state, profile: stream.profile }));
+    return [...this.streams].map(({ state, protocol, onlyType, profile }) => ({
+      state,
+      protocol,
+      onlyType,
+      profile,
+    }));
   }
 
-  private accept(call: AdsCall): void {
-    const { logger } = this.options;
-    if (this.closing) {
-      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'server is shutting down' });
-      return;
-    }
+  private acceptSotw(
+    call: grpc.ServerDuplexStream<DiscoveryRequest__Output, OutgoingResponse>,
+    onlyType: XdsType | undefined,
+  ): void {
+    if (this.refuseWhileClosing(call)) return;
     const state = new StreamState(this.nextStreamId++, call.getPeer(), Date.now());
-    const stream: ActiveStream = {
+    this.track({
+      protocol: 'sotw',
       state,
       call,
+      onlyType,
       profile: undefined,
       waiting: undefined,
       closed: false,
-    };
-    this.streams.add(stream);
-    logger.debug({ stream: state.id, peer: state.peer }, 'stream opened');
+    });
+  }
 
-    call.on('data', (request: DiscoveryRequest__Output) => {
+  private acceptDelta(
+    call: grpc.ServerDuplexStream<DeltaDiscoveryRequest__Output, OutgoingDeltaResponse>,
+    onlyType: XdsType | undefined,
+  ): void {
+    if (this.refuseWhileClosing(call)) return;
+    const state = new DeltaStreamState(this.nextStreamId++, call.getPeer(), Date.now());
+    this.track({
+      protocol: 'delta',
+      state,
+      call,
+      onlyType,
+      profile: undefined,
+      waiting: undefined,
+      closed: false,
+    });
+  }
+
+  private refuseWhileClosing(call: grpc.ServerDuplexStream<unknown, unknown>): boolean {
+    if (this.closing)
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'server is shutting down' });
+    return this.closing;
+  }
+
+  private track(stream: ActiveStream): void {
+    const { logger } = this.options;
+    const { state, call } = stream;
+    this.streams.add(stream);
+    logger.debug({ stream: state.id, peer: state.peer, protocol: stream.protocol }, 'stream opened');
+    call.on('data', (request: DiscoveryRequest__Output | DeltaDiscoveryRequest__Output) => {
       try {
         this.onRequest(stream, request);
       } catch (error) {
-        logger.error({ err: error, stream: state.id }, 'failed to handle a DiscoveryRequest');
+        logger.error({ err: error, stream: state.id }, 'failed to handle a discovery request');
         call.emit('error', { code: grpc.status.INTERNAL, details: 'internal error handling the request' });
         this.forget(stream);
       }
     });
-    call.on('end', () => {
-      this.close(stream);
-    });
+    call.on('end', () => this.close(stream));
     call.on('error', (error) => {
       logger.debug({ stream: state.id, err: error }, 'stream error');
       this.forget(stream);
@@ -143,7 +216,10 @@ export class XdsServer {
     call.on('close', () => this.forget(stream));
   }
 
-  private onRequest(stream: ActiveStream, request: DiscoveryRequest__Output): void {
+  private onRequest(
+    stream: ActiveStream,
+    request: DiscoveryRequest__Output | DeltaDiscoveryRequest__Output,
+  ): void {
     if (stream.closed) return;
     if (stream.profile === undefined) {
       stream.profile = clientProfile(request.node);
@@ -155,7 +231,9 @@ export class XdsServer {
           stream: stream.state.id,
           node: request.node?.id,
           client: stream.profile.kind,
-          flavour: stream.profile.flavour,
+          flavour,
+          protocol: stream.protocol,
+          service: stream.onlyType?.short ?? 'ADS',
           peer: stream.state.peer,
         },
         'xDS client connected',
@@ -179,21 +257,36 @@ export class XdsServer {
     this.handle(stream, request);
   }
 
-  private handle(stream: ActiveStream, request: DiscoveryRequest__Output): void {
+  private handle(
+    stream: ActiveStream,
+    request: DiscoveryRequest__Output | DeltaDiscoveryRequest__Output,
+  ): void {
     const snapshot = this.options.cache.current(stream.profile!.flavour)!;
-    this.apply(stream, stream.state.handleRequest(request, snapshot), request);
-  }
-
-  private index(flavour: Flavour): SubscriptionIndex<ActiveStream> {
-    let index = this.indexes.get(flavour);
-    if (index === undefined) {
-      index = new SubscriptionIndex();
-      this.indexes.set(flavour, index);
+    if (stream.onlyType !== undefined) {
+      // A per-type service implies the type; a request for another one is not served there.
+      if (request.type_url === '') request = { ...request, type_url: stream.onlyType.typeUrl };
+      else if (request.type_url !== stream.onlyType.typeUrl) {
+        this.report(stream, { outcome: 'unknown-type', type: undefined, delta: undefined }, request);
+        return;
+      }
     }
-    return index;
+    if (stream.protocol === 'sotw') {
+      const result = stream.state.handleRequest(request as DiscoveryRequest__Output, snapshot);
+      this.report(stream, result, request);
+      if (result.response !== undefined) this.sendSotw(stream, [result.response]);
+    } else {
+      const result = stream.state.handleRequest(request as DeltaDiscoveryRequest__Output, snapshot);
+      this.report(stream, result, request);
+      if (result.response !== undefined) this.sendDelta(stream, [result.response]);
+    }
   }
 
-  private apply(stream: ActiveStream, result: RequestResult, request: DiscoveryRequest__Output): void {
+  /** Metrics, logs and the subscription index for one handled request. */
+  private report(
+    stream: ActiveStream,
+    result: Outcome,
+    request: DiscoveryRequest__Output | DeltaDiscoveryRequest__Output,
+  ): void {
     const { metrics, logger } = this.options;
     const typeLabel = result.type?.short ?? 'unknown';
     metrics.requests.inc({ type: typeLabel, outcome: result.outcome });
@@ -210,8 +303,8 @@ export class XdsServer {
       );
     } else if (result.outcome === 'unknown-type') {
       logger.warn(
-        { stream: stream.state.id, typeUrl: request.type_url },
-        'request for an unsupported resource type',
+        { stream: stream.state.id, typeUrl: request.type_url, service: stream.onlyType?.short ?? 'ADS' },
+        'request for a resource type not served here',
       );
     }
     if (result.delta !== undefined) {
@@ -221,7 +314,15 @@ export class XdsServer {
       for (const name of removed) index.remove(type, name, stream);
       index.setWildcard(type, stream, wildcard);
     }
-    if (result.response !== undefined) this.send(stream, [result.response]);
+  }
+
+  private index(flavour: Flavour): SubscriptionIndex<ActiveStream> {
+    let index = this.indexes.get(flavour);
+    if (index === undefined) {
+      index = new SubscriptionIndex();
+      this.indexes.set(flavour, index);
+    }
+    return index;
   }
 
   private onSnapshot(
@@ -238,28 +339,59 @@ export class XdsServer {
     this.waiting.clear();
     for (const stream of this.index(flavour).affected(changes)) {
       if (stream.closed) continue;
-      this.send(stream, stream.state.handleSnapshot(snapshot, changes, previous));
+      if (stream.protocol === 'sotw')
+        this.sendSotw(stream, stream.state.handleSnapshot(snapshot, changes, previous));
+      else this.sendDelta(stream, stream.state.handleSnapshot(snapshot, changes));
     }
   }
 
-  private send(stream: ActiveStream, responses: readonly OutgoingResponse[]): void {
-    const { metrics } = this.options;
+  private sendSotw(
+    stream: ActiveStream & { protocol: 'sotw' },
+    responses: readonly OutgoingResponse[],
+  ): void {
     for (const response of responses) {
       if (stream.closed) return;
       stream.call.write(response);
-      this.options.logger.debug(
-        {
-          stream: stream.state.id,
-          type: response.type.short,
-          version: response.versionInfo,
-          nonce: response.nonce,
-          resources: response.resources.map((r) => r.name),
-        },
-        'sent',
+      this.sent(
+        stream,
+        response.type,
+        response.nonce,
+        response.resources.map((r) => r.name),
+        [],
       );
-      metrics.pushes.inc({ type: response.type.short });
-      metrics.pushedResources.inc({ type: response.type.short }, response.resources.length);
     }
+  }
+
+  private sendDelta(
+    stream: ActiveStream & { protocol: 'delta' },
+    responses: readonly OutgoingDeltaResponse[],
+  ): void {
+    for (const response of responses) {
+      if (stream.closed) return;
+      stream.call.write(response);
+      this.sent(
+        stream,
+        response.type,
+        response.nonce,
+        response.resources.map((r) => r.name),
+        response.removed,
+      );
+    }
+  }
+
+  private sent(
+    stream: ActiveStream,
+    type: XdsType,
+    nonce: string,
+    names: string[],
+    removed: readonly string[],
+  ): void {
+    this.options.logger.debug(
+      { stream: stream.state.id, type: type.short, nonce, resources: names, removed },
+      'sent',
+    );
+    this.options.metrics.pushes.inc({ type: type.short });
+    this.options.metrics.pushedResources.inc({ type: type.short }, names.length);
   }
 
   private close(stream: ActiveStream): void {

@@ -1,0 +1,182 @@
+// The incremental (delta) xDS protocol for one stream, as a state machine without I/O. It keeps
+// the version of every resource the client holds and sends only what differs from it.
+import type { Node__Output } from '../generated/envoy/config/core/v3/Node';
+import type { DeltaDiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DeltaDiscoveryRequest';
+import { xdsTypeByUrl, type XdsType } from '../proto/xds-types';
+import type { EncodedResource } from '../cache/encoded-resource';
+import type { ChangeSet, Snapshot } from '../cache/snapshot';
+import { planPush } from './push-plan';
+import { TypeSubscription, type SubscriptionDelta } from './type-subscription';
+
+export interface OutgoingDeltaResponse {
+  readonly type: XdsType;
+  readonly systemVersionInfo: string;
+  readonly nonce: string;
+  readonly resources: readonly EncodedResource[];
+  readonly removed: readonly string[];
+}
+
+export type DeltaOutcome = 'initial' | 'ack' | 'nack' | 'resubscribe' | 'unknown-type';
+
+export interface DeltaRequestResult {
+  readonly outcome: DeltaOutcome;
+  readonly type: XdsType | undefined;
+  readonly response: OutgoingDeltaResponse | undefined;
+  readonly delta: SubscriptionDelta | undefined;
+}
+
+export class DeltaStreamState {
+  node: Node__Output | null = null;
+  readonly subscriptions = new Map<XdsType, TypeSubscription>();
+  private nonceCounter = 0;
+
+  constructor(
+    readonly id: number,
+    readonly peer: string,
+    readonly connectedAt: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  handleRequest(request: DeltaDiscoveryRequest__Output, snapshot: Snapshot): DeltaRequestResult {
+    if (request.node !== null && this.node === null) this.node = request.node;
+    const type = xdsTypeByUrl(request.type_url);
+    if (type === undefined) return { outcome: 'unknown-type', type, response: undefined, delta: undefined };
+
+    let subscription = this.subscriptions.get(type);
+    const first = subscription === undefined;
+    if (subscription === undefined) {
+      subscription = new TypeSubscription(type);
+      this.subscriptions.set(type, subscription);
+      // A client reconnecting tells us what it already has: only differences need sending.
+      for (const [name, version] of Object.entries(request.initial_resource_versions))
+        subscription.sent.set(name, version);
+    }
+
+    // Every delta response is acknowledged on its own; subscription changes in the same request
+    // apply whatever the nonce.
+    let outcome: DeltaOutcome = first ? 'initial' : 'resubscribe';
+    const nonce = request.response_nonce;
+    if (!first && nonce !== '') {
+      if (request.error_detail !== null) {
+        outcome = 'nack';
+        subscription.recordNack(nonce, request.error_detail.code, request.error_detail.message, this.now());
+      } else {
+        outcome = 'ack';
+        if (nonce === subscription.lastNonce)
+          subscription.recordAck(subscription.lastSentVersion ?? '', this.now());
+      }
+    }
+
+    const subscribe = request.resource_names_subscribe;
+    const unsubscribe = request.resource_names_unsubscribe;
+    const wasWildcard = subscription.wildcard;
+    // The legacy wildcard: a first LDS/CDS request that names nothing.
+    if (subscribe.includes('*') || (first && type.fullState && subscribe.length === 0))
+      subscription.wildcard = true;
+    if (unsubscribe.includes('*')) subscription.wildcard = false;
+    const added: string[] = [];
+    const removed: string[] = [];
+    for (const name of unsubscribe) {
+      if (name === '*') continue;
+      const gone = subscription.remove(name);
+      if (gone !== undefined) removed.push(gone);
+    }
+    const requested = subscribe.filter((name) => name !== '*');
+    for (const name of requested) {
+      const fresh = subscription.add(name);
+      if (fresh !== undefined) added.push(fresh);
+    }
+    const subscriptionChanged =
+      wasWildcard !== subscription.wildcard || added.length > 0 || removed.length > 0 || requested.length > 0;
+    const delta = subscriptionChanged ? { type, added, removed, wildcard: subscription.wildcard } : undefined;
+    if (!first && (outcome === 'ack' || outcome === 'nack') && requested.length === 0 && !delta) {
+      return { outcome, type, response: undefined, delta };
+    }
+
+    // Names requested now are sent even if the client claims to have them: a client
+    // (re)subscribing to a name wants it, e.g. Envoy warming a cluster it just recreated.
+    const candidates = new Set<string>(requested);
+    if (first) for (const name of subscription.names.keys()) candidates.add(name);
+    const everything = subscription.wildcard && (first || !wasWildcard);
+    const response = this.respond(subscription, snapshot, candidates, new Set(requested), everything);
+    // The first request of each type is always answered, so the client knows where it stands.
+    if (response === undefined && first) {
+      return { outcome, type, response: this.record(subscription, snapshot, [], []), delta };
+    }
+    return { outcome, type, response, delta };
+  }
+
+  /** The responses this stream needs after the snapshot changed: changes first, removals last. */
+  handleSnapshot(snapshot: Snapshot, changes: ChangeSet): OutgoingDeltaResponse[] {
+    const updates: OutgoingDeltaResponse[] = [];
+    const removals: OutgoingDeltaResponse[] = [];
+    for (const push of planPush(this.subscriptions, changes)) {
+      const subscription = this.subscriptions.get(push.type)!;
+      const changed = this.respond(subscription, snapshot, new Set(push.updated), push.resent, false);
+      if (changed) updates.push(changed);
+      const gone = push.removed.filter((name) => subscription.sent.has(name));
+      if (gone.length > 0) removals.push(this.record(subscription, snapshot, [], gone));
+    }
+    return [...updates, ...removals.reverse()];
+  }
+
+  *subscribedNames(): Iterable<[XdsType, string]> {
+    for (const [type, subscription] of this.subscriptions) {
+      for (const canonical of subscription.canonical.keys()) yield [type, canonical];
+    }
+  }
+
+  /**
+   * Sends the `candidates` (and, with `everything`, every resource of the type) whose version the
+   * client does not have, or that are `forced`; candidates that do not exist but the client holds
+   * or just asked for go in removed_resources. Undefined when there is nothing to say.
+   */
+  private respond(
+    subscription: TypeSubscription,
+    snapshot: Snapshot,
+    candidates: ReadonlySet<string>,
+    forced: ReadonlySet<string>,
+    everything: boolean,
+  ): OutgoingDeltaResponse | undefined {
+    const type = subscription.type;
+    const resources: EncodedResource[] = [];
+    const removed: string[] = [];
+    const names = new Set(candidates);
+    if (everything) {
+      for (const resource of snapshot.all(type)) names.add(resource.name);
+      // What the client holds but no longer exists.
+      for (const name of subscription.sent.keys()) names.add(name);
+    }
+    for (const name of [...names].sort()) {
+      const resource = snapshot.get(type, name);
+      if (resource === undefined) {
+        if (subscription.sent.has(name) || forced.has(name)) removed.push(name);
+      } else if (forced.has(name) || subscription.sent.get(name) !== resource.version) {
+        resources.push(resource);
+      }
+    }
+    if (resources.length === 0 && removed.length === 0) return undefined;
+    return this.record(subscription, snapshot, resources, removed);
+  }
+
+  private record(
+    subscription: TypeSubscription,
+    snapshot: Snapshot,
+    resources: readonly EncodedResource[],
+    removed: readonly string[],
+  ): OutgoingDeltaResponse {
+    for (const resource of resources) subscription.sent.set(resource.name, resource.version);
+    for (const name of removed) subscription.sent.delete(name);
+    const response: OutgoingDeltaResponse = {
+      type: subscription.type,
+      systemVersionInfo: snapshot.typeVersion(subscription.type),
+      nonce: String(++this.nonceCounter),
+      resources,
+      removed,
+    };
+    subscription.lastNonce = response.nonce;
+    subscription.lastSentVersion = response.systemVersionInfo;
+    subscription.lastSentAt = this.now();
+    return response;
+  }
+}
