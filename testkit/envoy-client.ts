@@ -1,0 +1,74 @@
+// Envoy as a routing client for the shared scenario tables: calls to `xds:///<service>` become
+// plain gRPC calls to Envoy's listener with `<service>` as the authority.
+import * as grpc from '@grpc/grpc-js';
+import { createEchoClient } from './echo-backend';
+import { EnvoyProcess } from './envoy';
+import type { CallOptions, CallResult } from './xds-client-process';
+
+export class EnvoyRoutingClient {
+  readonly language: string;
+  private readonly channels = new Map<string, ReturnType<typeof createEchoClient>>();
+
+  private constructor(
+    readonly envoy: EnvoyProcess,
+    private readonly listenerPort: number,
+    delta: boolean,
+    readonly version: string,
+  ) {
+    this.language = delta ? 'envoy-delta' : 'envoy';
+  }
+
+  /** Starts Envoy against `xdsServer`; the server must give Envoy a listener on 127.0.0.1:`listenerPort`. */
+  static async start(
+    xdsServer: string,
+    listenerPort: number,
+    options: { delta?: boolean; nodeId?: string } = {},
+  ): Promise<EnvoyRoutingClient> {
+    const envoy = await EnvoyProcess.start(xdsServer, options);
+    const info = JSON.parse(await envoy.admin('/server_info')) as { version: string };
+    const version = info.version.split('/')[1] ?? info.version;
+    return new EnvoyRoutingClient(envoy, listenerPort, options.delta ?? false, version);
+  }
+
+  get log(): string {
+    return this.envoy.log;
+  }
+
+  /** Makes `count` sequential calls to Echo/Who through Envoy, as `target` would be routed. */
+  async call(target: string, options: CallOptions = {}): Promise<CallResult[]> {
+    const authority = target.replace(/^xds:\/\/\//, '');
+    let client = this.channels.get(authority);
+    if (client === undefined) {
+      client = createEchoClient(`127.0.0.1:${this.listenerPort}`, grpc.credentials.createInsecure(), {
+        'grpc.default_authority': authority,
+      });
+      this.channels.set(authority, client);
+    }
+    const results: CallResult[] = [];
+    for (let i = 0; i < (options.count ?? 1); i++) {
+      const metadata = new grpc.Metadata();
+      for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value);
+      results.push(
+        await new Promise<CallResult>((resolve) =>
+          client.Who(
+            { caller: 'envoy' },
+            metadata,
+            { deadline: Date.now() + (options.deadlineMs ?? 5_000) },
+            (error, reply) =>
+              resolve(
+                error
+                  ? { ok: false, code: error.code, details: error.details }
+                  : { ok: true, id: reply!.id, version: reply!.version, address: reply!.address },
+              ),
+          ),
+        ),
+      );
+    }
+    return results;
+  }
+
+  async stop(): Promise<void> {
+    for (const client of this.channels.values()) client.close();
+    await this.envoy.stop();
+  }
+}
