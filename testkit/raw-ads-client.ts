@@ -1,53 +1,57 @@
-// A bare ADS client over grpc-js, without any xDS library: sends DiscoveryRequests exactly as
-// told and hands back every DiscoveryResponse, for protocol-level tests.
+// Bare xDS clients over grpc-js, without any xDS library: they send requests exactly as told and
+// hand back every response, for protocol-level tests. State of the world or delta, on ADS or on a
+// per-type service (LDS, RDS, CDS, EDS); and a CSDS fetch.
 import * as grpc from '@grpc/grpc-js';
+import type { Node } from '../src/generated/envoy/config/core/v3/Node';
+import type { DeltaDiscoveryRequest } from '../src/generated/envoy/service/discovery/v3/DeltaDiscoveryRequest';
+import type { DeltaDiscoveryResponse__Output } from '../src/generated/envoy/service/discovery/v3/DeltaDiscoveryResponse';
 import type { DiscoveryRequest } from '../src/generated/envoy/service/discovery/v3/DiscoveryRequest';
 import type { DiscoveryResponse__Output } from '../src/generated/envoy/service/discovery/v3/DiscoveryResponse';
-import { ADS_SERVICE_NAME, decodeDiscoveryResponse, encodeDiscoveryRequest } from '../src/server/ads-service';
+import type { ClientStatusRequest } from '../src/generated/envoy/service/status/v3/ClientStatusRequest';
+import type { ClientStatusResponse__Output } from '../src/generated/envoy/service/status/v3/ClientStatusResponse';
+import { CSDS_SERVICE } from '../src/admin/csds';
+import { ADS_SERVICE, TYPED_SERVICES } from '../src/server/ads-service';
+import { messageType } from '../src/proto/proto-root';
+import { TYPE_URL_PREFIX, type XdsType } from '../src/proto/xds-types';
 
-const AdsClient = grpc.makeGenericClientConstructor(
-  {
-    StreamAggregatedResources: {
-      path: `/${ADS_SERVICE_NAME}/StreamAggregatedResources`,
-      requestStream: true,
-      responseStream: true,
-      requestSerialize: encodeDiscoveryRequest,
-      requestDeserialize: () => {
-        throw new Error('client only');
-      },
-      responseSerialize: () => {
-        throw new Error('client only');
-      },
-      responseDeserialize: decodeDiscoveryResponse,
-    },
-  },
-  'AggregatedDiscoveryService',
-);
+export type Service = 'ADS' | XdsType['short'];
 
-export class RawAdsClient {
+function methodDefinition(service: Service, delta: boolean): grpc.MethodDefinition<object, unknown> {
+  if (service === 'ADS') {
+    return ADS_SERVICE[
+      delta ? 'DeltaAggregatedResources' : 'StreamAggregatedResources'
+    ] as grpc.MethodDefinition<object, unknown>;
+  }
+  const typed = TYPED_SERVICES.find((s) => s.type.short === service)!;
+  return typed.definition[delta ? typed.delta : typed.sotw] as grpc.MethodDefinition<object, unknown>;
+}
+
+const DEFAULT_NODE: Node = { id: 'raw-client', user_agent_name: 'etcd-xds raw test client' };
+
+class RawXdsClient<Request extends { node?: Node | null }, Response> {
   private readonly client: grpc.Client;
-  private readonly call: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse__Output>;
-  private readonly received: DiscoveryResponse__Output[] = [];
-  private readonly waiters: ((response: DiscoveryResponse__Output) => void)[] = [];
+  private readonly call: grpc.ClientDuplexStream<Request, Response>;
+  private readonly received: Response[] = [];
+  private readonly waiters: ((response: Response) => void)[] = [];
   /** Resolves with the stream's final status. */
   readonly status: Promise<grpc.StatusObject>;
+  private first = true;
 
   constructor(
     address: string,
-    readonly node: DiscoveryRequest['node'] = {
-      id: 'raw-client',
-      user_agent_name: 'etcd-xds raw test client',
-    },
+    service: Service,
+    delta: boolean,
+    readonly node: Node,
   ) {
-    this.client = new AdsClient(address, grpc.credentials.createInsecure());
+    const definition = methodDefinition(service, delta);
+    // Our definitions decode requests server-side; as a client we only need the other half.
+    const Client = grpc.makeGenericClientConstructor({ method: definition }, 'RawXds');
+    this.client = new Client(address, grpc.credentials.createInsecure());
     const method = (
-      this.client as unknown as Record<
-        string,
-        () => grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse__Output>
-      >
-    ).StreamAggregatedResources;
+      this.client as unknown as Record<string, () => grpc.ClientDuplexStream<Request, Response>>
+    ).method;
     this.call = method.call(this.client);
-    this.call.on('data', (response: DiscoveryResponse__Output) => {
+    this.call.on('data', (response: Response) => {
       const waiter = this.waiters.shift();
       if (waiter) waiter(response);
       else this.received.push(response);
@@ -56,21 +60,23 @@ export class RawAdsClient {
     this.call.on('error', () => undefined); // reported through `status`
   }
 
-  send(request: DiscoveryRequest): void {
-    this.call.write({ node: this.node, ...request });
+  /** Sends a request; the node goes on the first one only, as clients do. */
+  send(request: Request): void {
+    this.call.write(this.first ? { node: this.node, ...request } : request);
+    this.first = false;
   }
 
   /** The next response, or an error after `timeoutMs`. */
-  next(timeoutMs = 5_000): Promise<DiscoveryResponse__Output> {
+  next(timeoutMs = 5_000): Promise<Response> {
     const buffered = this.received.shift();
     if (buffered) return Promise.resolve(buffered);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         const index = this.waiters.indexOf(waiter);
         if (index >= 0) this.waiters.splice(index, 1);
-        reject(new Error(`no DiscoveryResponse within ${timeoutMs} ms`));
+        reject(new Error(`no response within ${timeoutMs} ms`));
       }, timeoutMs);
-      const waiter = (response: DiscoveryResponse__Output): void => {
+      const waiter = (response: Response): void => {
         clearTimeout(timer);
         resolve(response);
       };
@@ -78,10 +84,11 @@ export class RawAdsClient {
     });
   }
 
-  /** Resolves true if no response arrives within `ms`. */
+  /** Resolves true if no response arrives within `ms` (a response that does arrive is kept). */
   async silentFor(ms: number): Promise<boolean> {
     try {
-      await this.next(ms);
+      const response = await this.next(ms);
+      this.received.unshift(response);
       return false;
     } catch {
       return true;
@@ -92,4 +99,50 @@ export class RawAdsClient {
     this.call.end();
     this.client.close();
   }
+}
+
+/** A state-of-the-world client (ADS by default). */
+export class RawAdsClient extends RawXdsClient<DiscoveryRequest, DiscoveryResponse__Output> {
+  constructor(address: string, node: Node = DEFAULT_NODE, service: Service = 'ADS') {
+    super(address, service, false, node);
+  }
+}
+
+/** A delta (incremental) client (ADS by default). */
+export class RawDeltaClient extends RawXdsClient<DeltaDiscoveryRequest, DeltaDiscoveryResponse__Output> {
+  constructor(address: string, node: Node = DEFAULT_NODE, service: Service = 'ADS') {
+    super(address, service, true, node);
+  }
+}
+
+/** CSDS FetchClientStatus. */
+export async function fetchClientStatus(
+  address: string,
+  request: ClientStatusRequest = {},
+): Promise<ClientStatusResponse__Output> {
+  const Client = grpc.makeGenericClientConstructor(CSDS_SERVICE, 'Csds');
+  const client = new Client(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    FetchClientStatus(
+      request: ClientStatusRequest,
+      callback: (error: grpc.ServiceError | null, response?: ClientStatusResponse__Output) => void,
+    ): void;
+  };
+  try {
+    return await new Promise((resolve, reject) =>
+      client.FetchClientStatus(request, (error, response) => (error ? reject(error) : resolve(response!))),
+    );
+  } finally {
+    client.close();
+  }
+}
+
+/** The names of the resources in a response (Listener/RouteConfiguration/Cluster name, or cluster_name). */
+export function resourceNames(response: { resources: { type_url: string; value: Buffer }[] }): string[] {
+  return response.resources.map((any) => {
+    const message = messageType(any.type_url.slice(TYPE_URL_PREFIX.length)).decode(any.value) as unknown as {
+      name?: string;
+      cluster_name?: string;
+    };
+    return message.name ?? message.cluster_name ?? '';
+  });
 }

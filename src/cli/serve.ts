@@ -2,6 +2,7 @@
 import { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
 import { createAdminServer } from '../admin/admin-server';
+import { CSDS_SERVICE, csdsImplementation } from '../admin/csds';
 import { SnapshotCache } from '../cache/snapshot-cache';
 import { Metrics } from '../metrics';
 import type { Catalog } from '../registry/catalog';
@@ -40,6 +41,10 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
     },
   });
   const xds = new XdsServer({ cache, logger: logger.child({ component: 'server' }), metrics });
+  xds.addService(
+    CSDS_SERVICE,
+    csdsImplementation({ streams: () => xds.streamViews(), snapshot: (flavour) => cache.peek(flavour) }),
+  );
   const admin = createAdminServer({
     snapshot: (flavour) => cache.peek(flavour ?? 'grpc'),
     flavours: () => cache.flavours(),

@@ -76,12 +76,15 @@ export class DeltaStreamState {
     if (unsubscribe.includes('*')) subscription.wildcard = false;
     const added: string[] = [];
     const removed: string[] = [];
+    const requested = subscribe.filter((name) => name !== '*');
+    // Subscribing again to a name already subscribed asks for it again (Envoy does so while it
+    // warms a cluster it recreated); a new name the client declared it holds is not resent.
+    const resubscribed = new Set(requested.filter((name) => subscription.names.has(name)));
     for (const name of unsubscribe) {
       if (name === '*') continue;
       const gone = subscription.remove(name);
       if (gone !== undefined) removed.push(gone);
     }
-    const requested = subscribe.filter((name) => name !== '*');
     for (const name of requested) {
       const fresh = subscription.add(name);
       if (fresh !== undefined) added.push(fresh);
@@ -93,12 +96,9 @@ export class DeltaStreamState {
       return { outcome, type, response: undefined, delta };
     }
 
-    // Names requested now are sent even if the client claims to have them: a client
-    // (re)subscribing to a name wants it, e.g. Envoy warming a cluster it just recreated.
     const candidates = new Set<string>(requested);
-    if (first) for (const name of subscription.names.keys()) candidates.add(name);
     const everything = subscription.wildcard && (first || !wasWildcard);
-    const response = this.respond(subscription, snapshot, candidates, new Set(requested), everything);
+    const response = this.respond(subscription, snapshot, candidates, resubscribed, everything, candidates);
     // The first request of each type is always answered, so the client knows where it stands.
     if (response === undefined && first) {
       return { outcome, type, response: this.record(subscription, snapshot, [], []), delta };
@@ -112,7 +112,14 @@ export class DeltaStreamState {
     const removals: OutgoingDeltaResponse[] = [];
     for (const push of planPush(this.subscriptions, changes)) {
       const subscription = this.subscriptions.get(push.type)!;
-      const changed = this.respond(subscription, snapshot, new Set(push.updated), push.resent, false);
+      const changed = this.respond(
+        subscription,
+        snapshot,
+        new Set(push.updated),
+        push.resent,
+        false,
+        new Set(),
+      );
       if (changed) updates.push(changed);
       const gone = push.removed.filter((name) => subscription.sent.has(name));
       if (gone.length > 0) removals.push(this.record(subscription, snapshot, [], gone));
@@ -128,8 +135,9 @@ export class DeltaStreamState {
 
   /**
    * Sends the `candidates` (and, with `everything`, every resource of the type) whose version the
-   * client does not have, or that are `forced`; candidates that do not exist but the client holds
-   * or just asked for go in removed_resources. Undefined when there is nothing to say.
+   * client does not have, or that are `forced`; candidates that do not exist go in
+   * removed_resources if the client holds them or they are in `reportMissing` (just asked for:
+   * that tells the client they do not exist). Undefined when there is nothing to say.
    */
   private respond(
     subscription: TypeSubscription,
@@ -137,6 +145,7 @@ export class DeltaStreamState {
     candidates: ReadonlySet<string>,
     forced: ReadonlySet<string>,
     everything: boolean,
+    reportMissing: ReadonlySet<string>,
   ): OutgoingDeltaResponse | undefined {
     const type = subscription.type;
     const resources: EncodedResource[] = [];
@@ -150,7 +159,7 @@ export class DeltaStreamState {
     for (const name of [...names].sort()) {
       const resource = snapshot.get(type, name);
       if (resource === undefined) {
-        if (subscription.sent.has(name) || forced.has(name)) removed.push(name);
+        if (subscription.sent.has(name) || reportMissing.has(name)) removed.push(name);
       } else if (forced.has(name) || subscription.sent.get(name) !== resource.version) {
         resources.push(resource);
       }

@@ -1,0 +1,191 @@
+// The state-of-the-world protocol rules, message by message, with a raw client (no xDS library)
+// against the real server and a real etcd.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { DiscoveryResponse__Output } from '../../src/generated/envoy/service/discovery/v3/DiscoveryResponse';
+import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type XdsType } from '../../src/proto/xds-types';
+import { Mesh } from '../../testkit/mesh';
+import { RawAdsClient, resourceNames } from '../../testkit/raw-ads-client';
+
+describe('state-of-the-world ADS, message by message', () => {
+  let mesh: Mesh;
+  const clients: RawAdsClient[] = [];
+  const connect = (id: string): RawAdsClient => {
+    const client = new RawAdsClient(mesh.server.xdsAddress, { id, user_agent_name: 'raw' });
+    clients.push(client);
+    return client;
+  };
+  /** Subscribes and ACKs; returns the first response. */
+  async function subscribe(
+    client: RawAdsClient,
+    type: XdsType,
+    resourceNames: string[],
+  ): Promise<DiscoveryResponse__Output> {
+    client.send({ type_url: type.typeUrl, resource_names: resourceNames });
+    const response = await client.next();
+    client.send({
+      type_url: type.typeUrl,
+      resource_names: resourceNames,
+      response_nonce: response.nonce,
+      version_info: response.version_info,
+    });
+    return response;
+  }
+
+  before(async () => {
+    mesh = await Mesh.start();
+    await mesh.addBackend({ id: 'a1', version: 'v1' });
+    await mesh.addBackend({ id: 'b1', version: 'v2' });
+    await mesh.addBackend({ service: 'other', id: 'o1', version: 'v1' });
+  });
+
+  after(async () => {
+    for (const client of clients) client.close();
+    await mesh?.stop();
+  });
+
+  it('answers the first request of every type, with a nonce, a version and the type', async () => {
+    const client = connect('first');
+    const seen = new Set<string>();
+    for (const [type, requested] of [
+      [LISTENER, ['app']],
+      [ROUTE, ['app']],
+      [CLUSTER, ['app/v1']],
+      [ENDPOINT, ['nope']],
+    ] as const) {
+      client.send({ type_url: type.typeUrl, resource_names: [...requested] });
+      const response = await client.next();
+      assert.equal(response.type_url, type.typeUrl);
+      assert.match(response.version_info, /^[0-9a-f]{16}$/);
+      assert.ok(response.nonce !== '' && !seen.has(response.nonce), 'a fresh nonce');
+      seen.add(response.nonce);
+      assert.equal(response.control_plane?.identifier, 'etcd-xds');
+      assert.deepEqual(resourceNames(response), type === ENDPOINT ? [] : [...requested]);
+    }
+  });
+
+  it('ignores a request carrying a stale nonce', async () => {
+    const client = connect('stale');
+    const first = await subscribe(client, CLUSTER, ['app']);
+    client.send({ type_url: CLUSTER.typeUrl, resource_names: ['app', 'other'], response_nonce: first.nonce });
+    const second = await client.next();
+    assert.deepEqual(resourceNames(second), ['app', 'other']);
+    // Still answering `first`: stale, even though its names differ.
+    client.send({ type_url: CLUSTER.typeUrl, resource_names: ['app'], response_nonce: first.nonce });
+    assert.ok(await client.silentFor(500));
+  });
+
+  it('a NACK keeps the last good version: nothing is resent, the next change is', async () => {
+    const client = connect('nack');
+    const first = await subscribe(client, ENDPOINT, ['app/v1']);
+    client.send({
+      type_url: ENDPOINT.typeUrl,
+      resource_names: ['app/v1'],
+      response_nonce: first.nonce,
+      version_info: first.version_info,
+      error_detail: { code: 3, message: 'rejected on purpose' },
+    });
+    assert.ok(await client.silentFor(1_000), 'no resend loop after a NACK');
+    await mesh.addBackend({ id: 'a2', version: 'v1' });
+    const next = await client.next();
+    assert.deepEqual(resourceNames(next), ['app/v1']);
+    assert.notEqual(next.version_info, first.version_info);
+    await mesh.removeBackend('a2');
+  });
+
+  it('adding and removing names: full state for LDS/CDS, new names only for RDS/EDS', async () => {
+    const client = connect('resubscribe');
+    const cds = await subscribe(client, CLUSTER, ['app']);
+    client.send({ type_url: CLUSTER.typeUrl, resource_names: ['app', 'app/v1'], response_nonce: cds.nonce });
+    assert.deepEqual(resourceNames(await client.next()), ['app', 'app/v1']);
+    const eds = await subscribe(client, ENDPOINT, ['app']);
+    client.send({ type_url: ENDPOINT.typeUrl, resource_names: ['app', 'app/v2'], response_nonce: eds.nonce });
+    const added = await client.next();
+    assert.deepEqual(resourceNames(added), ['app/v2'], 'an unchanged, newly subscribed name is sent');
+    client.send({ type_url: ENDPOINT.typeUrl, resource_names: ['app'], response_nonce: added.nonce });
+    assert.deepEqual(resourceNames(await client.next()), [], 'a removal is answered, with nothing to send');
+  });
+
+  it('remembers names that do not exist yet and sends them when they appear', async () => {
+    const client = connect('later');
+    assert.deepEqual(resourceNames(await subscribe(client, LISTENER, ['later'])), []);
+    assert.deepEqual(resourceNames(await subscribe(client, ENDPOINT, ['later/v7'])), []);
+    await mesh.addBackend({ service: 'later', id: 'l1', version: 'v7' });
+    const first = await client.next();
+    const second = await client.next();
+    assert.deepEqual(
+      [first, second].map((r) => [r.type_url, resourceNames(r)]),
+      [
+        [ENDPOINT.typeUrl, ['later/v7']],
+        [LISTENER.typeUrl, ['later']],
+      ],
+    );
+  });
+
+  it('a change to one cluster resends every subscribed cluster (CDS is full state)', async () => {
+    const client = connect('fullstate');
+    await subscribe(client, CLUSTER, ['app', 'app/v1', 'other']);
+    await mesh.putPolicy('app', { lbPolicy: 'ring_hash', hashHeader: 'x-user' });
+    const response = await client.next();
+    assert.deepEqual(resourceNames(response), ['app', 'app/v1', 'other']);
+    await mesh.deletePolicy('app');
+    await client.next();
+  });
+
+  it('orders pushes cluster → endpoints → routes for additions, and removes clusters last', async () => {
+    const client = connect('order');
+    await subscribe(client, CLUSTER, []); // wildcard, as Envoy does
+    await subscribe(client, ENDPOINT, ['app/v3']);
+    await subscribe(client, ROUTE, ['app']);
+    const read = async (count: number): Promise<string[]> => {
+      const types: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const response = await client.next();
+        types.push(response.type_url.split('.').pop()!);
+        client.send({
+          type_url: response.type_url,
+          response_nonce: response.nonce,
+          version_info: response.version_info,
+          resource_names:
+            response.type_url === CLUSTER.typeUrl
+              ? []
+              : response.type_url === ENDPOINT.typeUrl
+                ? ['app/v3']
+                : ['app'],
+        });
+      }
+      return types;
+    };
+    await mesh.addBackend({ id: 'c1', version: 'v3' });
+    assert.deepEqual(await read(3), ['Cluster', 'ClusterLoadAssignment', 'RouteConfiguration']);
+    await mesh.removeBackend('c1');
+    assert.deepEqual(await read(2), ['RouteConfiguration', 'Cluster']);
+  });
+
+  it('wildcard: a first empty request and "*" both get every resource; an empty list after names gets none', async () => {
+    const legacy = connect('wildcard-legacy');
+    assert.deepEqual(resourceNames(await subscribe(legacy, LISTENER, [])), ['app', 'later', 'other']);
+    const explicit = connect('wildcard-star');
+    const all = await subscribe(explicit, CLUSTER, ['*']);
+    assert.ok(resourceNames(all).includes('app/v2') && resourceNames(all).includes('other/v1'));
+    const named = connect('unsubscribe');
+    const cds = await subscribe(named, CLUSTER, ['app']);
+    named.send({ type_url: CLUSTER.typeUrl, resource_names: [], response_nonce: cds.nonce });
+    assert.deepEqual(resourceNames(await named.next()), []);
+  });
+
+  it('the per-type services serve their own type and ignore others', async () => {
+    const cds = new RawAdsClient(mesh.server.xdsAddress, { id: 'cds-only', user_agent_name: 'raw' }, 'CDS');
+    clients.push(cds);
+    cds.send({ type_url: '', resource_names: ['app'] });
+    const response = await cds.next();
+    assert.equal(response.type_url, CLUSTER.typeUrl);
+    assert.deepEqual(resourceNames(response), ['app']);
+    cds.send({ type_url: LISTENER.typeUrl, resource_names: ['app'] });
+    assert.ok(await cds.silentFor(500), 'LDS is not served on the CDS service');
+    const eds = new RawAdsClient(mesh.server.xdsAddress, { id: 'eds-only', user_agent_name: 'raw' }, 'EDS');
+    clients.push(eds);
+    eds.send({ type_url: ENDPOINT.typeUrl, resource_names: ['app/v1'] });
+    assert.deepEqual(resourceNames(await eds.next()), ['app/v1']);
+  });
+});
