@@ -2,6 +2,7 @@
 import { after, before } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { EtcdProcess } from './etcd';
+import { Mesh } from './mesh';
 
 export interface EtcdFixture {
   readonly etcd: EtcdProcess;
@@ -31,6 +32,39 @@ export function useEtcd(): EtcdFixture {
     },
     get kv() {
       return ready(kv);
+    },
+  };
+}
+
+export interface MeshFixture {
+  readonly mesh: Mesh;
+  /** Closes `closeable` when the suite ends (before the mesh stops). */
+  track<T extends { close(): void }>(closeable: T): T;
+}
+
+/** Starts a Mesh (and `setup` on it) before the suite's tests; stops it and tracked clients after. */
+export function useMesh(
+  setup: (mesh: Mesh) => Promise<void> = () => Promise.resolve(),
+  serverArgs: readonly string[] = [],
+): MeshFixture {
+  let mesh: Mesh | undefined;
+  const tracked: { close(): void }[] = [];
+  before(async () => {
+    mesh = await Mesh.start(serverArgs);
+    await setup(mesh);
+  });
+  after(async () => {
+    for (const closeable of tracked) closeable.close();
+    await mesh?.stop();
+  });
+  return {
+    get mesh() {
+      if (mesh === undefined) throw new Error('useMesh() values are only available inside tests');
+      return mesh;
+    },
+    track(closeable) {
+      tracked.push(closeable);
+      return closeable;
     },
   };
 }

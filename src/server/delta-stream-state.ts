@@ -1,12 +1,12 @@
 // The incremental (delta) xDS protocol for one stream, as a state machine without I/O. It keeps
 // the version of every resource the client holds and sends only what differs from it.
-import type { Node__Output } from '../generated/envoy/config/core/v3/Node';
 import type { DeltaDiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DeltaDiscoveryRequest';
 import { xdsTypeByUrl, type XdsType } from '../proto/xds-types';
 import type { EncodedResource } from '../cache/encoded-resource';
 import type { ChangeSet, Snapshot } from '../cache/snapshot';
 import { planPush } from './push-plan';
-import { TypeSubscription, type SubscriptionDelta } from './type-subscription';
+import { ProtocolStream } from './protocol-stream';
+import type { SubscriptionDelta, TypeSubscription } from './type-subscription';
 
 export interface OutgoingDeltaResponse {
   readonly type: XdsType;
@@ -25,28 +25,14 @@ export interface DeltaRequestResult {
   readonly delta: SubscriptionDelta | undefined;
 }
 
-export class DeltaStreamState {
-  node: Node__Output | null = null;
-  readonly subscriptions = new Map<XdsType, TypeSubscription>();
-  private nonceCounter = 0;
-
-  constructor(
-    readonly id: number,
-    readonly peer: string,
-    readonly connectedAt: number,
-    private readonly now: () => number = Date.now,
-  ) {}
-
+export class DeltaStreamState extends ProtocolStream {
   handleRequest(request: DeltaDiscoveryRequest__Output, snapshot: Snapshot): DeltaRequestResult {
-    if (request.node !== null && this.node === null) this.node = request.node;
+    this.rememberNode(request.node);
     const type = xdsTypeByUrl(request.type_url);
     if (type === undefined) return { outcome: 'unknown-type', type, response: undefined, delta: undefined };
 
-    let subscription = this.subscriptions.get(type);
-    const first = subscription === undefined;
-    if (subscription === undefined) {
-      subscription = new TypeSubscription(type);
-      this.subscriptions.set(type, subscription);
+    const { subscription, created: first } = this.subscriptionFor(type);
+    if (first) {
       // A client reconnecting tells us what it already has: only differences need sending.
       for (const [name, version] of Object.entries(request.initial_resource_versions))
         subscription.sent.set(name, version);
@@ -127,12 +113,6 @@ export class DeltaStreamState {
     return [...updates, ...removals.reverse()];
   }
 
-  *subscribedNames(): Iterable<[XdsType, string]> {
-    for (const [type, subscription] of this.subscriptions) {
-      for (const canonical of subscription.canonical.keys()) yield [type, canonical];
-    }
-  }
-
   /**
    * Sends the `candidates` (and, with `everything`, every resource of the type) whose version the
    * client does not have, or that are `forced`; candidates that do not exist go in
@@ -179,7 +159,7 @@ export class DeltaStreamState {
     const response: OutgoingDeltaResponse = {
       type: subscription.type,
       systemVersionInfo: snapshot.typeVersion(subscription.type),
-      nonce: String(++this.nonceCounter),
+      nonce: this.nextNonce(),
       resources,
       removed,
     };

@@ -1,13 +1,13 @@
 // The state-of-the-world xDS protocol for one stream, as a state machine without I/O: it takes
 // DiscoveryRequests and snapshot changes, and returns the responses to send.
-import type { Node__Output } from '../generated/envoy/config/core/v3/Node';
 import type { DiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DiscoveryRequest';
 import { xdsTypeByUrl, type XdsType } from '../proto/xds-types';
 import type { EncodedResource } from '../cache/encoded-resource';
 import type { ChangeSet, Snapshot } from '../cache/snapshot';
 import type { OutgoingResponse } from './ads-service';
 import { planPush } from './push-plan';
-import { TypeSubscription, type SubscriptionDelta } from './type-subscription';
+import { ProtocolStream } from './protocol-stream';
+import type { SubscriptionDelta, TypeSubscription } from './type-subscription';
 
 export { TypeSubscription, type NackRecord, type SubscriptionDelta } from './type-subscription';
 
@@ -20,34 +20,20 @@ export interface RequestResult {
   readonly delta: SubscriptionDelta | undefined;
 }
 
-export class StreamState {
-  node: Node__Output | null = null;
-  readonly subscriptions = new Map<XdsType, TypeSubscription>();
-  private nonceCounter = 0;
-
-  constructor(
-    readonly id: number,
-    readonly peer: string,
-    readonly connectedAt: number,
-    private readonly now: () => number = Date.now,
-  ) {}
-
+export class StreamState extends ProtocolStream {
   handleRequest(request: DiscoveryRequest__Output, snapshot: Snapshot): RequestResult {
-    if (request.node !== null && this.node === null) this.node = request.node;
+    this.rememberNode(request.node);
     const type = xdsTypeByUrl(request.type_url);
     if (type === undefined) return { outcome: 'unknown-type', type, response: undefined, delta: undefined };
 
-    let subscription = this.subscriptions.get(type);
-    const first = subscription?.lastNonce === undefined;
+    const existing = this.subscriptions.get(type);
+    const first = existing?.lastNonce === undefined;
     const nonce = request.response_nonce;
-    if (!first && nonce !== '' && nonce !== subscription!.lastNonce) {
+    if (!first && nonce !== '' && nonce !== existing.lastNonce) {
       // A reply to a response that has since been superseded: the client will answer the newer one.
       return { outcome: 'stale', type, response: undefined, delta: undefined };
     }
-    if (subscription === undefined) {
-      subscription = new TypeSubscription(type);
-      this.subscriptions.set(type, subscription);
-    }
+    const { subscription } = this.subscriptionFor(type);
 
     let outcome: RequestOutcome = 'initial';
     if (!first && nonce !== '') {
@@ -107,13 +93,6 @@ export class StreamState {
     return [...updates, ...removals.reverse()];
   }
 
-  /** Every canonical name this stream subscribes to, by type (for indexing). */
-  *subscribedNames(): Iterable<[XdsType, string]> {
-    for (const [type, subscription] of this.subscriptions) {
-      for (const canonical of subscription.canonical.keys()) yield [type, canonical];
-    }
-  }
-
   /**
    * Builds a response of `names` (default: everything subscribed) plus `retained` resources kept
    * for make-before-break, and records it as sent.
@@ -142,7 +121,7 @@ export class StreamState {
       type,
       versionInfo:
         retained.length === 0 ? snapshot.typeVersion(type) : `${snapshot.typeVersion(type)}+retained`,
-      nonce: String(++this.nonceCounter),
+      nonce: this.nextNonce(),
       resources,
     };
     subscription.lastNonce = response.nonce;

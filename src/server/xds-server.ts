@@ -159,15 +159,7 @@ export class XdsServer {
   ): void {
     if (this.refuseWhileClosing(call)) return;
     const state = new StreamState(this.nextStreamId++, call.getPeer(), Date.now());
-    this.track({
-      protocol: 'sotw',
-      state,
-      call,
-      onlyType,
-      profile: undefined,
-      waiting: undefined,
-      closed: false,
-    });
+    this.track({ protocol: 'sotw', state, call, ...this.freshStream(onlyType) });
   }
 
   private acceptDelta(
@@ -176,15 +168,13 @@ export class XdsServer {
   ): void {
     if (this.refuseWhileClosing(call)) return;
     const state = new DeltaStreamState(this.nextStreamId++, call.getPeer(), Date.now());
-    this.track({
-      protocol: 'delta',
-      state,
-      call,
-      onlyType,
-      profile: undefined,
-      waiting: undefined,
-      closed: false,
-    });
+    this.track({ protocol: 'delta', state, call, ...this.freshStream(onlyType) });
+  }
+
+  private freshStream(
+    onlyType: XdsType | undefined,
+  ): Pick<ActiveStream, 'onlyType' | 'profile' | 'waiting' | 'closed'> {
+    return { onlyType, profile: undefined, waiting: undefined, closed: false };
   }
 
   private refuseWhileClosing(call: grpc.ServerDuplexStream<unknown, unknown>): boolean {

@@ -1,10 +1,10 @@
 // The incremental (delta) protocol rules, message by message, with a raw client against the
 // real server and a real etcd.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { DeltaDiscoveryResponse__Output } from '../../src/generated/envoy/service/discovery/v3/DeltaDiscoveryResponse';
 import { CLUSTER, ENDPOINT, LISTENER } from '../../src/proto/xds-types';
-import { Mesh } from '../../testkit/mesh';
+import { useMesh } from '../../testkit/hooks';
 import { RawDeltaClient, resourceNames } from '../../testkit/raw-ads-client';
 
 /** The names and versions in a delta response. */
@@ -20,27 +20,17 @@ function assertConsistent(response: DeltaDiscoveryResponse__Output): void {
 }
 
 describe('delta ADS, message by message', () => {
-  let mesh: Mesh;
-  const clients: RawDeltaClient[] = [];
-  const connect = (id: string, service: 'ADS' | 'CDS' = 'ADS'): RawDeltaClient => {
-    const client = new RawDeltaClient(mesh.server.xdsAddress, { id, user_agent_name: 'raw-delta' }, service);
-    clients.push(client);
-    return client;
-  };
+  const fixture = useMesh(async (mesh) => {
+    await mesh.addBackend({ id: 'a1', version: 'v1' });
+    await fixture.mesh.addBackend({ id: 'b1', version: 'v2' });
+    await fixture.mesh.addBackend({ service: 'other', id: 'o1', version: 'v1' });
+  });
+  const connect = (id: string, service: 'ADS' | 'CDS' = 'ADS'): RawDeltaClient =>
+    fixture.track(
+      new RawDeltaClient(fixture.mesh.server.xdsAddress, { id, user_agent_name: 'raw-delta' }, service),
+    );
   const ack = (client: RawDeltaClient, response: DeltaDiscoveryResponse__Output): void =>
     client.send({ type_url: response.type_url, response_nonce: response.nonce });
-
-  before(async () => {
-    mesh = await Mesh.start();
-    await mesh.addBackend({ id: 'a1', version: 'v1' });
-    await mesh.addBackend({ id: 'b1', version: 'v2' });
-    await mesh.addBackend({ service: 'other', id: 'o1', version: 'v1' });
-  });
-
-  after(async () => {
-    for (const client of clients) client.close();
-    await mesh?.stop();
-  });
 
   it('sends what is subscribed, with versions; an ACK gets no answer; new names only get the new ones', async () => {
     const client = connect('subscribe');
@@ -67,11 +57,11 @@ describe('delta ADS, message by message', () => {
     const absent = await client.next();
     assert.deepEqual([absent.resources, absent.removed_resources], [[], ['later/v1']]);
     ack(client, absent);
-    await mesh.addBackend({ service: 'later', id: 'l1', version: 'v1' });
+    await fixture.mesh.addBackend({ service: 'later', id: 'l1', version: 'v1' });
     const present = await client.next();
     assert.deepEqual(Object.keys(versions(present)), ['later/v1']);
     ack(client, present);
-    await mesh.removeBackend('l1');
+    await fixture.mesh.removeBackend('l1');
     const removed = await client.next();
     assert.deepEqual([removed.resources, removed.removed_resources], [[], ['later/v1']]);
   });
@@ -86,9 +76,9 @@ describe('delta ADS, message by message', () => {
     assert.deepEqual(Object.keys(versions(all)), ['app', 'app/v1', 'app/v2', 'other', 'other/v1']);
     ack(explicit, all);
     explicit.send({ type_url: CLUSTER.typeUrl, resource_names_unsubscribe: ['*'] });
-    await mesh.addBackend({ service: 'fresh', id: 'f1', version: 'v1' });
+    await fixture.mesh.addBackend({ service: 'fresh', id: 'f1', version: 'v1' });
     assert.ok(await explicit.silentFor(1_000), 'no longer a wildcard subscriber');
-    await mesh.removeBackend('f1');
+    await fixture.mesh.removeBackend('f1');
   });
 
   it('on reconnect, initial_resource_versions means only what changed (or went away) is sent', async () => {
@@ -97,8 +87,8 @@ describe('delta ADS, message by message', () => {
     const held = versions(await first.next());
     first.close();
     // While the client is away: app/v1 changes, app/v2 goes away, other/v1 stays.
-    await mesh.addBackend({ id: 'a2', version: 'v1' });
-    await mesh.removeBackend('b1');
+    await fixture.mesh.addBackend({ id: 'a2', version: 'v1' });
+    await fixture.mesh.removeBackend('b1');
     await new Promise((resolve) => setTimeout(resolve, 300));
     const again = connect('reconnect-2');
     again.send({
@@ -110,8 +100,8 @@ describe('delta ADS, message by message', () => {
     assert.deepEqual(Object.keys(versions(response)), ['app/v1']);
     assert.notEqual(versions(response)['app/v1'], held['app/v1']);
     assert.deepEqual(response.removed_resources, ['app/v2']);
-    await mesh.addBackend({ id: 'b1', version: 'v2' });
-    await mesh.removeBackend('a2');
+    await fixture.mesh.addBackend({ id: 'b1', version: 'v2' });
+    await fixture.mesh.removeBackend('a2');
   });
 
   it('a NACK is not answered with the same resources; the next change is sent', async () => {
@@ -124,11 +114,11 @@ describe('delta ADS, message by message', () => {
       error_detail: { code: 3, message: 'no thanks' },
     });
     assert.ok(await client.silentFor(1_000));
-    await mesh.addBackend({ service: 'other', id: 'o2', version: 'v1' });
+    await fixture.mesh.addBackend({ service: 'other', id: 'o2', version: 'v1' });
     const next = await client.next();
     assert.deepEqual(Object.keys(versions(next)), ['other/v1']);
     assert.notEqual(versions(next)['other/v1'], versions(first)['other/v1']);
-    await mesh.removeBackend('o2');
+    await fixture.mesh.removeBackend('o2');
   });
 
   it('DeltaClusters serves clusters only', async () => {

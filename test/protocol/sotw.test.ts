@@ -1,20 +1,20 @@
 // The state-of-the-world protocol rules, message by message, with a raw client (no xDS library)
 // against the real server and a real etcd.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { DiscoveryResponse__Output } from '../../src/generated/envoy/service/discovery/v3/DiscoveryResponse';
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type XdsType } from '../../src/proto/xds-types';
-import { Mesh } from '../../testkit/mesh';
+import { useMesh } from '../../testkit/hooks';
 import { RawAdsClient, resourceNames } from '../../testkit/raw-ads-client';
 
 describe('state-of-the-world ADS, message by message', () => {
-  let mesh: Mesh;
-  const clients: RawAdsClient[] = [];
-  const connect = (id: string): RawAdsClient => {
-    const client = new RawAdsClient(mesh.server.xdsAddress, { id, user_agent_name: 'raw' });
-    clients.push(client);
-    return client;
-  };
+  const fixture = useMesh(async (mesh) => {
+    await mesh.addBackend({ id: 'a1', version: 'v1' });
+    await fixture.mesh.addBackend({ id: 'b1', version: 'v2' });
+    await fixture.mesh.addBackend({ service: 'other', id: 'o1', version: 'v1' });
+  });
+  const connect = (id: string): RawAdsClient =>
+    fixture.track(new RawAdsClient(fixture.mesh.server.xdsAddress, { id, user_agent_name: 'raw' }));
   /** Subscribes and ACKs; returns the first response. */
   async function subscribe(
     client: RawAdsClient,
@@ -31,18 +31,6 @@ describe('state-of-the-world ADS, message by message', () => {
     });
     return response;
   }
-
-  before(async () => {
-    mesh = await Mesh.start();
-    await mesh.addBackend({ id: 'a1', version: 'v1' });
-    await mesh.addBackend({ id: 'b1', version: 'v2' });
-    await mesh.addBackend({ service: 'other', id: 'o1', version: 'v1' });
-  });
-
-  after(async () => {
-    for (const client of clients) client.close();
-    await mesh?.stop();
-  });
 
   it('answers the first request of every type, with a nonce, a version and the type', async () => {
     const client = connect('first');
@@ -86,11 +74,11 @@ describe('state-of-the-world ADS, message by message', () => {
       error_detail: { code: 3, message: 'rejected on purpose' },
     });
     assert.ok(await client.silentFor(1_000), 'no resend loop after a NACK');
-    await mesh.addBackend({ id: 'a2', version: 'v1' });
+    await fixture.mesh.addBackend({ id: 'a2', version: 'v1' });
     const next = await client.next();
     assert.deepEqual(resourceNames(next), ['app/v1']);
     assert.notEqual(next.version_info, first.version_info);
-    await mesh.removeBackend('a2');
+    await fixture.mesh.removeBackend('a2');
   });
 
   it('adding and removing names: full state for LDS/CDS, new names only for RDS/EDS', async () => {
@@ -110,7 +98,7 @@ describe('state-of-the-world ADS, message by message', () => {
     const client = connect('later');
     assert.deepEqual(resourceNames(await subscribe(client, LISTENER, ['later'])), []);
     assert.deepEqual(resourceNames(await subscribe(client, ENDPOINT, ['later/v7'])), []);
-    await mesh.addBackend({ service: 'later', id: 'l1', version: 'v7' });
+    await fixture.mesh.addBackend({ service: 'later', id: 'l1', version: 'v7' });
     const first = await client.next();
     const second = await client.next();
     assert.deepEqual(
@@ -125,10 +113,10 @@ describe('state-of-the-world ADS, message by message', () => {
   it('a change to one cluster resends every subscribed cluster (CDS is full state)', async () => {
     const client = connect('fullstate');
     await subscribe(client, CLUSTER, ['app', 'app/v1', 'other']);
-    await mesh.putPolicy('app', { lbPolicy: 'ring_hash', hashHeader: 'x-user' });
+    await fixture.mesh.putPolicy('app', { lbPolicy: 'ring_hash', hashHeader: 'x-user' });
     const response = await client.next();
     assert.deepEqual(resourceNames(response), ['app', 'app/v1', 'other']);
-    await mesh.deletePolicy('app');
+    await fixture.mesh.deletePolicy('app');
     await client.next();
   });
 
@@ -156,9 +144,9 @@ describe('state-of-the-world ADS, message by message', () => {
       }
       return types;
     };
-    await mesh.addBackend({ id: 'c1', version: 'v3' });
+    await fixture.mesh.addBackend({ id: 'c1', version: 'v3' });
     assert.deepEqual(await read(3), ['Cluster', 'ClusterLoadAssignment', 'RouteConfiguration']);
-    await mesh.removeBackend('c1');
+    await fixture.mesh.removeBackend('c1');
     assert.deepEqual(await read(2), ['RouteConfiguration', 'Cluster']);
   });
 
@@ -175,16 +163,24 @@ describe('state-of-the-world ADS, message by message', () => {
   });
 
   it('the per-type services serve their own type and ignore others', async () => {
-    const cds = new RawAdsClient(mesh.server.xdsAddress, { id: 'cds-only', user_agent_name: 'raw' }, 'CDS');
-    clients.push(cds);
+    const cds = new RawAdsClient(
+      fixture.mesh.server.xdsAddress,
+      { id: 'cds-only', user_agent_name: 'raw' },
+      'CDS',
+    );
+    fixture.track(cds);
     cds.send({ type_url: '', resource_names: ['app'] });
     const response = await cds.next();
     assert.equal(response.type_url, CLUSTER.typeUrl);
     assert.deepEqual(resourceNames(response), ['app']);
     cds.send({ type_url: LISTENER.typeUrl, resource_names: ['app'] });
     assert.ok(await cds.silentFor(500), 'LDS is not served on the CDS service');
-    const eds = new RawAdsClient(mesh.server.xdsAddress, { id: 'eds-only', user_agent_name: 'raw' }, 'EDS');
-    clients.push(eds);
+    const eds = new RawAdsClient(
+      fixture.mesh.server.xdsAddress,
+      { id: 'eds-only', user_agent_name: 'raw' },
+      'EDS',
+    );
+    fixture.track(eds);
     eds.send({ type_url: ENDPOINT.typeUrl, resource_names: ['app/v1'] });
     assert.deepEqual(resourceNames(await eds.next()), ['app/v1']);
   });
