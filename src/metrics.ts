@@ -28,6 +28,7 @@ export class Metrics {
   readonly pushes: Counter<'type'>;
   readonly pushedResources: Counter<'type'>;
   readonly nacks: Counter<'type'>;
+  readonly refusedRequests: Counter<'reason'>;
 
   constructor(options: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     const registry = options.registry ?? new Registry();
@@ -129,6 +130,12 @@ export class Metrics {
       name: 'etcd_xds_pushed_resources_total',
       help: 'Resources carried by DiscoveryResponses, by type.',
       labelNames: ['type'],
+      registers,
+    });
+    this.refusedRequests = new Counter({
+      name: 'etcd_xds_refused_requests_total',
+      help: 'Streams ended because a request broke a limit, by reason (name-too-long, too-many-names, too-many-subscriptions).',
+      labelNames: ['reason'],
       registers,
     });
     this.nacks = new Counter({

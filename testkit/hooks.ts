@@ -36,10 +36,12 @@ export function useEtcd(): EtcdFixture {
   };
 }
 
+type Closeable = { close(): void } | { stop(): Promise<void> };
+
 export interface MeshFixture {
   readonly mesh: Mesh;
-  /** Closes `closeable` when the suite ends (before the mesh stops). */
-  track<T extends { close(): void }>(closeable: T): T;
+  /** Closes (or stops) `closeable` when the suite ends, before the mesh stops. */
+  track<T extends Closeable>(closeable: T): T;
 }
 
 /** Starts a Mesh (and `setup` on it) before the suite's tests; stops it and tracked clients after. */
@@ -48,13 +50,16 @@ export function useMesh(
   serverArgs: readonly string[] = [],
 ): MeshFixture {
   let mesh: Mesh | undefined;
-  const tracked: { close(): void }[] = [];
+  const tracked: Closeable[] = [];
   before(async () => {
     mesh = await Mesh.start(serverArgs);
     await setup(mesh);
   });
   after(async () => {
-    for (const closeable of tracked) closeable.close();
+    for (const closeable of tracked) {
+      if ('stop' in closeable) await closeable.stop();
+      else closeable.close();
+    }
     await mesh?.stop();
   });
   return {

@@ -94,31 +94,38 @@ export class Mesh {
 
   /**
    * Waits until the server has translated etcd revision `revision` and every connected client has
-   * ACKed the resulting version of each type it subscribes to (from /debug/config_dump and
-   * /debug/clients).
+   * ACKed the resulting version of each type it subscribes to, in its own flavour (from
+   * /debug/config_dump and /debug/clients).
    */
   async waitForAcks(revision: number, timeoutMs = 10_000): Promise<void> {
     interface Dump {
       catalog: { revision: number } | null;
-      resources: Record<string, { versionInfo: string }>;
+      resources: Record<string, { versionInfo: string }> | null;
     }
     interface Clients {
-      clients: { subscriptions: Record<string, { lastAck: { versionInfo: string } | null }> }[];
+      clients: {
+        flavour: string;
+        subscriptions: Record<string, { lastAck: { versionInfo: string } | null }>;
+      }[];
     }
     await eventually(
-      async () =>
-        [
-          (await this.server.admin<Dump>('/debug/config_dump')).body,
-          (await this.server.admin<Clients>('/debug/clients')).body,
-        ] as const,
-      ([dump, { clients }]) => {
-        if ((dump.catalog?.revision ?? 0) < revision)
-          throw new Error(`revision ${revision} not translated yet`);
+      async () => {
+        const { clients } = (await this.server.admin<Clients>('/debug/clients')).body;
+        const dumps = new Map<string, Dump>();
+        for (const flavour of new Set(clients.map((c) => c.flavour))) {
+          dumps.set(flavour, (await this.server.admin<Dump>(`/debug/config_dump?flavour=${flavour}`)).body);
+        }
+        return { clients, dumps };
+      },
+      ({ clients, dumps }) => {
         for (const client of clients) {
+          const dump = dumps.get(client.flavour)!;
+          if ((dump.catalog?.revision ?? 0) < revision)
+            throw new Error(`revision ${revision} not translated yet`);
           for (const [type, subscription] of Object.entries(client.subscriptions)) {
-            if (subscription.lastAck?.versionInfo !== dump.resources[type].versionInfo) {
-              throw new Error(`a client has not ACKed ${type} ${dump.resources[type].versionInfo}`);
-            }
+            const current = dump.resources?.[type].versionInfo;
+            if (subscription.lastAck?.versionInfo !== current)
+              throw new Error(`a client has not ACKed ${type} ${current}`);
           }
         }
       },

@@ -49,6 +49,12 @@ export const MAX_POLICY_BYTES = 64 * 1024;
 export const MAX_POLICY_ROUTES = 100;
 export const MAX_HEADERS_PER_ROUTE = 16;
 export const MAX_REGEX_LENGTH = 1024;
+/**
+ * Envoy rejects a regex whose RE2 program is over 100 (runtime re2.max_program_size.error_level).
+ * re2js counts about 2 less than C++ RE2 (measured against Envoy 1.40: 98 accepted, 99 rejected),
+ * so this keeps a margin.
+ */
+export const MAX_REGEX_PROGRAM_SIZE = 95;
 /** Weights are sent as whole percentages, each positive weight at least 1%. */
 export const MAX_WEIGHTED_VERSIONS = 100;
 
@@ -172,12 +178,16 @@ export function parsePolicy(key: string, value: Uint8Array | string): Result<Rou
   });
 }
 
-/** Clients evaluate header regexes with RE2 (full match); reject what RE2 would reject. */
+/** Clients evaluate header regexes with RE2 (full match); reject what RE2, or Envoy's size limit, would. */
 function checkRe2(pattern: string): string | undefined {
+  let size: number;
   try {
-    RE2JS.compile(pattern);
-    return undefined;
+    size = RE2JS.compile(pattern).programSize();
   } catch (error) {
     return `not a valid RE2 expression: ${(error as Error).message}`;
   }
+  if (size > MAX_REGEX_PROGRAM_SIZE) {
+    return `RE2 program size ${size} is over the limit of ${MAX_REGEX_PROGRAM_SIZE} (Envoy would reject it); simplify the expression`;
+  }
+  return undefined;
 }

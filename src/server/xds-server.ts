@@ -13,6 +13,7 @@ import type { Flavour } from '../translate/flavours';
 import { ADS_SERVICE, TYPED_SERVICES, type OutgoingResponse } from './ads-service';
 import { clientProfile, type ClientProfile } from './client-kind';
 import { DeltaStreamState, type OutgoingDeltaResponse } from './delta-stream-state';
+import { checkRequest, checkSubscription, MAX_REQUEST_BYTES, type LimitViolation } from './request-limits';
 import { StreamState } from './stream-state';
 import { SubscriptionIndex } from './subscription-index';
 import type { SubscriptionDelta } from './type-subscription';
@@ -79,6 +80,7 @@ export class XdsServer {
       // Find clients that vanished without closing their stream.
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.max_receive_message_length': MAX_REQUEST_BYTES,
     });
     this.server.addService(ADS_SERVICE, {
       StreamAggregatedResources: (
@@ -251,6 +253,11 @@ export class XdsServer {
     stream: ActiveStream,
     request: DiscoveryRequest__Output | DeltaDiscoveryRequest__Output,
   ): void {
+    const violation = checkRequest(request);
+    if (violation !== undefined) {
+      this.refuse(stream, violation);
+      return;
+    }
     const snapshot = this.options.cache.current(stream.profile!.flavour)!;
     if (stream.onlyType !== undefined) {
       // A per-type service implies the type; a request for another one is not served there.
@@ -269,6 +276,22 @@ export class XdsServer {
       this.report(stream, result, request);
       if (result.response !== undefined) this.sendDelta(stream, [result.response]);
     }
+  }
+
+  /** Ends a stream that broke a request limit; other streams are not affected. */
+  private refuse(stream: ActiveStream, violation: LimitViolation): void {
+    this.options.metrics.refusedRequests.inc({ reason: violation.reason });
+    this.options.logger.warn(
+      {
+        stream: stream.state.id,
+        node: stream.state.node?.id,
+        reason: violation.reason,
+        details: violation.details,
+      },
+      'ending a stream whose request broke a limit',
+    );
+    stream.call.emit('error', { code: violation.code, details: violation.details });
+    this.forget(stream);
   }
 
   /** Metrics, logs and the subscription index for one handled request. */
@@ -298,6 +321,11 @@ export class XdsServer {
       );
     }
     if (result.delta !== undefined) {
+      const violation = checkSubscription(stream.state.subscriptions.get(result.delta.type)!);
+      if (violation !== undefined) {
+        this.refuse(stream, violation);
+        return;
+      }
       const index = this.index(stream.profile!.flavour);
       const { type, added, removed, wildcard } = result.delta;
       for (const name of added) index.add(type, name, stream);

@@ -95,6 +95,35 @@ for (const delta of [false, true]) {
       assert.deepEqual(await rejected(), []);
     });
 
+    it("accepts a policy regex at etcd-xds's size limit; etcd-xds refuses one over it", async () => {
+      const atLimit = 'x{93}'; // RE2 program size 95 by re2js, the limit
+      await mesh.waitForAcks(
+        await mesh.putPolicy('app', {
+          routes: [{ match: { headers: [{ name: 'x-t', regex: atLimit }] }, version: 'v2' }],
+        }),
+      );
+      assert.deepEqual(await rejected(), []);
+      await eventually(
+        () => envoy.call('xds:///app', { metadata: { 'x-t': 'x'.repeat(93) }, count: 3 }),
+        (r) => assertAnsweredBy(r, ['b2']),
+      );
+      await mesh.putPolicy('app', {
+        routes: [{ match: { headers: [{ name: 'x-t', regex: 'x{94}' }] }, version: 'v2' }],
+      });
+      await eventually(
+        () =>
+          mesh.server.admin<{ catalog: { rejected: { key: string; error: string }[] } }>(
+            '/debug/config_dump',
+          ),
+        (dump) =>
+          assert.match(
+            dump.body.catalog.rejected.find((r) => r.key === '/xds/policies/app')?.error ?? '',
+            /program size 96/,
+          ),
+      );
+      await mesh.deletePolicy('app');
+    });
+
     it('a cluster update (least_request) leaves no cluster warming and calls keep working', async () => {
       await mesh.putPolicy('app', { lbPolicy: 'least_request' });
       await eventually(

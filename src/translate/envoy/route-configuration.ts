@@ -31,7 +31,8 @@ export function envoyHeaderMatcher(match: HeaderMatch): HeaderMatcher {
     case 'regex':
       return {
         name: match.name,
-        string_match: { safe_regex: { google_re2: {}, regex: match.value } },
+        // Envoy deprecates naming the engine; RE2 is its default.
+        string_match: { safe_regex: { regex: match.value } },
         ...invertField(match.invert),
       };
     case 'present':

@@ -150,6 +150,11 @@ describe('parsePolicy', () => {
       '{"routes":[{"match":{"headers":[{"name":"a","prefix":""}]},"version":"v1"}]}',
       /prefix/,
     ],
+    [
+      'a regex over the RE2 program size limit Envoy enforces',
+      '{"routes":[{"match":{"headers":[{"name":"a","regex":"[a-z]{1,60}"}]},"version":"v1"}]}',
+      /program size 121 is over the limit of 95/,
+    ],
   ];
   for (const [what, value, message] of bad) {
     it(`rejects ${what}, naming the key`, () => {
