@@ -7,6 +7,12 @@ export class Metrics {
   // registry/
   readonly etcdWatchRevision: Gauge;
   readonly registryStale: Gauge;
+  readonly registryStaleSeconds: Gauge;
+  /** When the registry became stale (Date.now()), read when metrics are scraped. */
+  staleSince: number | undefined;
+  readonly etcdWatchLagSeconds: Gauge;
+  readonly etcdProbeSeconds: Histogram;
+  readonly etcdProbeFailures: Counter;
   readonly etcdEvents: Counter<'kind'>;
   readonly etcdRelists: Counter<'reason'>;
   readonly invalidRegistrations: Gauge;
@@ -26,6 +32,8 @@ export class Metrics {
   readonly connectedStreams: Gauge<'client'>;
   readonly requests: Counter<'type' | 'outcome'>;
   readonly pushes: Counter<'type'>;
+  readonly pushLatencySeconds: Histogram<'type'>;
+  readonly convergenceSeconds: Histogram<'type'>;
   readonly pushedResources: Counter<'type'>;
   readonly nacks: Counter<'type'>;
   readonly refusedRequests: Counter<'reason'>;
@@ -44,6 +52,32 @@ export class Metrics {
     this.registryStale = new Gauge({
       name: 'etcd_xds_registry_stale',
       help: '1 while the registry cannot reach etcd and serves its last known catalog, else 0.',
+      registers,
+    });
+    const staleSeconds = (): number =>
+      this.staleSince === undefined ? 0 : (Date.now() - this.staleSince) / 1000;
+    this.registryStaleSeconds = new Gauge({
+      name: 'etcd_xds_registry_stale_seconds',
+      help: 'How long the registry has been stale (etcd unreachable, last catalog served); 0 when not.',
+      registers,
+      collect() {
+        this.set(staleSeconds());
+      },
+    });
+    this.etcdWatchLagSeconds = new Gauge({
+      name: 'etcd_xds_etcd_watch_lag_seconds',
+      help: 'How long etcd has had changes under the watched prefixes that the watch has not delivered; 0 when none.',
+      registers,
+    });
+    this.etcdProbeSeconds = new Histogram({
+      name: 'etcd_xds_etcd_probe_seconds',
+      help: 'Latency of the periodic etcd probe (two small range requests).',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    });
+    this.etcdProbeFailures = new Counter({
+      name: 'etcd_xds_etcd_probe_failures_total',
+      help: 'Periodic etcd probes that failed or timed out.',
       registers,
     });
     this.etcdEvents = new Counter({
@@ -124,6 +158,21 @@ export class Metrics {
       name: 'etcd_xds_pushes_total',
       help: 'DiscoveryResponses sent, by type.',
       labelNames: ['type'],
+      registers,
+    });
+    const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+    this.pushLatencySeconds = new Histogram({
+      name: 'etcd_xds_push_latency_seconds',
+      help: 'From seeing an etcd change to writing the response that carries it, by type (debounce included).',
+      labelNames: ['type'],
+      buckets: latencyBuckets,
+      registers,
+    });
+    this.convergenceSeconds = new Histogram({
+      name: 'etcd_xds_convergence_seconds',
+      help: 'From seeing an etcd change to the client ACKing the response that carries it, by type.',
+      labelNames: ['type'],
+      buckets: latencyBuckets,
       registers,
     });
     this.pushedResources = new Counter({

@@ -36,6 +36,8 @@ export class SnapshotCache {
   /** The catalog behind the current snapshots. */
   private catalog: Catalog | undefined;
   private pendingCatalog: Catalog | undefined;
+  /** When the oldest change not yet in a snapshot was seen. */
+  private pendingSince: number | undefined;
   private readonly debouncer: Debouncer;
   private readonly listeners = new Set<SnapshotListener>();
   private readonly aliases = new AliasEncodings();
@@ -74,6 +76,8 @@ export class SnapshotCache {
   /** Accepts a new catalog. The first one is translated at once; later ones are coalesced. */
   setCatalog(catalog: Catalog): void {
     this.pendingCatalog = catalog;
+    if (catalog.observedAt !== undefined)
+      this.pendingSince = Math.min(this.pendingSince ?? Infinity, catalog.observedAt);
     if (this.catalog === undefined) this.rebuild();
     else this.debouncer.poke();
   }
@@ -97,6 +101,8 @@ export class SnapshotCache {
     const catalog = this.pendingCatalog;
     if (catalog === undefined) return;
     this.pendingCatalog = undefined;
+    const observedAt = this.pendingSince;
+    this.pendingSince = undefined;
     const first = this.catalog === undefined;
     this.catalog = catalog;
     const { metrics, logger } = this.options;
@@ -105,7 +111,7 @@ export class SnapshotCache {
     const flavours: Flavour[] = first ? [PRIMARY_FLAVOUR] : [...this.snapshots.keys()];
     for (const flavour of flavours) {
       const previous = this.snapshots.get(flavour);
-      const next = this.build(flavour, catalog);
+      const next = this.build(flavour, catalog, observedAt);
       const changes = diffSnapshots(previous, next);
       this.snapshots.set(flavour, next);
       if (flavour === PRIMARY_FLAVOUR) {
@@ -126,9 +132,9 @@ export class SnapshotCache {
     }
   }
 
-  private build(flavour: Flavour, catalog: Catalog): Snapshot {
+  private build(flavour: Flavour, catalog: Catalog, observedAt?: number): Snapshot {
     const stopTimer = this.options.metrics.snapshotBuildSeconds.startTimer();
-    const snapshot = Snapshot.encode(this.options.translate(flavour, catalog), this.aliases);
+    const snapshot = Snapshot.encode(this.options.translate(flavour, catalog), this.aliases, observedAt);
     stopTimer();
     return snapshot;
   }

@@ -29,16 +29,18 @@ export class Snapshot {
     readonly resourceSet: ResourceSet,
     private readonly byType: ReadonlyMap<XdsType, ReadonlyMap<string, EncodedResource>>,
     private readonly aliases: AliasEncodings,
+    /** When the oldest etcd change this snapshot carries was seen (performance.now()), if known. */
+    readonly observedAt?: number,
   ) {}
 
-  static encode(resourceSet: ResourceSet, aliases: AliasEncodings): Snapshot {
+  static encode(resourceSet: ResourceSet, aliases: AliasEncodings, observedAt?: number): Snapshot {
     const byType = new Map<XdsType, Map<string, EncodedResource>>();
     for (const [type, resources] of resourceSet.byType) {
       const encoded = new Map<string, EncodedResource>();
       for (const [name, resource] of resources) encoded.set(name, encodeResource(resource));
       byType.set(type, encoded);
     }
-    return new Snapshot(resourceSet, byType, aliases);
+    return new Snapshot(resourceSet, byType, aliases, observedAt);
   }
 
   get revision(): number {

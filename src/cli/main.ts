@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // The etcd-xds command line: `serve`, `bootstrap` and `register`.
 import { Command, Option } from 'commander';
-import { Etcd3 } from 'etcd3';
 import { EtcdXdsError } from '../errors';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../logger';
 import { Registrar } from '../register/registrar';
 import { envoyBootstrap, grpcBootstrap } from './bootstrap';
 import { resolveServeConfig, SERVE_SETTINGS, type ServeSettingName } from './config';
+import { createEtcdClient } from './etcd-client';
 import { startServer } from './serve';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -136,7 +136,7 @@ program
     }) => {
       const logger = createLogger(options.logLevel);
       const endpoints = (options.etcd ?? process.env.ETCD_XDS_ETCD ?? SERVE_SETTINGS.etcd.default).split(',');
-      const etcd = new Etcd3({ hosts: endpoints.map((e) => e.trim()) });
+      const etcd = createEtcdClient({ endpoints: endpoints.map((e) => e.trim()) });
       const stopping = untilSignal();
       let registrar: Registrar;
       try {

@@ -1,5 +1,4 @@
 // Wires the stages together for `etcd-xds serve`: registry → cache → server, plus admin.
-import { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
 import { createAdminServer } from '../admin/admin-server';
 import { CSDS_SERVICE, csdsImplementation } from '../admin/csds';
@@ -10,6 +9,7 @@ import { EtcdRegistry } from '../registry/etcd-registry';
 import { XdsServer } from '../server/xds-server';
 import { translator } from '../translate/flavours';
 import type { ServeConfig } from './config';
+import { createEtcdClient } from './etcd-client';
 
 export interface RunningServer {
   readonly xdsPort: number;
@@ -20,7 +20,7 @@ export interface RunningServer {
 
 export async function startServer(config: ServeConfig, logger: Logger): Promise<RunningServer> {
   const metrics = new Metrics();
-  const etcd = new Etcd3({ hosts: [...config.etcd] });
+  const etcd = createEtcdClient({ endpoints: config.etcd });
   const cache = new SnapshotCache({
     translate: translator({ envoyListener: config.envoyListener }),
     debounceMs: config.debounceMs,

@@ -36,6 +36,8 @@ export interface Catalog {
   /** Keys whose value could not be used, with why; sorted by key. */
   readonly rejected: ReadonlyMap<string, Rejection>;
   readonly instanceCount: number;
+  /** When the newest change in it was seen (performance.now()); for latency metrics only. */
+  readonly observedAt?: number;
 }
 
 export const EMPTY_CATALOG: Catalog = {
@@ -146,10 +148,11 @@ export class CatalogBuilder {
   }
 
   /** An immutable catalog of the current state. */
-  snapshot(revision: number): Catalog {
+  snapshot(revision: number, observedAt?: number): Catalog {
     if (this.dirty.size === 0 && !this.rejectedDirty) {
-      if (revision === this.previous.revision) return this.previous;
-      this.previous = { ...this.previous, revision };
+      if (revision === this.previous.revision && observedAt === this.previous.observedAt)
+        return this.previous;
+      this.previous = { ...this.previous, revision, observedAt };
       return this.previous;
     }
     const services = new Map(this.previous.services);
@@ -168,7 +171,13 @@ export class CatalogBuilder {
     const sortedServices = addedService ? sortedByKey(services) : services;
     const rejected = this.rejectedDirty ? sortedByKey(this.rejected) : this.previous.rejected;
     this.rejectedDirty = false;
-    this.previous = { revision, services: sortedServices, rejected, instanceCount: this.instancesByKey.size };
+    this.previous = {
+      revision,
+      services: sortedServices,
+      rejected,
+      instanceCount: this.instancesByKey.size,
+      observedAt,
+    };
     return this.previous;
   }
 

@@ -20,6 +20,10 @@ export interface EtcdRegistryOptions {
   readonly pageSize?: number;
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** How often to check that the watch is not missing changes etcd has (0: never). */
+  readonly probeIntervalMs?: number;
+  /** Re-list when the watch has lagged behind etcd this long. */
+  readonly maxWatchLagMs?: number;
 }
 
 export interface RegistryStatus {
@@ -40,10 +44,17 @@ export class EtcdRegistry {
   private stale = true;
   private staleSince: number | undefined = Date.now();
   private revision = 0;
+  /** Revision each watch has delivered up to (the two prefixes are watched separately). */
+  private readonly applied: Record<Source, number> = { registration: 0, policy: 0 };
+  private watching = false;
+  /** When the probe first found changes the watch had not delivered. */
+  private lagSince: number | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probing = false;
+  private stopWatchWith: ((error?: Error) => void) | undefined;
   private lastError: string | undefined;
   private stopped = false;
   private running: Promise<void> | undefined;
-  private stopWatch: (() => void) | undefined;
   private wake: (() => void) | undefined;
 
   constructor(private readonly options: EtcdRegistryOptions) {
@@ -63,11 +74,17 @@ export class EtcdRegistry {
   /** Starts listing and watching in the background. */
   start(): void {
     this.running ??= this.run();
+    const interval = this.options.probeIntervalMs ?? 5_000;
+    if (interval > 0 && this.probeTimer === undefined) {
+      this.probeTimer = setInterval(() => void this.probe(), interval);
+      this.probeTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.stopWatch?.();
+    clearInterval(this.probeTimer);
+    this.stopWatchWith?.();
     this.wake?.();
     await this.running;
   }
@@ -75,7 +92,8 @@ export class EtcdRegistry {
   private async run(): Promise<void> {
     const { logger, metrics } = this.options;
     const minBackoff = this.options.minBackoffMs ?? 100;
-    const maxBackoff = this.options.maxBackoffMs ?? 5_000;
+    // Short: once etcd is back, a re-list within ~0.5 s brings every client up to date.
+    const maxBackoff = this.options.maxBackoffMs ?? 500;
     let backoff = minBackoff;
     let reason = 'start';
     while (!this.stopped) {
@@ -109,16 +127,19 @@ export class EtcdRegistry {
     for (const kv of registrations.kvs) this.apply('registration', 'put', kv);
     for (const kv of policies.kvs) this.apply('policy', 'put', kv);
     this.revision = registrations.revision;
+    this.applied.registration = registrations.revision;
+    this.applied.policy = registrations.revision;
     this.synced = true;
     this.stale = false;
     this.staleSince = undefined;
     this.lastError = undefined;
     this.options.metrics.registryStale.set(0);
+    this.options.metrics.staleSince = undefined;
     logger.info(
       { revision: this.revision, registrations: registrations.kvs.length, policies: policies.kvs.length },
       'listed etcd',
     );
-    this.emit();
+    this.emit(performance.now());
     return this.revision;
   }
 
@@ -157,12 +178,15 @@ export class EtcdRegistry {
       const finish = (error?: Error): void => {
         if (finished) return;
         finished = true;
-        this.stopWatch = undefined;
+        this.watching = false;
+        this.stopWatchWith = undefined;
         for (const [, watcher] of sources) void watcher.cancel().catch(() => undefined);
         if (error) reject(error);
         else resolve();
       };
-      this.stopWatch = () => finish();
+      this.stopWatchWith = finish;
+      this.watching = true;
+      this.lagSince = undefined;
       for (const [source, watcher] of sources) {
         watcher.on('data', (response: IWatchResponse) => {
           if (!finished) this.onWatchResponse(source, response);
@@ -176,17 +200,19 @@ export class EtcdRegistry {
 
   private onWatchResponse(source: Source, response: IWatchResponse): void {
     const revision = Number(response.header.revision);
+    if (revision > this.applied[source]) this.applied[source] = revision;
     if (revision > this.revision) {
       this.revision = revision;
       this.options.metrics.etcdWatchRevision.set(revision);
     }
     if (response.events.length === 0) return; // progress notification
     this.options.logger.debug({ source, revision, events: response.events.length }, 'etcd events');
+    const observedAt = performance.now();
     for (const event of response.events) {
       this.apply(source, event.type === 'Delete' ? 'delete' : 'put', event.kv);
       this.options.metrics.etcdEvents.inc({ kind: event.type === 'Delete' ? 'delete' : 'put' });
     }
-    this.emit();
+    this.emit(observedAt);
   }
 
   private apply(source: Source, kind: 'put' | 'delete', kv: IKeyValue): void {
@@ -210,8 +236,9 @@ export class EtcdRegistry {
     }
   }
 
-  private emit(): void {
-    const catalog = this.builder.snapshot(this.revision);
+  /** @param observedAt when the change was seen (performance.now()), for latency metrics. */
+  private emit(observedAt: number): void {
+    const catalog = this.builder.snapshot(this.revision, observedAt);
     const { metrics } = this.options;
     metrics.etcdWatchRevision.set(this.revision);
     metrics.services.set(catalog.services.size);
@@ -223,11 +250,64 @@ export class EtcdRegistry {
     this.options.onCatalog(catalog);
   }
 
+  /**
+   * Asks etcd whether either prefix has a key modified after what its watch delivered. A watch can
+   * stall without erroring (a half-open connection); when it lags for `maxWatchLagMs` the
+   * registry re-lists. Deletions are not visible to this check; the TCP keepalive covers the
+   * connection itself.
+   */
+  private async probe(): Promise<void> {
+    if (!this.watching || this.probing) return;
+    this.probing = true;
+    const { client, prefix, policyPrefix, metrics, logger } = this.options;
+    const maxLagMs = this.options.maxWatchLagMs ?? 10_000;
+    const started = performance.now();
+    try {
+      const pending = await withTimeout(
+        Promise.all([
+          client
+            .getAll()
+            .prefix(prefix)
+            .minModRevision(this.applied.registration + 1)
+            .limit(1)
+            .keys(),
+          client
+            .getAll()
+            .prefix(policyPrefix)
+            .minModRevision(this.applied.policy + 1)
+            .limit(1)
+            .keys(),
+        ]),
+        5_000,
+      );
+      const now = performance.now();
+      metrics.etcdProbeSeconds.observe((now - started) / 1000);
+      if (pending.every((keys) => keys.length === 0)) this.lagSince = undefined;
+      else this.lagSince ??= now;
+      const lagMs = this.lagSince === undefined ? 0 : now - this.lagSince;
+      metrics.etcdWatchLagSeconds.set(lagMs / 1000);
+      if (lagMs > maxLagMs) {
+        logger.warn(
+          { lagMs: Math.round(lagMs), revision: this.revision },
+          'the etcd watch is missing changes; re-listing',
+        );
+        this.lagSince = undefined;
+        this.stopWatchWith?.(new Error(`the watch lagged behind etcd for ${Math.round(lagMs)} ms`));
+      }
+    } catch (error) {
+      metrics.etcdProbeFailures.inc();
+      logger.debug({ err: (error as Error).message }, 'etcd probe failed');
+    } finally {
+      this.probing = false;
+    }
+  }
+
   private markStale(error: string): void {
     if (!this.stale) this.staleSince = Date.now();
     this.stale = true;
     this.lastError = error;
     this.options.metrics.registryStale.set(1);
+    this.options.metrics.staleSince = this.staleSince;
   }
 
   private sleep(ms: number): Promise<void> {
@@ -242,4 +322,12 @@ export class EtcdRegistry {
       };
     });
   }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`etcd did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -30,6 +30,8 @@ export class TypeSubscription {
    * reconnect). A NACKed version stays here, so it is not sent again until it changes.
    */
   readonly sent = new Map<string, string>();
+  /** When the oldest etcd change pushed to this subscription and not yet ACKed was seen. */
+  changeSeenAt: number | undefined;
 
   constructor(readonly type: XdsType) {}
 

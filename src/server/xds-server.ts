@@ -303,6 +303,17 @@ export class XdsServer {
     const { metrics, logger } = this.options;
     const typeLabel = result.type?.short ?? 'unknown';
     metrics.requests.inc({ type: typeLabel, outcome: result.outcome });
+    const subscription = result.type === undefined ? undefined : stream.state.subscriptions.get(result.type);
+    if (subscription?.changeSeenAt !== undefined && request.response_nonce === subscription.lastNonce) {
+      // The client answered the latest push, so it now has every change pushed so far (or refused them).
+      if (result.outcome === 'ack' || result.outcome === 'resubscribe') {
+        metrics.convergenceSeconds.observe(
+          { type: typeLabel },
+          (performance.now() - subscription.changeSeenAt) / 1000,
+        );
+      }
+      subscription.changeSeenAt = undefined;
+    }
     if (result.outcome === 'nack') {
       metrics.nacks.inc({ type: typeLabel });
       logger.warn(
@@ -357,9 +368,30 @@ export class XdsServer {
     this.waiting.clear();
     for (const stream of this.index(flavour).affected(changes)) {
       if (stream.closed) continue;
-      if (stream.protocol === 'sotw')
-        this.sendSotw(stream, stream.state.handleSnapshot(snapshot, changes, previous));
-      else this.sendDelta(stream, stream.state.handleSnapshot(snapshot, changes));
+      if (stream.protocol === 'sotw') {
+        const responses = stream.state.handleSnapshot(snapshot, changes, previous);
+        this.notePushes(stream, responses, snapshot.observedAt);
+        this.sendSotw(stream, responses);
+      } else {
+        const responses = stream.state.handleSnapshot(snapshot, changes);
+        this.notePushes(stream, responses, snapshot.observedAt);
+        this.sendDelta(stream, responses);
+      }
+    }
+  }
+
+  /** Push latency now; convergence when the client answers (see `report`). */
+  private notePushes(
+    stream: ActiveStream,
+    responses: readonly { type: XdsType }[],
+    observedAt: number | undefined,
+  ): void {
+    if (observedAt === undefined) return;
+    const now = performance.now();
+    for (const { type } of responses) {
+      this.options.metrics.pushLatencySeconds.observe({ type: type.short }, (now - observedAt) / 1000);
+      const subscription = stream.state.subscriptions.get(type)!;
+      subscription.changeSeenAt = Math.min(subscription.changeSeenAt ?? Infinity, observedAt);
     }
   }
 
