@@ -136,6 +136,15 @@ export class ServerProcess {
     return result;
   }
 
+  /** Freezes the process (SIGSTOP), as a long GC pause or a descheduled VM would. */
+  pause(): void {
+    this.child.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
     await this.signal('SIGTERM');
   }

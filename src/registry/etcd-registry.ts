@@ -2,7 +2,7 @@
 // next revision, and emits a Catalog after every change. Re-lists whenever a watch breaks
 // (disconnect, leader change, compaction). Never turns "etcd is unreachable" into "no
 // instances": the last catalog stays in force and the registry reports itself stale.
-import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import type { Etcd3, IKeyValue, IWatchResponse } from 'etcd3';
 import { Range } from 'etcd3';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../errors';
@@ -106,7 +106,7 @@ export class EtcdRegistry {
       } catch (error) {
         if (this.stopped) break;
         const message = (error as Error).message ?? String(error);
-        reason = /compact/i.test(message) ? 'compacted' : 'watch-lost';
+        reason = /compacted/i.test(message) ? 'compacted' : 'watch-lost';
         this.markStale(message);
         logger.warn(
           { code: ErrorCode.EtcdUnavailable, err: message, retryInMs: backoff },
@@ -164,35 +164,64 @@ export class EtcdRegistry {
     }
   }
 
-  /** Watches both prefixes from `fromRevision`; resolves on stop, rejects when the watch breaks. */
-  private watch(fromRevision: number): Promise<void> {
+  /**
+   * Watches both prefixes from `fromRevision` on one etcd watch stream; resolves on stop, rejects
+   * when the watch breaks (stream error or end, or etcd cancelling a watch, e.g. compacted).
+   * The Watch API is used directly: etcd3's watch manager re-creates watches itself after a
+   * reconnect, which we do not want (we re-list), and throws from a stream handler — crashing
+   * the process — when a response arrives for a watch it has already dropped.
+   */
+  private async watch(fromRevision: number): Promise<void> {
     const { client, prefix, policyPrefix } = this.options;
+    const stream = await client.watchClient.watch();
     return new Promise<void>((resolve, reject) => {
-      // `watcher()` attaches without waiting for etcd to confirm, so a disconnect while the watch is
-      // being created is seen too (create() would wait for etcd to come back).
-      const sources: [Source, Watcher][] = [
-        ['registration', client.watch().prefix(prefix).startRevision(String(fromRevision)).watcher()],
-        ['policy', client.watch().prefix(policyPrefix).startRevision(String(fromRevision)).watcher()],
-      ];
+      // Client-chosen watch ids (etcd >= 3.4): responses say which prefix they are about.
+      const sources = new Map<string, Source>([
+        ['1', 'registration'],
+        ['2', 'policy'],
+      ]);
       let finished = false;
       const finish = (error?: Error): void => {
         if (finished) return;
         finished = true;
         this.watching = false;
         this.stopWatchWith = undefined;
-        for (const [, watcher] of sources) void watcher.cancel().catch(() => undefined);
+        stream.cancel();
         if (error) reject(error);
         else resolve();
       };
       this.stopWatchWith = finish;
       this.watching = true;
       this.lagSince = undefined;
-      for (const [source, watcher] of sources) {
-        watcher.on('data', (response: IWatchResponse) => {
-          if (!finished) this.onWatchResponse(source, response);
+      stream.on('data', (response: IWatchResponse) => {
+        if (finished) return;
+        if (response.canceled) {
+          const compacted = response.compact_revision !== '0' && response.compact_revision !== '';
+          finish(
+            new Error(
+              compacted
+                ? `watch compacted: etcd has no history before revision ${response.compact_revision}`
+                : `etcd cancelled the watch: ${response.cancel_reason || 'no reason given'}`,
+            ),
+          );
+          return;
+        }
+        const source = sources.get(String(response.watch_id));
+        if (source !== undefined && !response.created) this.onWatchResponse(source, response);
+      });
+      stream.on('error', (error) => finish(error));
+      stream.on('end', () => finish(new Error('etcd closed the watch stream')));
+      for (const [id, source] of sources) {
+        const range = Range.prefix(source === 'registration' ? prefix : policyPrefix);
+        stream.write({
+          create_request: {
+            key: range.start,
+            range_end: range.end,
+            start_revision: fromRevision,
+            progress_notify: true,
+            watch_id: id,
+          },
         });
-        watcher.on('disconnected', (error: Error) => finish(error ?? new Error('etcd watch disconnected')));
-        watcher.on('error', (error: Error) => finish(error));
       }
       if (this.stopped) finish();
     });
