@@ -20,10 +20,8 @@ export interface AdminSources {
 }
 
 export function createAdminServer(sources: AdminSources) {
-  const app = Fastify({
-    loggerInstance: sources.logger.child({ component: 'admin' }),
-    disableRequestLogging: true,
-  });
+  // Requests are not logged (probes and scrapes would drown everything else); warnings and errors are.
+  const app = Fastify({ loggerInstance: sources.logger.child({ component: 'admin' }, { level: 'warn' }) });
 
   app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
 

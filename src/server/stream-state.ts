@@ -78,10 +78,16 @@ export class StreamState extends ProtocolStream {
       const subscription = this.subscriptions.get(push.type)!;
       if (!push.type.fullState) {
         // Removed RDS/EDS resources need no message: the LDS/CDS response that stops referring to
-        // them is the removal.
-        if (push.updated.length > 0) updates.push(this.respond(subscription, snapshot, push.updated));
+        // them is the removal. What the stream already has (a change that was reverted, or one it
+        // rejected) is not sent again, unless it is re-sent on purpose.
+        const names = push.updated.filter(
+          (name) =>
+            push.resent.has(name) || snapshot.get(push.type, name)?.version !== subscription.sent.get(name),
+        );
+        if (names.length > 0) updates.push(this.respond(subscription, snapshot, names));
         continue;
       }
+      if (this.hasExactly(subscription, snapshot)) continue;
       if (push.updated.length === 0) {
         removals.push(this.respond(subscription, snapshot, undefined));
         continue;
@@ -91,6 +97,18 @@ export class StreamState extends ProtocolStream {
       if (push.removed.length > 0) removals.push(this.respond(subscription, snapshot, undefined));
     }
     return [...updates, ...removals.reverse()];
+  }
+
+  /** Whether the stream was last sent exactly what it would be sent now (nothing to say). */
+  private hasExactly(subscription: TypeSubscription, snapshot: Snapshot): boolean {
+    const type = subscription.type;
+    const current = subscription.wildcard
+      ? [...snapshot.all(type)]
+      : [...subscription.names.keys()].flatMap((name) => snapshot.get(type, name) ?? []);
+    return (
+      current.length === subscription.sent.size &&
+      current.every((resource) => subscription.sent.get(resource.name) === resource.version)
+    );
   }
 
   /**

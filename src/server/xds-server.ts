@@ -14,6 +14,7 @@ import { ADS_SERVICE, TYPED_SERVICES, type OutgoingResponse } from './ads-servic
 import { clientProfile, type ClientProfile } from './client-kind';
 import { DeltaStreamState, type OutgoingDeltaResponse } from './delta-stream-state';
 import { checkRequest, checkSubscription, MAX_REQUEST_BYTES, type LimitViolation } from './request-limits';
+import { NackBackoff } from './nack-backoff';
 import { StreamState } from './stream-state';
 import { SubscriptionIndex } from './subscription-index';
 import type { SubscriptionDelta } from './type-subscription';
@@ -26,6 +27,7 @@ type ActiveStream = {
   /** Requests received before the first snapshot; answered once it exists. */
   waiting: (DiscoveryRequest__Output | DeltaDiscoveryRequest__Output)[] | undefined;
   closed: boolean;
+  readonly backoff: NackBackoff;
 } & (
   | {
       readonly protocol: 'sotw';
@@ -175,8 +177,8 @@ export class XdsServer {
 
   private freshStream(
     onlyType: XdsType | undefined,
-  ): Pick<ActiveStream, 'onlyType' | 'profile' | 'waiting' | 'closed'> {
-    return { onlyType, profile: undefined, waiting: undefined, closed: false };
+  ): Pick<ActiveStream, 'onlyType' | 'profile' | 'waiting' | 'closed' | 'backoff'> {
+    return { onlyType, profile: undefined, waiting: undefined, closed: false, backoff: new NackBackoff() };
   }
 
   private refuseWhileClosing(call: grpc.ServerDuplexStream<unknown, unknown>): boolean {
@@ -314,7 +316,9 @@ export class XdsServer {
       }
       subscription.changeSeenAt = undefined;
     }
+    if (result.outcome === 'ack') stream.backoff.acked();
     if (result.outcome === 'nack') {
+      stream.backoff.nacked(performance.now());
       metrics.nacks.inc({ type: typeLabel });
       logger.warn(
         {
@@ -366,17 +370,36 @@ export class XdsServer {
       for (const request of requests) this.handle(stream, request);
     }
     this.waiting.clear();
-    for (const stream of this.index(flavour).affected(changes)) {
-      if (stream.closed) continue;
-      if (stream.protocol === 'sotw') {
-        const responses = stream.state.handleSnapshot(snapshot, changes, previous);
-        this.notePushes(stream, responses, snapshot.observedAt);
-        this.sendSotw(stream, responses);
-      } else {
-        const responses = stream.state.handleSnapshot(snapshot, changes);
-        this.notePushes(stream, responses, snapshot.observedAt);
-        this.sendDelta(stream, responses);
-      }
+    for (const stream of this.index(flavour).affected(changes))
+      this.push(stream, snapshot, changes, previous);
+  }
+
+  /** Sends a stream what a change means for it, unless it is backing off after NACKs. */
+  private push(
+    stream: ActiveStream,
+    snapshot: Snapshot,
+    changes: ChangeSet,
+    previous: Snapshot | undefined,
+  ): void {
+    if (stream.closed) return;
+    const delay = stream.backoff.delay(performance.now());
+    if (delay > 0) {
+      stream.backoff.defer(changes, previous, delay, () => {
+        const deferred = stream.backoff.take();
+        const current = this.options.cache.current(stream.profile!.flavour);
+        if (deferred !== undefined && current !== undefined)
+          this.push(stream, current, deferred.changes, deferred.previous);
+      });
+      return;
+    }
+    if (stream.protocol === 'sotw') {
+      const responses = stream.state.handleSnapshot(snapshot, changes, previous);
+      this.notePushes(stream, responses, snapshot.observedAt);
+      this.sendSotw(stream, responses);
+    } else {
+      const responses = stream.state.handleSnapshot(snapshot, changes);
+      this.notePushes(stream, responses, snapshot.observedAt);
+      this.sendDelta(stream, responses);
     }
   }
 
@@ -452,6 +475,7 @@ export class XdsServer {
   private forget(stream: ActiveStream): void {
     if (!this.streams.delete(stream)) return;
     stream.closed = true;
+    stream.backoff.cancel();
     this.waiting.delete(stream);
     if (stream.profile !== undefined) {
       const index = this.index(stream.profile.flavour);

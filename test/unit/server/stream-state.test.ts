@@ -280,6 +280,20 @@ describe('StreamState (state of the world)', () => {
     assert.deepEqual(names(cds.response), ['app', 'app/v1', 'app/v2']);
   });
 
+  it('sends nothing when a change only brings back what the stream already has', () => {
+    const stream = new StreamState(1, 'peer', 0);
+    const a = snapshotOf([V1]);
+    const b = snapshotOf([V1], { app: { lbPolicy: 'ring_hash', hashHeader: 'x' } });
+    subscribeAll(stream, a, [
+      [CLUSTER, ['app', 'app/v1']],
+      [ENDPOINT, ['app', 'app/v1']],
+    ]);
+    // a → b is pushed; b → a while the stream still has b is pushed; a → a' (same content) is not.
+    assert.equal(stream.handleSnapshot(b, diffSnapshots(a, b)).length, 2);
+    assert.equal(stream.handleSnapshot(a, diffSnapshots(b, a)).length, 2);
+    assert.deepEqual(stream.handleSnapshot(a, diffSnapshots(b, a)), []);
+  });
+
   it('does not send removed endpoints or routes (the LDS/CDS response is the removal)', () => {
     const stream = new StreamState(1, 'peer', 0);
     const before = snapshotOf([V1, V2]);
