@@ -54,6 +54,9 @@ serve.action(async (flags: Partial<Record<ServeSettingName, string>>) => {
     fail(error);
   }
   const logger = createLogger(config.logLevel);
+  // Listen for signals before starting: one that arrives during start-up stops the server as
+  // soon as it is up, instead of killing the process mid-way.
+  const stopping = untilSignal();
   let server;
   try {
     server = await startServer(config, logger);
@@ -61,7 +64,7 @@ serve.action(async (flags: Partial<Record<ServeSettingName, string>>) => {
     logger.fatal({ err: error }, 'could not start');
     process.exit(1);
   }
-  const signal = await untilSignal();
+  const signal = await stopping;
   logger.info({ signal }, 'shutting down');
   await server.stop();
   logger.info('stopped');

@@ -224,3 +224,12 @@ describe('serve: shutdown while etcd is unreachable', () => {
     assert.ok(elapsed < 5_000);
   });
 });
+
+describe('serve: a signal during start-up', () => {
+  it('SIGTERM right after start still shuts down gracefully and exits 0', async () => {
+    for (let i = 0; i < 3; i++) {
+      const server = await ServerProcess.start(['--etcd', `http://127.0.0.1:${await freePort()}`]);
+      assert.equal(await server.signal('SIGTERM', 10_000), 0);
+    }
+  });
+});
