@@ -2,7 +2,7 @@
 // plain gRPC calls to Envoy's listener with `<service>` as the authority.
 import * as grpc from '@grpc/grpc-js';
 import { createEchoClient } from './echo-backend';
-import { EnvoyProcess } from './envoy';
+import { EnvoyProcess, type EnvoyOptions } from './envoy';
 import type { CallOptions, CallResult } from './xds-client-process';
 
 export class EnvoyRoutingClient {
@@ -22,7 +22,7 @@ export class EnvoyRoutingClient {
   static async start(
     xdsServer: string,
     listenerPort: number,
-    options: { delta?: boolean; nodeId?: string } = {},
+    options: EnvoyOptions = {},
   ): Promise<EnvoyRoutingClient> {
     const envoy = await EnvoyProcess.start(xdsServer, options);
     const info = JSON.parse(await envoy.admin('/server_info')) as { version: string };

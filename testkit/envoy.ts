@@ -4,13 +4,20 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { envoyBootstrap } from '../src/cli/bootstrap';
+import { envoyBootstrap, type ClientTls } from '../src/cli/bootstrap';
 import { freePort } from './ports';
 
 export const ENVOY_BINARY = path.join(__dirname, '..', 'build/interop/envoy/bin/envoy');
 
 export function envoyAvailable(): boolean {
   return fs.existsSync(ENVOY_BINARY);
+}
+
+export interface EnvoyOptions {
+  readonly nodeId?: string;
+  readonly delta?: boolean;
+  /** Connect to etcd-xds over TLS. */
+  readonly tls?: ClientTls;
 }
 
 export class EnvoyProcess {
@@ -29,10 +36,7 @@ export class EnvoyProcess {
   }
 
   /** Starts Envoy with ADS pointing at `xdsServer` (host:port) and waits until it is LIVE. */
-  static async start(
-    xdsServer: string,
-    options: { nodeId?: string; delta?: boolean } = {},
-  ): Promise<EnvoyProcess> {
+  static async start(xdsServer: string, options: EnvoyOptions = {}): Promise<EnvoyProcess> {
     if (!envoyAvailable()) throw new Error(`${ENVOY_BINARY} is missing: run scripts/build-interop.sh`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-xds-envoy-'));
     const adminPort = await freePort();
@@ -45,6 +49,7 @@ export class EnvoyProcess {
           nodeId: options.nodeId ?? 'test-envoy',
           adminPort,
           delta: options.delta,
+          tls: options.tls,
         }),
       ),
     );

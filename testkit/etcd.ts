@@ -2,6 +2,7 @@
 // loopback ports, started and stopped by the caller, by pid.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from './ports';
@@ -32,6 +33,17 @@ export interface EtcdOptions {
   readonly dataDir?: string;
   readonly clientPort?: number;
   readonly peerPort?: number;
+  /** Serve clients over TLS (https://) with these PEM files. */
+  readonly tls?: EtcdTlsOptions;
+}
+
+export interface EtcdTlsOptions {
+  readonly cert: string;
+  readonly key: string;
+  /** CA that signed client certificates; with it etcd requires one (--client-cert-auth). */
+  readonly clientCa?: string;
+  /** Client certificate for the harness's own health checks (needed with `clientCa`). */
+  readonly healthClient?: { readonly ca: string; readonly cert: string; readonly key: string };
 }
 
 export class EtcdProcess {
@@ -45,6 +57,7 @@ export class EtcdProcess {
     readonly clientPort: number,
     readonly peerPort: number,
     dataDir: string | undefined,
+    private readonly tls: EtcdTlsOptions | undefined,
   ) {
     this.ownsDataDir = dataDir === undefined;
     this.dataDir = dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-xds-etcd-'));
@@ -56,13 +69,14 @@ export class EtcdProcess {
       options.clientPort ?? (await freePort()),
       options.peerPort ?? (await freePort()),
       options.dataDir,
+      options.tls,
     );
     await etcd.launch();
     return etcd;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.clientPort}`;
+    return `${this.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.clientPort}`;
   }
 
   get pid(): number | undefined {
@@ -112,6 +126,15 @@ export class EtcdProcess {
         `--initial-cluster=default=${peer}`,
         '--log-level=warn',
         '--logger=zap',
+        ...(this.tls === undefined
+          ? []
+          : [
+              `--cert-file=${this.tls.cert}`,
+              `--key-file=${this.tls.key}`,
+              ...(this.tls.clientCa === undefined
+                ? []
+                : [`--trusted-ca-file=${this.tls.clientCa}`, '--client-cert-auth']),
+            ]),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -124,15 +147,41 @@ export class EtcdProcess {
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`etcd exited with ${child.exitCode}:\n${this.log}`);
-      try {
-        const response = await fetch(`${this.url}/health`);
-        if (response.ok && ((await response.json()) as { health: string }).health === 'true') return;
-      } catch {
-        // not listening yet
-      }
+      if (await this.healthy()) return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     await this.halt();
     throw new Error(`etcd did not become healthy within 20s:\n${this.log}`);
+  }
+
+  private async healthy(): Promise<boolean> {
+    try {
+      if (this.tls === undefined) {
+        const response = await fetch(`${this.url}/health`);
+        return response.ok && ((await response.json()) as { health: string }).health === 'true';
+      }
+      const client = this.tls.healthClient;
+      const body = await new Promise<string>((resolve, reject) => {
+        const request = https.get(
+          `${this.url}/health`,
+          client === undefined
+            ? { rejectUnauthorized: false }
+            : {
+                ca: fs.readFileSync(client.ca),
+                cert: fs.readFileSync(client.cert),
+                key: fs.readFileSync(client.key),
+              },
+          (response) => {
+            let text = '';
+            response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+            response.on('end', () => resolve(response.statusCode === 200 ? text : ''));
+          },
+        );
+        request.on('error', reject);
+      });
+      return body !== '' && (JSON.parse(body) as { health: string }).health === 'true';
+    } catch {
+      return false; // not listening yet
+    }
   }
 }

@@ -42,11 +42,12 @@ class RawXdsClient<Request extends { node?: Node | null }, Response> {
     service: Service,
     delta: boolean,
     readonly node: Node,
+    credentials: grpc.ChannelCredentials,
   ) {
     const definition = methodDefinition(service, delta);
     // Our definitions decode requests server-side; as a client we only need the other half.
     const Client = grpc.makeGenericClientConstructor({ method: definition }, 'RawXds');
-    this.client = new Client(address, grpc.credentials.createInsecure());
+    this.client = new Client(address, credentials);
     const method = (
       this.client as unknown as Record<string, () => grpc.ClientDuplexStream<Request, Response>>
     ).method;
@@ -103,15 +104,25 @@ class RawXdsClient<Request extends { node?: Node | null }, Response> {
 
 /** A state-of-the-world client (ADS by default). */
 export class RawAdsClient extends RawXdsClient<DiscoveryRequest, DiscoveryResponse__Output> {
-  constructor(address: string, node: Node = DEFAULT_NODE, service: Service = 'ADS') {
-    super(address, service, false, node);
+  constructor(
+    address: string,
+    node: Node = DEFAULT_NODE,
+    service: Service = 'ADS',
+    credentials = grpc.credentials.createInsecure(),
+  ) {
+    super(address, service, false, node, credentials);
   }
 }
 
 /** A delta (incremental) client (ADS by default). */
 export class RawDeltaClient extends RawXdsClient<DeltaDiscoveryRequest, DeltaDiscoveryResponse__Output> {
-  constructor(address: string, node: Node = DEFAULT_NODE, service: Service = 'ADS') {
-    super(address, service, true, node);
+  constructor(
+    address: string,
+    node: Node = DEFAULT_NODE,
+    service: Service = 'ADS',
+    credentials = grpc.credentials.createInsecure(),
+  ) {
+    super(address, service, true, node, credentials);
   }
 }
 

@@ -2,19 +2,40 @@
 import { isIP } from 'node:net';
 import * as os from 'node:os';
 
+/** TLS to etcd-xds: the CA that signed its certificate, and the client's own for mutual TLS. */
+export interface ClientTls {
+  readonly ca: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
 export interface BootstrapOptions {
   /** One or more `host:port`, in order of preference. */
   readonly servers: readonly string[];
   readonly nodeId?: string;
   readonly cluster?: string;
   readonly zone?: string;
+  readonly tls?: ClientTls;
 }
 
 export function grpcBootstrap(options: BootstrapOptions): object {
   return {
     xds_servers: options.servers.map((server) => ({
       server_uri: server,
-      channel_creds: [{ type: 'insecure' }],
+      // gRFC A65: TLS with files (C-core 1.57+, grpc-go, grpc-java); grpc-js supports only insecure.
+      channel_creds:
+        options.tls === undefined
+          ? [{ type: 'insecure' }]
+          : [
+              {
+                type: 'tls',
+                config: {
+                  ca_certificate_file: options.tls.ca,
+                  ...(options.tls.cert !== undefined ? { certificate_file: options.tls.cert } : {}),
+                  ...(options.tls.key !== undefined ? { private_key_file: options.tls.key } : {}),
+                },
+              },
+            ],
       // ignore_resource_deletion: if every instance of a service vanishes (or a prefix is wiped
       // by mistake), clients keep their last config instead of failing the channel (gRFC A53).
       server_features: ['xds_v3', 'ignore_resource_deletion'],
@@ -76,6 +97,14 @@ export function envoyBootstrap(options: EnvoyBootstrapOptions): object {
               explicit_http_config: { http2_protocol_options: {} },
             },
           },
+          ...(options.tls === undefined
+            ? {}
+            : {
+                transport_socket: envoyTlsSocket(
+                  options.tls,
+                  servers.map(({ host }) => host),
+                ),
+              }),
           load_assignment: {
             cluster_name: 'etcd-xds',
             endpoints: [
@@ -88,6 +117,40 @@ export function envoyBootstrap(options: EnvoyBootstrapOptions): object {
           },
         },
       ],
+    },
+  };
+}
+
+/**
+ * Envoy's TLS to etcd-xds: verify its certificate against the CA and, since Envoy checks no name
+ * unless told to, that it was issued to one of the configured server names or IPs (as gRPC
+ * clients do); present the client certificate for mutual TLS.
+ */
+function envoyTlsSocket(tls: ClientTls, hosts: readonly string[]): object {
+  const sni = hosts.find((host) => isIP(host) === 0);
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      ...(sni !== undefined ? { sni } : {}),
+      common_tls_context: {
+        // etcd-xds is a gRPC server: HTTP/2 over ALPN.
+        alpn_protocols: ['h2'],
+        validation_context: {
+          trusted_ca: { filename: tls.ca },
+          match_typed_subject_alt_names: [...new Set(hosts)].map((host) => ({
+            san_type: isIP(host) === 0 ? 'DNS' : 'IP_ADDRESS',
+            matcher: { exact: host },
+          })),
+        },
+        ...(tls.cert !== undefined && tls.key !== undefined
+          ? {
+              tls_certificates: [
+                { certificate_chain: { filename: tls.cert }, private_key: { filename: tls.key } },
+              ],
+            }
+          : {}),
+      },
     },
   };
 }

@@ -1,31 +1,44 @@
-// Resolves `serve` settings: flags over environment over defaults, validated once at start.
+// Resolves command settings: flags over environment over defaults, validated once at start.
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { EtcdXdsError, ErrorCode } from '../errors';
 import { LOG_LEVELS, type LogLevel } from '../logger';
-import { formatZodError } from '../registry/json-value';
 
-export interface ServeConfig {
-  readonly etcd: readonly string[];
-  readonly prefix: string;
-  readonly policyPrefix: string;
-  readonly host: string;
-  readonly port: number;
-  readonly adminHost: string;
-  readonly adminPort: number;
-  readonly debounceMs: number;
-  readonly maxDelayMs: number;
-  readonly logLevel: LogLevel;
-  /** Where Envoy proxies bind the listener etcd-xds serves them. */
-  readonly envoyListener: { readonly host: string; readonly port: number };
+interface Setting {
+  readonly flag: string;
+  readonly env: string;
+  readonly default?: string;
+  readonly help: string;
 }
 
-/** Each setting: its flag (commander's camelCase key), env variable and default. */
-export const SERVE_SETTINGS = {
+/** How to reach etcd: shared by `serve` and `register`. */
+export const ETCD_SETTINGS = {
   etcd: {
     flag: '--etcd <urls>',
     env: 'ETCD_XDS_ETCD',
     default: 'http://127.0.0.1:2379',
     help: 'comma-separated etcd endpoints',
+  },
+  etcdCa: {
+    flag: '--etcd-ca <file>',
+    env: 'ETCD_XDS_ETCD_CA',
+    help: "PEM CA bundle to verify etcd's TLS certificate",
+  },
+  etcdCert: {
+    flag: '--etcd-cert <file>',
+    env: 'ETCD_XDS_ETCD_CERT',
+    help: 'PEM client certificate for etcd (mutual TLS)',
+  },
+  etcdKey: { flag: '--etcd-key <file>', env: 'ETCD_XDS_ETCD_KEY', help: 'PEM private key of --etcd-cert' },
+  etcdUsername: {
+    flag: '--etcd-username <name>',
+    env: 'ETCD_XDS_ETCD_USERNAME',
+    help: 'etcd user (password from ETCD_XDS_ETCD_PASSWORD or --etcd-password-file)',
+  },
+  etcdPasswordFile: {
+    flag: '--etcd-password-file <file>',
+    env: 'ETCD_XDS_ETCD_PASSWORD_FILE',
+    help: 'file holding the etcd password',
   },
   prefix: {
     flag: '--prefix <p>',
@@ -33,6 +46,13 @@ export const SERVE_SETTINGS = {
     default: '/services/',
     help: 'every key under it is one registered instance',
   },
+} as const satisfies Record<string, Setting>;
+
+/** The password never comes from a flag (argv is visible to every user of the machine). */
+export const ETCD_PASSWORD_ENV = 'ETCD_XDS_ETCD_PASSWORD';
+
+export const SERVE_SETTINGS = {
+  ...ETCD_SETTINGS,
   policyPrefix: {
     flag: '--policy-prefix <p>',
     env: 'ETCD_XDS_POLICY_PREFIX',
@@ -50,6 +70,17 @@ export const SERVE_SETTINGS = {
     env: 'ETCD_XDS_PORT',
     default: '18000',
     help: 'xDS (ADS) gRPC listener port (0: any free port)',
+  },
+  tlsCert: {
+    flag: '--tls-cert <file>',
+    env: 'ETCD_XDS_TLS_CERT',
+    help: 'PEM certificate: the xDS listener speaks TLS',
+  },
+  tlsKey: { flag: '--tls-key <file>', env: 'ETCD_XDS_TLS_KEY', help: 'PEM private key of --tls-cert' },
+  tlsClientCa: {
+    flag: '--tls-client-ca <file>',
+    env: 'ETCD_XDS_TLS_CLIENT_CA',
+    help: 'PEM CA bundle: clients must present a certificate it signed (mutual TLS)',
   },
   adminHost: {
     flag: '--admin-host <h>',
@@ -87,28 +118,102 @@ export const SERVE_SETTINGS = {
     default: '0.0.0.0:10000',
     help: 'where Envoy proxies bind the listener etcd-xds serves them',
   },
-} as const;
+} as const satisfies Record<string, Setting>;
 
 export type ServeSettingName = keyof typeof SERVE_SETTINGS;
+export type EtcdSettingName = keyof typeof ETCD_SETTINGS;
+
+export interface EtcdConnection {
+  readonly endpoints: readonly string[];
+  /** File paths; read when connecting. */
+  readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string } | undefined;
+  readonly auth: { readonly username: string; readonly password: string } | undefined;
+  readonly prefix: string;
+}
+
+export interface ServeConfig {
+  readonly etcd: EtcdConnection;
+  readonly policyPrefix: string;
+  readonly host: string;
+  readonly port: number;
+  /** File paths; with `clientCa`, clients must present a certificate (mutual TLS). */
+  readonly tls: { readonly cert: string; readonly key: string; readonly clientCa?: string } | undefined;
+  readonly adminHost: string;
+  readonly adminPort: number;
+  readonly debounceMs: number;
+  readonly maxDelayMs: number;
+  readonly logLevel: LogLevel;
+  /** Where Envoy proxies bind the listener etcd-xds serves them. */
+  readonly envoyListener: { readonly host: string; readonly port: number };
+}
 
 const port = z.coerce.number().int().min(0).max(65535);
 const keyPrefix = z.string().min(1).endsWith('/', 'must end with "/" so that it names a key directory');
+const file = z.string().min(1).optional();
 
-const schema = z
+const etcdShape = {
+  etcd: z
+    .string()
+    .transform((text) =>
+      text
+        .split(',')
+        .map((url) => url.trim())
+        .filter((url) => url !== ''),
+    )
+    .pipe(z.array(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })).min(1)),
+  etcdCa: file,
+  etcdCert: file,
+  etcdKey: file,
+  etcdUsername: z.string().min(1).optional(),
+  etcdPasswordFile: file,
+  etcdPassword: z.string().min(1).optional(),
+  prefix: keyPrefix,
+};
+
+type RawEtcd = z.infer<z.ZodObject<typeof etcdShape>>;
+
+function checkEtcd(c: RawEtcd, issue: (path: string, message: string) => void): void {
+  if ((c.etcdCert === undefined) !== (c.etcdKey === undefined))
+    issue('etcdCert', 'needs --etcd-key too (and the other way round)');
+  const hasPassword = c.etcdPassword !== undefined || c.etcdPasswordFile !== undefined;
+  if (c.etcdUsername !== undefined && !hasPassword)
+    issue('etcdUsername', `needs a password: ${ETCD_PASSWORD_ENV} or --etcd-password-file`);
+  if (c.etcdUsername === undefined && hasPassword)
+    issue('etcdUsername', 'a password was given without a user');
+  const secure = c.etcd.filter((url) => url.startsWith('https:')).length;
+  if (secure !== 0 && secure !== c.etcd.length) issue('etcd', 'use https:// for every endpoint or for none');
+  if (secure === 0 && (c.etcdCa !== undefined || c.etcdCert !== undefined))
+    issue('etcd', 'TLS settings for etcd need https:// endpoints');
+  if (c.etcdPassword !== undefined && c.etcdPasswordFile !== undefined)
+    issue('etcdPasswordFile', `give the password in ${ETCD_PASSWORD_ENV} or a file, not both`);
+}
+
+function etcdConnection(c: RawEtcd, readFile: (path: string) => string): EtcdConnection {
+  const password =
+    c.etcdPassword ?? (c.etcdPasswordFile === undefined ? undefined : readFile(c.etcdPasswordFile).trim());
+  return {
+    endpoints: c.etcd,
+    tls:
+      c.etcdCa === undefined && c.etcdCert === undefined
+        ? undefined
+        : { ca: c.etcdCa, cert: c.etcdCert, key: c.etcdKey },
+    auth:
+      c.etcdUsername === undefined || password === undefined
+        ? undefined
+        : { username: c.etcdUsername, password },
+    prefix: c.prefix,
+  };
+}
+
+const serveSchema = z
   .object({
-    etcd: z
-      .string()
-      .transform((text) =>
-        text
-          .split(',')
-          .map((url) => url.trim())
-          .filter((url) => url !== ''),
-      )
-      .pipe(z.array(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })).min(1)),
-    prefix: keyPrefix,
+    ...etcdShape,
     policyPrefix: keyPrefix,
     host: z.string().min(1),
     port,
+    tlsCert: file,
+    tlsKey: file,
+    tlsClientCa: file,
     adminHost: z.string().min(1),
     adminPort: port,
     debounceMs: z.coerce.number().int().min(0).max(60_000),
@@ -123,39 +228,109 @@ const schema = z
       })
       .refine((address) => address.port >= 1 && address.port <= 65535, 'port must be 1-65535'),
   })
-  .refine((c) => c.maxDelayMs >= c.debounceMs, { message: 'must be >= debounceMs', path: ['maxDelayMs'] })
-  .refine((c) => !c.prefix.startsWith(c.policyPrefix) && !c.policyPrefix.startsWith(c.prefix), {
-    message: 'prefix and policyPrefix must not contain one another',
-    path: ['policyPrefix'],
+  .superRefine((c, ctx) => {
+    const issue = (path: string, message: string): void =>
+      ctx.addIssue({ code: 'custom', path: [path], message });
+    checkEtcd(c, issue);
+    if (c.maxDelayMs < c.debounceMs) issue('maxDelayMs', 'must be >= debounceMs');
+    if (c.prefix.startsWith(c.policyPrefix) || c.policyPrefix.startsWith(c.prefix)) {
+      issue('policyPrefix', 'prefix and policyPrefix must not contain one another');
+    }
+    if ((c.tlsCert === undefined) !== (c.tlsKey === undefined))
+      issue('tlsCert', 'needs --tls-key too (and the other way round)');
+    if (c.tlsClientCa !== undefined && c.tlsCert === undefined)
+      issue('tlsClientCa', 'mutual TLS needs --tls-cert and --tls-key');
   });
+
+const etcdSchema = z
+  .object(etcdShape)
+  .superRefine((c, ctx) =>
+    checkEtcd(c, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message })),
+  );
+
+/** Collects flags (undefined when not given), then environment, then defaults. */
+function rawSettings(
+  settings: Record<string, Setting>,
+  flags: Partial<Record<string, string | undefined>>,
+  env: NodeJS.ProcessEnv,
+): Record<string, string | undefined> {
+  const raw: Record<string, string | undefined> = Object.fromEntries(
+    Object.entries(settings).map(([name, setting]) => [
+      name,
+      flags[name] ?? env[setting.env] ?? setting.default,
+    ]),
+  );
+  raw.etcdPassword = env[ETCD_PASSWORD_ENV] || undefined;
+  for (const [name, value] of Object.entries(raw)) if (value === '') raw[name] = undefined;
+  return raw;
+}
+
+/** Turns validation issues into one error naming the flag and variable, which is what the user can change. */
+function configError(command: string, settings: Record<string, Setting>, error: z.ZodError): EtcdXdsError {
+  const message = error.issues
+    .map((issue) => {
+      const name = String(issue.path[0]);
+      const setting = settings[name];
+      const label = setting
+        ? `${setting.flag.split(' ')[0]} / ${setting.env}`
+        : name === 'etcdPassword'
+          ? ETCD_PASSWORD_ENV
+          : name;
+      return `${label}: ${issue.message}`;
+    })
+    .join('; ');
+  return new EtcdXdsError({ code: ErrorCode.BadConfig, subject: command, message });
+}
+
+export function readConfigFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new EtcdXdsError({
+      code: ErrorCode.BadConfig,
+      subject: path,
+      message: `cannot read: ${(error as Error).message}`,
+    });
+  }
+}
 
 /**
  * @param flags values given on the command line (undefined when not given)
  * @param env the process environment
+ * @param readFile reads the password file, when there is one
  */
 export function resolveServeConfig(
   flags: Partial<Record<ServeSettingName, string | undefined>>,
   env: NodeJS.ProcessEnv,
+  readFile: (path: string) => string = readConfigFile,
 ): ServeConfig {
-  const raw = Object.fromEntries(
-    (Object.keys(SERVE_SETTINGS) as ServeSettingName[]).map((name) => {
-      const setting = SERVE_SETTINGS[name];
-      return [name, flags[name] ?? env[setting.env] ?? setting.default];
-    }),
-  );
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    // Name the flag and the variable, which is what the user can change.
-    const message = parsed.error.issues
-      .map((issue) => {
-        const setting = SERVE_SETTINGS[issue.path[0] as ServeSettingName];
-        const name = setting
-          ? `${setting.flag.split(' ')[0]} / ${setting.env}`
-          : formatZodError(parsed.error);
-        return `${name}: ${issue.message}`;
-      })
-      .join('; ');
-    throw new EtcdXdsError({ code: ErrorCode.BadConfig, subject: 'serve', message });
-  }
-  return parsed.data;
+  const parsed = serveSchema.safeParse(rawSettings(SERVE_SETTINGS, flags, env));
+  if (!parsed.success) throw configError('serve', SERVE_SETTINGS, parsed.error);
+  const c = parsed.data;
+  return {
+    etcd: etcdConnection(c, readFile),
+    policyPrefix: c.policyPrefix,
+    host: c.host,
+    port: c.port,
+    tls:
+      c.tlsCert === undefined || c.tlsKey === undefined
+        ? undefined
+        : { cert: c.tlsCert, key: c.tlsKey, clientCa: c.tlsClientCa },
+    adminHost: c.adminHost,
+    adminPort: c.adminPort,
+    debounceMs: c.debounceMs,
+    maxDelayMs: c.maxDelayMs,
+    logLevel: c.logLevel,
+    envoyListener: c.envoyListener,
+  };
+}
+
+export function resolveEtcdConnection(
+  flags: Partial<Record<EtcdSettingName, string | undefined>>,
+  env: NodeJS.ProcessEnv,
+  readFile: (path: string) => string = readConfigFile,
+): EtcdConnection {
+  const parsed = etcdSchema.safeParse(rawSettings(ETCD_SETTINGS, flags, env));
+  if (!parsed.success) throw configError('register', ETCD_SETTINGS, parsed.error);
+  return etcdConnection(parsed.data, readFile);
 }

@@ -1,15 +1,34 @@
-// The etcd client etcd-xds runs with: keepalive so a dead connection errors instead of hanging,
-// and fault handling tuned so that etcd coming back is noticed within a second.
+// The etcd client etcd-xds runs with: TLS and auth as configured, keepalive so a dead
+// connection errors instead of hanging, and fault handling tuned so that etcd coming back is
+// noticed within a second.
 import { circuitBreaker, ConsecutiveBreaker, handleWhen, retry } from 'cockatiel';
 import { Etcd3, isRecoverableError } from 'etcd3';
+import { rootCertificates } from 'node:tls';
+import { readConfigFile, type EtcdConnection } from './config';
 
-export interface EtcdClientOptions {
-  readonly endpoints: readonly string[];
-}
-
-export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
+export function createEtcdClient(
+  connection: Pick<EtcdConnection, 'endpoints'> & Partial<EtcdConnection>,
+): Etcd3 {
+  const tls = connection.tls;
   return new Etcd3({
-    hosts: [...options.endpoints],
+    hosts: [...connection.endpoints],
+    ...(tls === undefined
+      ? {}
+      : {
+          credentials: {
+            // Without --etcd-ca, the CAs Node.js trusts (the same default as for https:// alone).
+            rootCertificate: Buffer.from(
+              tls.ca === undefined ? rootCertificates.join('\n') : readConfigFile(tls.ca),
+            ),
+            ...(tls.cert !== undefined && tls.key !== undefined
+              ? {
+                  certChain: Buffer.from(readConfigFile(tls.cert)),
+                  privateKey: Buffer.from(readConfigFile(tls.key)),
+                }
+              : {}),
+          },
+        }),
+    ...(connection.auth === undefined ? {} : { auth: { ...connection.auth } }),
     grpcOptions: {
       // A half-open connection (a partition, a dead host) errors within ~15 s instead of never.
       'grpc.keepalive_time_ms': 10_000,

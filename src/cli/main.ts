@@ -5,7 +5,14 @@ import { EtcdXdsError } from '../errors';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../logger';
 import { Registrar } from '../register/registrar';
 import { envoyBootstrap, grpcBootstrap } from './bootstrap';
-import { resolveServeConfig, SERVE_SETTINGS, type ServeSettingName } from './config';
+import {
+  ETCD_SETTINGS,
+  resolveEtcdConnection,
+  resolveServeConfig,
+  SERVE_SETTINGS,
+  type EtcdSettingName,
+  type ServeSettingName,
+} from './config';
 import { createEtcdClient } from './etcd-client';
 import { startServer } from './serve';
 
@@ -37,15 +44,19 @@ const program = new Command('etcd-xds')
 const serve = program
   .command('serve')
   .description('watch etcd and serve xDS (ADS) to gRPC clients and Envoy');
-// Commander names each option after its flag (--policy-prefix → policyPrefix), matching SERVE_SETTINGS.
-for (const setting of Object.values(SERVE_SETTINGS)) {
-  serve.addOption(
-    new Option(
-      setting.flag,
-      `${setting.help} (env ${setting.env}, default ${JSON.stringify(setting.default)})`,
-    ),
+/** Commander names each option after its flag (--policy-prefix → policyPrefix), matching the setting names. */
+function settingOptions(
+  settings: Record<string, { flag: string; env: string; default?: string; help: string }>,
+): Option[] {
+  return Object.values(settings).map(
+    (setting) =>
+      new Option(
+        setting.flag,
+        `${setting.help} (env ${setting.env}${setting.default === undefined ? '' : `, default ${JSON.stringify(setting.default)}`})`,
+      ),
   );
 }
+for (const option of settingOptions(SERVE_SETTINGS)) serve.addOption(option);
 serve.action(async (flags: Partial<Record<ServeSettingName, string>>) => {
   let config;
   try {
@@ -86,6 +97,9 @@ program
   .option('--envoy', 'print an Envoy bootstrap instead (ADS for listeners and clusters)')
   .option('--delta', 'with --envoy: use incremental (delta) xDS')
   .option('--envoy-admin-port <port>', "with --envoy: Envoy's admin port on 127.0.0.1", '9901')
+  .option('--tls-ca <file>', "connect with TLS, trusting this CA for etcd-xds's certificate")
+  .option('--tls-cert <file>', 'with --tls-ca: the client certificate for mutual TLS')
+  .option('--tls-key <file>', 'with --tls-cert: its private key')
   .action(
     (options: {
       server: string;
@@ -95,6 +109,9 @@ program
       envoy?: boolean;
       delta?: boolean;
       envoyAdminPort: string;
+      tlsCa?: string;
+      tlsCert?: string;
+      tlsKey?: string;
     }) => {
       const servers = options.server
         .split(',')
@@ -104,14 +121,23 @@ program
       if (servers.length === 0 || bad !== undefined)
         fail(new Error(`--server: ${JSON.stringify(bad ?? '')} is not host:port`));
       if (options.delta && !options.envoy) fail(new Error('--delta only applies to --envoy'));
+      if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
+        fail(new Error('--tls-cert and --tls-key go together'));
+      }
+      if (options.tlsCert !== undefined && options.tlsCa === undefined)
+        fail(new Error('--tls-cert needs --tls-ca'));
+      const tls =
+        options.tlsCa === undefined
+          ? undefined
+          : { ca: options.tlsCa, cert: options.tlsCert, key: options.tlsKey };
       const bootstrap = options.envoy
-        ? envoyBootstrap({ ...options, servers, adminPort: Number(options.envoyAdminPort) })
-        : grpcBootstrap({ ...options, servers });
+        ? envoyBootstrap({ ...options, servers, tls, adminPort: Number(options.envoyAdminPort) })
+        : grpcBootstrap({ ...options, servers, tls });
       process.stdout.write(`${JSON.stringify(bootstrap, null, 2)}\n`);
     },
   );
 
-program
+const register = program
   .command('register')
   .description('register one instance in etcd under a lease, keep it alive, and deregister on SIGTERM/SIGINT')
   .requiredOption('--service <name>', 'service name (clients dial xds:///<name>)')
@@ -121,11 +147,11 @@ program
   .option('--ttl <seconds>', 'lease TTL', '10')
   .option('--weight <n>', 'relative traffic share')
   .option('--zone <zone>', 'locality zone')
-  .option('--etcd <urls>', 'comma-separated etcd endpoints (env ETCD_XDS_ETCD)')
-  .option('--prefix <p>', 'registration prefix (env ETCD_XDS_PREFIX)')
-  .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
-  .action(
-    async (options: {
+  .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'));
+for (const option of settingOptions(ETCD_SETTINGS)) register.addOption(option);
+register.action(
+  async (
+    options: {
       service: string;
       address: string;
       version?: string;
@@ -133,41 +159,45 @@ program
       ttl: string;
       weight?: string;
       zone?: string;
-      etcd?: string;
-      prefix?: string;
       logLevel: LogLevel;
-    }) => {
-      const logger = createLogger(options.logLevel);
-      const endpoints = (options.etcd ?? process.env.ETCD_XDS_ETCD ?? SERVE_SETTINGS.etcd.default).split(',');
-      const etcd = createEtcdClient({ endpoints: endpoints.map((e) => e.trim()) });
-      const stopping = untilSignal();
-      let registrar: Registrar;
-      try {
-        registrar = new Registrar({
-          etcd,
-          prefix: options.prefix ?? process.env.ETCD_XDS_PREFIX ?? SERVE_SETTINGS.prefix.default,
-          service: options.service,
-          address: options.address,
-          version: options.version,
-          id: options.id,
-          ttlSeconds: Number(options.ttl),
-          weight: options.weight === undefined ? undefined : Number(options.weight),
-          zone: options.zone,
-          logger,
-        });
-      } catch (error) {
-        etcd.close();
-        fail(error);
-      }
-      // Registers (retrying while etcd is unreachable) until a signal; stop() then removes
-      // whatever was written, even mid-registration.
-      registrar.start().catch((error: unknown) => logger.error({ err: error }, 'registration failed'));
-      const signal = await stopping;
-      logger.info({ signal, key: registrar.key }, 'deregistering');
-      await registrar.stop();
+    } & Partial<Record<EtcdSettingName, string>>,
+  ) => {
+    const logger = createLogger(options.logLevel);
+    let connection;
+    try {
+      connection = resolveEtcdConnection(options, process.env);
+    } catch (error) {
+      fail(error);
+    }
+    const etcd = createEtcdClient(connection);
+    const stopping = untilSignal();
+    let registrar: Registrar;
+    try {
+      registrar = new Registrar({
+        etcd,
+        prefix: connection.prefix,
+        service: options.service,
+        address: options.address,
+        version: options.version,
+        id: options.id,
+        ttlSeconds: Number(options.ttl),
+        weight: options.weight === undefined ? undefined : Number(options.weight),
+        zone: options.zone,
+        logger,
+      });
+    } catch (error) {
       etcd.close();
-      process.exit(0);
-    },
-  );
+      fail(error);
+    }
+    // Registers (retrying while etcd is unreachable) until a signal; stop() then removes
+    // whatever was written, even mid-registration.
+    registrar.start().catch((error: unknown) => logger.error({ err: error }, 'registration failed'));
+    const signal = await stopping;
+    logger.info({ signal, key: registrar.key }, 'deregistering');
+    await registrar.stop();
+    etcd.close();
+    process.exit(0);
+  },
+);
 
 program.parseAsync(process.argv).catch(fail);

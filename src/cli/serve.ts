@@ -1,4 +1,5 @@
 // Wires the stages together for `etcd-xds serve`: registry → cache → server, plus admin.
+import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { createAdminServer } from '../admin/admin-server';
 import { CSDS_SERVICE, csdsImplementation } from '../admin/csds';
@@ -8,7 +9,7 @@ import type { Catalog } from '../registry/catalog';
 import { EtcdRegistry } from '../registry/etcd-registry';
 import { XdsServer } from '../server/xds-server';
 import { translator } from '../translate/flavours';
-import type { ServeConfig } from './config';
+import { readConfigFile, type ServeConfig } from './config';
 import { createEtcdClient } from './etcd-client';
 
 export interface RunningServer {
@@ -20,7 +21,7 @@ export interface RunningServer {
 
 export async function startServer(config: ServeConfig, logger: Logger): Promise<RunningServer> {
   const metrics = new Metrics();
-  const etcd = createEtcdClient({ endpoints: config.etcd });
+  const etcd = createEtcdClient(config.etcd);
   const cache = new SnapshotCache({
     translate: translator({ envoyListener: config.envoyListener }),
     debounceMs: config.debounceMs,
@@ -31,7 +32,7 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
   let catalog: Catalog | undefined;
   const registry = new EtcdRegistry({
     client: etcd,
-    prefix: config.prefix,
+    prefix: config.etcd.prefix,
     policyPrefix: config.policyPrefix,
     logger: logger.child({ component: 'registry' }),
     metrics,
@@ -40,7 +41,12 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
       cache.setCatalog(next);
     },
   });
-  const xds = new XdsServer({ cache, logger: logger.child({ component: 'server' }), metrics });
+  const xds = new XdsServer({
+    cache,
+    logger: logger.child({ component: 'server' }),
+    metrics,
+    credentials: serverCredentials(config.tls),
+  });
   xds.addService(
     CSDS_SERVICE,
     csdsImplementation({ streams: () => xds.streamViews(), snapshot: (flavour) => cache.peek(flavour) }),
@@ -64,8 +70,11 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
     {
       xds: `${config.host}:${xdsPort}`,
       admin: `${config.adminHost}:${adminPort}`,
-      etcd: config.etcd,
-      prefix: config.prefix,
+      etcd: config.etcd.endpoints,
+      etcdTls: config.etcd.tls !== undefined,
+      etcdUser: config.etcd.auth?.username,
+      tls: config.tls === undefined ? 'off' : config.tls.clientCa === undefined ? 'tls' : 'mutual',
+      prefix: config.etcd.prefix,
     },
     'etcd-xds serving',
   );
@@ -84,4 +93,20 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
       await admin.close();
     },
   };
+}
+
+/** Plaintext, TLS, or mutual TLS (clients must present a certificate the client CA signed). */
+function serverCredentials(tls: ServeConfig['tls']): grpc.ServerCredentials {
+  if (tls === undefined) return grpc.ServerCredentials.createInsecure();
+  const clientCa = tls.clientCa === undefined ? null : Buffer.from(readConfigFile(tls.clientCa));
+  return grpc.ServerCredentials.createSsl(
+    clientCa,
+    [
+      {
+        cert_chain: Buffer.from(readConfigFile(tls.cert)),
+        private_key: Buffer.from(readConfigFile(tls.key)),
+      },
+    ],
+    clientCa !== null,
+  );
 }

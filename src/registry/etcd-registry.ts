@@ -96,11 +96,18 @@ export class EtcdRegistry {
     const maxBackoff = this.options.maxBackoffMs ?? 500;
     let backoff = minBackoff;
     let reason = 'start';
+    // While etcd stays down the loop retries every ~0.5 s: log the first failure, a changed
+    // error, and then a reminder every 30 s, not every attempt.
+    let failures = 0;
+    let loggedError: string | undefined;
+    let loggedAt = 0;
     while (!this.stopped) {
       try {
         metrics.etcdRelists.inc({ reason });
         const revision = await this.list();
         backoff = minBackoff;
+        failures = 0;
+        loggedError = undefined;
         await this.watch(revision + 1);
         reason = 'watch-lost';
       } catch (error) {
@@ -108,10 +115,15 @@ export class EtcdRegistry {
         const message = (error as Error).message ?? String(error);
         reason = /compacted/i.test(message) ? 'compacted' : 'watch-lost';
         this.markStale(message);
-        logger.warn(
-          { code: ErrorCode.EtcdUnavailable, err: message, retryInMs: backoff },
-          'etcd list/watch failed; serving the last known catalog',
-        );
+        failures += 1;
+        if (message !== loggedError || Date.now() - loggedAt >= 30_000) {
+          logger.warn(
+            { code: ErrorCode.EtcdUnavailable, err: message, failures, retryInMs: backoff },
+            'etcd list/watch failed; serving the last known catalog',
+          );
+          loggedError = message;
+          loggedAt = Date.now();
+        }
         await this.sleep(backoff * (0.8 + Math.random() * 0.4));
         backoff = Math.min(maxBackoff, backoff * 2);
       }

@@ -60,6 +60,38 @@ describe('the etcd-xds binary', () => {
     assert.deepEqual(bootstrap.node, { id: 'checkout-1', locality: { zone: 'z2' } });
   });
 
+  it('bootstrap --tls-ca/--tls-cert/--tls-key gives TLS channel creds with those files (gRFC A65)', async () => {
+    const { stdout } = await runCli(
+      [
+        'bootstrap',
+        '--server',
+        'xds:18000',
+        '--tls-ca',
+        '/ca.pem',
+        '--tls-cert',
+        '/c.pem',
+        '--tls-key',
+        '/c.key',
+      ],
+      BIN,
+    );
+    const bootstrap = JSON.parse(stdout) as { xds_servers: { channel_creds: object[] }[] };
+    assert.deepEqual(bootstrap.xds_servers[0].channel_creds, [
+      {
+        type: 'tls',
+        config: { ca_certificate_file: '/ca.pem', certificate_file: '/c.pem', private_key_file: '/c.key' },
+      },
+    ]);
+    for (const [args, message] of [
+      [['--tls-cert', '/c.pem'], /--tls-cert and --tls-key go together/],
+      [['--tls-cert', '/c.pem', '--tls-key', '/c.key'], /--tls-cert needs --tls-ca/],
+    ] as const) {
+      const result = await runCli(['bootstrap', '--server', 'xds:18000', ...args], BIN);
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, message);
+    }
+  });
+
   it('bootstrap refuses a server that is not host:port', async () => {
     const result = await runCli(['bootstrap', '--server', 'http://x'], BIN);
     assert.equal(result.code, 2);

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assertAllFailed, assertAnsweredBy } from '../../testkit/call-results';
+import { TestPki } from '../../testkit/certs';
 import { EnvoyRoutingClient } from '../../testkit/envoy-client';
 import { ENVOY_BINARY, envoyAvailable } from '../../testkit/envoy';
 import { eventually, Mesh } from '../../testkit/mesh';
@@ -172,6 +173,36 @@ describe('Envoy bootstrap', () => {
       ]);
       assert.equal(result.code, 0, result.stderr);
       await validate(result.stdout);
+    }
+  });
+
+  it('etcd-xds bootstrap --envoy --tls-ca/--tls-cert/--tls-key prints what Envoy accepts', async () => {
+    const pki = TestPki.create();
+    try {
+      const ca = pki.ca('ca');
+      const client = pki.leaf('client', ca);
+      const args = [
+        'bootstrap',
+        '--envoy',
+        '--server',
+        'xds.example:18000,10.0.0.2:18000',
+        '--tls-ca',
+        ca.cert,
+      ];
+      for (const extra of [[], ['--tls-cert', client.cert, '--tls-key', client.key]]) {
+        const result = await runCli([...args, ...extra]);
+        assert.equal(result.code, 0, result.stderr);
+        const text = JSON.stringify(JSON.parse(result.stdout));
+        assert.match(text, /UpstreamTlsContext/);
+        // Envoy checks no certificate name unless told to: the bootstrap must tell it.
+        assert.match(
+          text,
+          /"match_typed_subject_alt_names":\[\{"san_type":"DNS","matcher":\{"exact":"xds.example"\}\},\{"san_type":"IP_ADDRESS","matcher":\{"exact":"10.0.0.2"\}\}\]/,
+        );
+        await validate(result.stdout);
+      }
+    } finally {
+      pki.remove();
     }
   });
 

@@ -6,11 +6,11 @@ import { grpcBootstrap } from '../../../src/cli/bootstrap';
 describe('resolveServeConfig', () => {
   it('uses the contract defaults', () => {
     assert.deepEqual(resolveServeConfig({}, {}), {
-      etcd: ['http://127.0.0.1:2379'],
-      prefix: '/services/',
+      etcd: { endpoints: ['http://127.0.0.1:2379'], tls: undefined, auth: undefined, prefix: '/services/' },
       policyPrefix: '/xds/policies/',
       host: '0.0.0.0',
       port: 18000,
+      tls: undefined,
       adminHost: '127.0.0.1',
       adminPort: 18001,
       debounceMs: 50,
@@ -27,8 +27,31 @@ describe('resolveServeConfig', () => {
     );
     assert.equal(config.port, 19000);
     assert.equal(config.adminPort, 17001);
-    assert.equal(config.prefix, '/reg/');
-    assert.deepEqual(config.etcd, ['http://a:2379', 'http://b:2379']);
+    assert.equal(config.etcd.prefix, '/reg/');
+    assert.deepEqual(config.etcd.endpoints, ['http://a:2379', 'http://b:2379']);
+  });
+
+  it('takes TLS and etcd credentials, the password from the environment or a file only', () => {
+    const config = resolveServeConfig(
+      {
+        tlsCert: 'server.pem',
+        tlsKey: 'server.key',
+        tlsClientCa: 'ca.pem',
+        etcd: 'https://etcd:2379',
+        etcdCa: 'etcd-ca.pem',
+        etcdUsername: 'xds',
+      },
+      { ETCD_XDS_ETCD_PASSWORD: 's3cret' },
+    );
+    assert.deepEqual(config.tls, { cert: 'server.pem', key: 'server.key', clientCa: 'ca.pem' });
+    assert.deepEqual(config.etcd.tls, { ca: 'etcd-ca.pem', cert: undefined, key: undefined });
+    assert.deepEqual(config.etcd.auth, { username: 'xds', password: 's3cret' });
+    const fromFile = resolveServeConfig(
+      { etcdUsername: 'xds', etcdPasswordFile: '/run/secrets/pw' },
+      {},
+      (path) => (path === '/run/secrets/pw' ? 'from-file\n' : ''),
+    );
+    assert.deepEqual(fromFile.etcd.auth, { username: 'xds', password: 'from-file' });
   });
 
   const bad: [string, Record<string, string>, RegExp][] = [
@@ -47,6 +70,37 @@ describe('resolveServeConfig', () => {
     ['overlapping prefixes', { prefix: '/a/', policyPrefix: '/a/policies/' }, /must not contain one another/],
     ['max delay below debounce', { debounceMs: '100', maxDelayMs: '10' }, /--max-delay-ms.*>= debounceMs/],
     ['an unknown log level', { logLevel: 'loud' }, /--log-level/],
+    [
+      'a TLS certificate without its key',
+      { tlsCert: 'a.pem' },
+      /--tls-cert \/ ETCD_XDS_TLS_CERT: needs --tls-key/,
+    ],
+    [
+      'a client CA without a server certificate',
+      { tlsClientCa: 'ca.pem' },
+      /--tls-client-ca.*needs --tls-cert and --tls-key/,
+    ],
+    [
+      'an etcd certificate without its key',
+      { etcd: 'https://e:2379', etcdCert: 'c.pem' },
+      /--etcd-cert.*needs --etcd-key/,
+    ],
+    [
+      'etcd TLS settings with http:// endpoints',
+      { etcdCa: 'ca.pem' },
+      /--etcd \/ ETCD_XDS_ETCD: TLS settings for etcd need https:\/\/ endpoints/,
+    ],
+    [
+      'a mix of http:// and https:// etcd endpoints',
+      { etcd: 'https://a:2379,http://b:2379' },
+      /use https:\/\/ for every endpoint or for none/,
+    ],
+    [
+      'an etcd user without a password',
+      { etcdUsername: 'xds' },
+      /needs a password: ETCD_XDS_ETCD_PASSWORD or --etcd-password-file/,
+    ],
+    ['an etcd password without a user', { etcdPasswordFile: '/pw' }, /a password was given without a user/],
     [
       'an Envoy listener that is not IP:port',
       { envoyListener: 'localhost:10000' },
