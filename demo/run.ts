@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as grpcXds from '@grpc/grpc-js-xds';
 import { grpcBootstrap } from '../src/cli/bootstrap';
-import { createEchoClient } from '../testkit/echo-backend';
+import { createEchoClient } from '../src/demo/echo';
 import { Mesh } from '../testkit/mesh';
 
 type Outcome = { id: string; version: string } | { error: string };

@@ -73,12 +73,27 @@ export class ServerProcess {
   }
 
   /** Starts `etcd-xds serve --host 127.0.0.1 --port 0 --admin-port 0 <args>`. */
-  static async start(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
-    const child = spawn(
-      process.execPath,
+  static start(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+    return ServerProcess.spawn(
       ['--import', 'tsx', CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', ...args],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+      { env: { ...process.env, ...env } },
     );
+  }
+
+  /**
+   * Runs `node <nodeArgs>`, an `etcd-xds serve` command line (e.g. the one a manifest or the
+   * image gives), and resolves once it serves.
+   */
+  static async spawn(
+    nodeArgs: readonly string[],
+    options: { env: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number },
+  ): Promise<ServerProcess> {
+    const child = spawn(process.execPath, nodeArgs, {
+      cwd: options.cwd ?? ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: options.env,
+      ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid }),
+    });
     const log = new JsonLog();
     log.attach(child);
     let timer: NodeJS.Timeout | undefined;
