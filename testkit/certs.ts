@@ -5,6 +5,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+/** openssl arguments for a new P-256 key, unencrypted. */
+const NEW_EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+
+function openssl(args: string[]): void {
+  execFileSync('openssl', args, { stdio: 'ignore' });
+}
+
 export interface KeyPair {
   readonly cert: string;
   readonly key: string;
@@ -20,31 +27,23 @@ export class TestPki {
   /** A self-signed CA. */
   ca(name: string): KeyPair {
     const pair = this.paths(name);
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        pair.key,
-        '-out',
-        pair.cert,
-        '-days',
-        '2',
-        '-subj',
-        `/CN=${name}`,
-        '-addext',
-        'basicConstraints=critical,CA:TRUE',
-        '-addext',
-        'keyUsage=critical,keyCertSign,cRLSign',
-      ],
-      { stdio: 'ignore' },
-    );
+    openssl([
+      'req',
+      '-x509',
+      ...NEW_EC_KEY,
+      '-keyout',
+      pair.key,
+      '-out',
+      pair.cert,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ]);
     return pair;
   }
 
@@ -57,45 +56,24 @@ export class TestPki {
       ext,
       'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n',
     );
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        pair.key,
-        '-out',
-        csr,
-        '-subj',
-        `/CN=${name}`,
-      ],
-      { stdio: 'ignore' },
-    );
-    execFileSync(
-      'openssl',
-      [
-        'x509',
-        '-req',
-        '-in',
-        csr,
-        '-CA',
-        ca.cert,
-        '-CAkey',
-        ca.key,
-        '-CAcreateserial',
-        '-out',
-        pair.cert,
-        '-days',
-        '2',
-        '-extfile',
-        ext,
-      ],
-      { stdio: 'ignore' },
-    );
+    openssl(['req', ...NEW_EC_KEY, '-keyout', pair.key, '-out', csr, '-subj', `/CN=${name}`]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      ca.cert,
+      '-CAkey',
+      ca.key,
+      '-CAcreateserial',
+      '-out',
+      pair.cert,
+      '-days',
+      '2',
+      '-extfile',
+      ext,
+    ]);
     return pair;
   }
 

@@ -1,5 +1,5 @@
 // Runs the etcd-xds command line to completion and reports how it ended, without throwing.
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 
 export const ROOT = path.join(__dirname, '..');
@@ -22,5 +22,13 @@ export function runCli(args: readonly string[], script: string = CLI_SOURCE): Pr
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
       resolve({ code, stdout, stderr });
     });
+  });
+}
+
+/** Starts `etcd-xds <args>` (the TypeScript source, through tsx) as a child process. */
+export function spawnCli(args: readonly string[], output: 'pipe' | 'ignore' = 'pipe'): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', CLI_SOURCE, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', output, output],
   });
 }

@@ -1,24 +1,20 @@
 // The registrar under faults: a pause longer than its lease, a crash without deregistering
 // (clients must drop the instance within TTL + debounce), and an etcd restart.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { assertAnsweredBy } from '../../testkit/call-results';
 import { startEchoBackend } from '../../testkit/echo-backend';
 import { useMesh } from '../../testkit/hooks';
 import { eventually } from '../../testkit/mesh';
-import { CLI_SOURCE, ROOT } from '../../testkit/run-cli';
+import { spawnCli } from '../../testkit/run-cli';
 import { XdsClientProcess, type ClientLanguage } from '../../testkit/xds-client-process';
 
 const TTL_SECONDS = 3;
 
 function register(etcdUrl: string, id: string, address: string): ChildProcess {
-  return spawn(
-    process.execPath,
+  return spawnCli(
     [
-      '--import',
-      'tsx',
-      CLI_SOURCE,
       'register',
       '--service',
       'app',
@@ -33,7 +29,7 @@ function register(etcdUrl: string, id: string, address: string): ChildProcess {
       '--etcd',
       etcdUrl,
     ],
-    { cwd: ROOT, stdio: 'ignore' },
+    'ignore',
   );
 }
 

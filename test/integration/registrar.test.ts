@@ -1,7 +1,6 @@
 // The registrar (TS API and `etcd-xds register`) against a real etcd: lease, keep-alive,
 // registering again after the lease is lost, deregistering on stop and on SIGTERM.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Etcd3 } from 'etcd3';
@@ -9,7 +8,7 @@ import { Registrar } from '../../src/register/registrar';
 import { parseInstance } from '../../src/registry/instance';
 import { useEtcd } from '../../testkit/hooks';
 import { eventually } from '../../testkit/mesh';
-import { CLI_SOURCE, ROOT, runCli } from '../../testkit/run-cli';
+import { runCli, spawnCli } from '../../testkit/run-cli';
 
 describe('Registrar', () => {
   const fixture = useEtcd();
@@ -116,28 +115,21 @@ describe('etcd-xds register', () => {
   const fixture = useEtcd();
 
   it('registers until SIGTERM, then deregisters and exits 0', async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        CLI_SOURCE,
-        'register',
-        '--service',
-        'app',
-        '--version',
-        'v2',
-        '--address',
-        '10.0.0.9:8080',
-        '--id',
-        'cli-1',
-        '--ttl',
-        '5',
-        '--etcd',
-        fixture.etcd.url,
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawnCli([
+      'register',
+      '--service',
+      'app',
+      '--version',
+      'v2',
+      '--address',
+      '10.0.0.9:8080',
+      '--id',
+      'cli-1',
+      '--ttl',
+      '5',
+      '--etcd',
+      fixture.etcd.url,
+    ]);
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
       const { value } = await eventually(

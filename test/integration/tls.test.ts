@@ -3,7 +3,7 @@
 // username/password auth (the server and `etcd-xds register` both connect; a wrong password is
 // a clear error). Nothing secret reaches the logs or the admin endpoints.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,8 +19,8 @@ import { EtcdProcess } from '../../testkit/etcd';
 import { eventually, Mesh } from '../../testkit/mesh';
 import { freePort } from '../../testkit/ports';
 import { RawAdsClient } from '../../testkit/raw-ads-client';
-import { CLI_SOURCE, ROOT } from '../../testkit/run-cli';
-import { ServerProcess } from '../../testkit/server-process';
+import { spawnCli } from '../../testkit/run-cli';
+import { ServerProcess, type LogLine } from '../../testkit/server-process';
 import { clientAvailable, XdsClientProcess, type ClientLanguage } from '../../testkit/xds-client-process';
 
 const LDS = 'type.googleapis.com/envoy.config.listener.v3.Listener';
@@ -48,6 +48,30 @@ const read = (file: string): Buffer => fs.readFileSync(file);
  * C-core 1.51 have no TLS xDS credentials at all, grpc-java 1.85 only the JVM trust store.
  */
 const MTLS_CLIENTS: readonly ClientLanguage[] = ['grpcio-pypi', 'grpc-go'];
+
+/** The registry's warning that etcd failed (waits for it). */
+async function etcdFailureWarning(server: ServerProcess): Promise<LogLine> {
+  const { value } = await eventually(
+    () =>
+      server.log.lines.find((line) => line.msg === 'etcd list/watch failed; serving the last known catalog'),
+    (line) => assert.ok(line),
+  );
+  return value!;
+}
+
+/** v1 calls reach a1 and v2 calls reach b1 (the backends every suite here registers). */
+async function assertRoutesByVersion(xds: XdsClientProcess): Promise<void> {
+  for (const [version, id] of [
+    ['v1', 'a1'],
+    ['v2', 'b1'],
+  ]) {
+    await eventually(
+      () => xds.call('xds:///app', { metadata: { version }, count: 4, deadlineMs: 3_000 }),
+      (results) => assertAnsweredBy(results, [id]),
+      { timeoutMs: 20_000 },
+    );
+  }
+}
 
 describe('xDS listener with mutual TLS', () => {
   const pki = TestPki.create();
@@ -109,16 +133,7 @@ describe('xDS listener with mutual TLS', () => {
         grpcBootstrap({ servers: [`localhost:${mesh.server.xdsPort}`], nodeId: `${language}-mtls`, tls }),
       );
       try {
-        for (const [version, id] of [
-          ['v1', 'a1'],
-          ['v2', 'b1'],
-        ]) {
-          await eventually(
-            () => xds.call('xds:///app', { metadata: { version }, count: 4, deadlineMs: 3_000 }),
-            (results) => assertAnsweredBy(results, [id]),
-            { timeoutMs: 20_000 },
-          );
-        }
+        await assertRoutesByVersion(xds);
         t.diagnostic(`${language} ${xds.version}`);
       } finally {
         await xds.stop();
@@ -251,16 +266,7 @@ describe('xDS listener with TLS (no client certificates)', () => {
       },
     );
     try {
-      for (const [version, id] of [
-        ['v1', 'a1'],
-        ['v2', 'b1'],
-      ]) {
-        await eventually(
-          () => xds.call('xds:///app', { metadata: { version }, count: 4, deadlineMs: 3_000 }),
-          (results) => assertAnsweredBy(results, [id]),
-          { timeoutMs: 20_000 },
-        );
-      }
+      await assertRoutesByVersion(xds);
       t.diagnostic(`grpc-java ${xds.version}`);
     } finally {
       await xds.stop();
@@ -363,31 +369,24 @@ describe('etcd with TLS, client certificates and auth', () => {
     const backend: EchoBackend = await startEchoBackend({ service: 'secure', id: 's1', version: 'v1' });
     started.push(backend);
     let registrarOutput = '';
-    const registrar: ChildProcess = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        CLI_SOURCE,
-        'register',
-        '--service',
-        'secure',
-        '--version',
-        'v1',
-        '--id',
-        's1',
-        '--address',
-        backend.address,
-        '--ttl',
-        '5',
-        ...tlsFlags(),
-        '--etcd-username',
-        'registrar',
-        '--etcd-password-file',
-        passwordFile,
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const registrar: ChildProcess = spawnCli([
+      'register',
+      '--service',
+      'secure',
+      '--version',
+      'v1',
+      '--id',
+      's1',
+      '--address',
+      backend.address,
+      '--ttl',
+      '5',
+      ...tlsFlags(),
+      '--etcd-username',
+      'registrar',
+      '--etcd-password-file',
+      passwordFile,
+    ]);
     registrar.stdout!.on('data', (chunk: Buffer) => (registrarOutput += chunk.toString()));
     registrar.stderr!.on('data', (chunk: Buffer) => (registrarOutput += chunk.toString()));
     const registrarExit = new Promise<number | null>((resolve) => registrar.once('exit', resolve));
@@ -432,15 +431,9 @@ describe('etcd with TLS, client certificates and auth', () => {
       ETCD_XDS_ETCD_PASSWORD: 'wrong-password-4e2a',
     });
     started.push(server);
-    const { value: warning } = await eventually(
-      () =>
-        server.log.lines.find(
-          (line) => line.msg === 'etcd list/watch failed; serving the last known catalog',
-        ),
-      (line) => assert.ok(line),
-    );
-    assert.match(String(warning!.err), /authentication failed/i);
-    t.diagnostic(`wrong password: ${String(warning!.err)}`);
+    const warning = await etcdFailureWarning(server);
+    assert.match(String(warning.err), /authentication failed/i);
+    t.diagnostic(`wrong password: ${String(warning.err)}`);
     const ready = await server.admin<string>('/readyz');
     assert.equal(ready.status, 503);
     const all = server.log.lines.map((line) => JSON.stringify(line)).join('\n') + server.log.other;
@@ -453,15 +446,9 @@ describe('etcd with TLS, client certificates and auth', () => {
       { ETCD_XDS_ETCD_PASSWORD: READER_PASSWORD },
     );
     started.push(server);
-    const { value: warning } = await eventually(
-      () =>
-        server.log.lines.find(
-          (line) => line.msg === 'etcd list/watch failed; serving the last known catalog',
-        ),
-      (line) => assert.ok(line),
-    );
-    assert.ok(String(warning!.err).length > 0);
-    t.diagnostic(`no client certificate: ${String(warning!.err)}`);
+    const warning = await etcdFailureWarning(server);
+    assert.ok(String(warning.err).length > 0);
+    t.diagnostic(`no client certificate: ${String(warning.err)}`);
     assert.equal((await server.admin('/readyz')).status, 503);
   });
 });
