@@ -1,0 +1,234 @@
+// The load generator: N lightweight simulated xDS clients on raw grpc-js ADS streams (state of
+// the world). Each subscribes to LDS/RDS/CDS/EDS for one service as a proxyless gRPC client
+// would, ACKs every response at once, and records when each EDS version arrived. It reads only
+// the response fields a client needs to ACK (version_info, type_url, nonce) and skips the
+// resources, so the generator spends little of the machine's two cores.
+//
+// Runs as a child process of bench/run.ts, driven over IPC (see LoadgenCommand).
+import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import { messageType } from '../src/proto/proto-root';
+import { PUSH_ORDER } from '../src/proto/xds-types';
+
+export type LoadgenCommand =
+  | {
+      cmd: 'open';
+      target: string;
+      streams: number;
+      /** Stream i subscribes to subscriptions[i % length]. */
+      subscriptions: { service: string; clusters: string[] }[];
+      /** Streams per HTTP/2 connection. */
+      streamsPerChannel: number;
+    }
+  | { cmd: 'mark' }
+  | { cmd: 'arrivals' }
+  /** Answers with arrivals once every stream has an EDS response since the mark, or at timeoutMs. */
+  | { cmd: 'await'; timeoutMs: number }
+  | { cmd: 'close' };
+
+export type LoadgenEvent =
+  | { ev: 'opened'; streams: number; ms: number }
+  | { ev: 'marked' }
+  | {
+      ev: 'arrivals';
+      /** Per stream: epoch ms (fractional) of the first EDS response since the mark, or null. */
+      times: (number | null)[];
+      /** Per stream: EDS version_info last received. */
+      versions: string[];
+      responses: number;
+      errors: number;
+    }
+  | { ev: 'closed' }
+  | { ev: 'error'; message: string };
+
+export const now = (): number => performance.timeOrigin + performance.now();
+
+const EDS = PUSH_ORDER.find((t) => t.short === 'EDS')!.typeUrl;
+
+interface ResponseHead {
+  versionInfo: string;
+  typeUrl: string;
+  nonce: string;
+}
+
+/** DiscoveryResponse fields 1 (version_info), 4 (type_url), 5 (nonce); resources skipped. */
+function decodeHead(buffer: Buffer): ResponseHead {
+  const reader = protobuf.Reader.create(buffer);
+  const head: ResponseHead = { versionInfo: '', typeUrl: '', nonce: '' };
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    const field = tag >>> 3;
+    if (field === 1) head.versionInfo = reader.string();
+    else if (field === 4) head.typeUrl = reader.string();
+    else if (field === 5) head.nonce = reader.string();
+    else reader.skipType(tag & 7);
+  }
+  return head;
+}
+
+const requestType = messageType('envoy.service.discovery.v3.DiscoveryRequest');
+const encodeRequest = (request: object): Buffer =>
+  Buffer.from(requestType.encode(requestType.fromObject(request)).finish());
+
+const METHOD: grpc.MethodDefinition<Buffer, ResponseHead> = {
+  path: '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
+  requestStream: true,
+  responseStream: true,
+  requestSerialize: (b: Buffer) => b,
+  requestDeserialize: (b: Buffer) => b,
+  responseSerialize: () => Buffer.alloc(0),
+  responseDeserialize: decodeHead,
+};
+
+class SimulatedClient {
+  private readonly call: grpc.ClientDuplexStream<Buffer, ResponseHead>;
+  private readonly names: Map<string, string[]>;
+  seenTypes = new Set<string>();
+  edsVersion = '';
+  markedAt: number | null = null;
+  marked = false;
+  responses = 0;
+  failed = false;
+
+  constructor(
+    client: grpc.Client,
+    index: number,
+    subscription: { service: string; clusters: string[] },
+    private readonly onFirstOfEveryType: () => void,
+    private readonly onMarkedArrival: () => void,
+  ) {
+    const service = subscription.service;
+    this.names = new Map([
+      [PUSH_ORDER.find((t) => t.short === 'LDS')!.typeUrl, [service]],
+      [PUSH_ORDER.find((t) => t.short === 'RDS')!.typeUrl, [service]],
+      [PUSH_ORDER.find((t) => t.short === 'CDS')!.typeUrl, subscription.clusters],
+      [EDS, subscription.clusters],
+    ]);
+    this.call = client.makeBidiStreamRequest(
+      METHOD.path,
+      METHOD.requestSerialize,
+      METHOD.responseDeserialize,
+    );
+    this.call.on('data', (head: ResponseHead) => this.onResponse(head));
+    this.call.on('error', () => (this.failed = true));
+    let first = true;
+    for (const [typeUrl, names] of this.names) {
+      this.call.write(
+        encodeRequest({
+          ...(first
+            ? { node: { id: `bench-${index}`, user_agent_name: 'etcd-xds-bench', locality: {} } }
+            : {}),
+          type_url: typeUrl,
+          resource_names: names,
+        }),
+      );
+      first = false;
+    }
+  }
+
+  private onResponse(head: ResponseHead): void {
+    const at = now();
+    this.responses++;
+    this.call.write(
+      encodeRequest({
+        type_url: head.typeUrl,
+        version_info: head.versionInfo,
+        response_nonce: head.nonce,
+        resource_names: this.names.get(head.typeUrl) ?? [],
+      }),
+    );
+    if (head.typeUrl === EDS) {
+      this.edsVersion = head.versionInfo;
+      if (this.marked && this.markedAt === null) {
+        this.markedAt = at;
+        this.onMarkedArrival();
+      }
+    }
+    if (!this.seenTypes.has(head.typeUrl)) {
+      this.seenTypes.add(head.typeUrl);
+      if (this.seenTypes.size === this.names.size) this.onFirstOfEveryType();
+    }
+  }
+
+  mark(): void {
+    this.marked = true;
+    this.markedAt = null;
+  }
+
+  close(): void {
+    this.call.cancel();
+  }
+}
+
+function main(): void {
+  const clients: SimulatedClient[] = [];
+  const channels: grpc.Client[] = [];
+  const send = (event: LoadgenEvent): void => void process.send!(event);
+  let arrived = 0;
+  let awaiting: NodeJS.Timeout | undefined;
+  const sendArrivals = (): void => {
+    clearTimeout(awaiting);
+    awaiting = undefined;
+    send({
+      ev: 'arrivals',
+      times: clients.map((c) => c.markedAt),
+      versions: clients.map((c) => c.edsVersion),
+      responses: clients.reduce((sum, c) => sum + c.responses, 0),
+      errors: clients.filter((c) => c.failed).length,
+    });
+  };
+  const onMarkedArrival = (): void => {
+    arrived++;
+    if (awaiting !== undefined && arrived === clients.length) sendArrivals();
+  };
+
+  process.on('message', (command: LoadgenCommand) => {
+    switch (command.cmd) {
+      case 'open': {
+        const started = now();
+        let ready = 0;
+        const onReady = (): void => {
+          ready++;
+          if (ready === command.streams) send({ ev: 'opened', streams: ready, ms: now() - started });
+        };
+        for (let i = 0; i < command.streams; i++) {
+          if (i % command.streamsPerChannel === 0) {
+            // A channel of its own (not shared through the global subchannel pool): one HTTP/2
+            // connection per streamsPerChannel streams, as separate client processes would have.
+            channels.push(
+              new grpc.Client(command.target, grpc.credentials.createInsecure(), {
+                'grpc.use_local_subchannel_pool': 1,
+                'grpc.max_receive_message_length': 64 << 20,
+              }),
+            );
+          }
+          const subscription = command.subscriptions[i % command.subscriptions.length];
+          clients.push(new SimulatedClient(channels.at(-1)!, i, subscription, onReady, onMarkedArrival));
+        }
+        break;
+      }
+      case 'mark':
+        arrived = 0;
+        for (const client of clients) client.mark();
+        send({ ev: 'marked' });
+        break;
+      case 'arrivals':
+        sendArrivals();
+        break;
+      case 'await':
+        if (arrived === clients.length) sendArrivals();
+        else awaiting = setTimeout(sendArrivals, command.timeoutMs);
+        break;
+      case 'close':
+        for (const client of clients) client.close();
+        for (const channel of channels) channel.close();
+        clients.length = 0;
+        channels.length = 0;
+        send({ ev: 'closed' });
+        break;
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
+if (require.main === module) main();

@@ -1,0 +1,471 @@
+// etcd-xds benchmarks: a real etcd, the built server (`node dist/cli/main.js serve`) and the
+// load generator (bench/loadgen.ts, N simulated ADS streams) as separate processes on this
+// machine. `npm run bench -- --help` lists the scenarios and options; BENCHMARKS.md has the method
+// and the results.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { Command, Option } from 'commander';
+import { Etcd3 } from 'etcd3';
+import { messageType } from '../src/proto/proto-root';
+import { EtcdProcess } from '../testkit/etcd';
+import { freePort } from '../testkit/ports';
+import { ServerProcess } from '../testkit/server-process';
+import { IpcChild } from './lib/child';
+import { median, round, summarize, type Summary } from './lib/stats';
+import { writeConvergencePlot } from './lib/svg';
+import { now, type LoadgenCommand, type LoadgenEvent } from './loadgen';
+
+const ROOT = path.join(__dirname, '..');
+const CLI = path.join(ROOT, 'dist/cli/main.js');
+const SCENARIOS = ['convergence', 'memory', 'cold-start'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+interface Options {
+  streams: number[];
+  services: number;
+  instances: number;
+  rounds: number;
+  scenarios: Scenario[];
+  streamsPerChannel: number;
+  debounceMs: number;
+  coldServices: number;
+  coldInstances: number;
+  coldStreams: number;
+  out: string;
+}
+
+type Loadgen = IpcChild<LoadgenCommand, LoadgenEvent>;
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function debug(line: string): void {
+  if (process.env.BENCH_VERBOSE) log(`    ${line}`);
+}
+
+// ---- etcd content -------------------------------------------------------------------------------
+
+function instanceValue(service: number, instance: number): string {
+  return JSON.stringify({
+    name: `svc-${service}`,
+    id: `i-${instance}`,
+    version: `v${(instance % 2) + 1}`,
+    address: `10.${(service >> 8) & 255}.${service & 255}.${(instance % 250) + 1}:${8000 + Math.floor(instance / 250)}`,
+  });
+}
+
+/** Writes services × instances registrations, 128 per transaction, a few transactions at once. */
+async function seed(kv: Etcd3, services: number, instances: number): Promise<void> {
+  const keys: [string, string][] = [];
+  for (let s = 0; s < services; s++) {
+    for (let i = 0; i < instances; i++) keys.push([`/services/svc-${s}/i-${i}`, instanceValue(s, i)]);
+  }
+  const batches: [string, string][][] = [];
+  for (let i = 0; i < keys.length; i += 128) batches.push(keys.slice(i, i + 128));
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < batches.length) {
+      const batch = batches[next++];
+      await kv
+        .if('/bench/none', 'Version', '==', 0)
+        .then(...batch.map(([k, v]) => kv.put(k).value(v)))
+        .commit();
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+}
+
+const clustersOf = (service: string): string[] => [service, `${service}/v1`, `${service}/v2`];
+
+// ---- the server's own numbers -------------------------------------------------------------------
+
+async function metrics(server: ServerProcess): Promise<Map<string, number>> {
+  const text = await (await fetch(`${server.adminUrl}/metrics`)).text();
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line === '') continue;
+    const space = line.lastIndexOf(' ');
+    values.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return values;
+}
+
+/** The lowest of a few samples of RSS and used heap (GC makes single samples noisy). */
+async function memory(server: ServerProcess): Promise<{ rss: number; heap: number }> {
+  let rss = Infinity;
+  let heap = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const m = await metrics(server);
+    rss = Math.min(rss, m.get('etcd_xds_process_resident_memory_bytes') ?? Infinity);
+    heap = Math.min(heap, m.get('etcd_xds_nodejs_heap_size_used_bytes') ?? Infinity);
+    await sleep(400);
+  }
+  return { rss, heap };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function startServer(etcd: EtcdProcess, options: Options, port = 0): Promise<ServerProcess> {
+  return ServerProcess.spawn(
+    [
+      CLI,
+      'serve',
+      `--etcd=${etcd.url}`,
+      '--host=127.0.0.1',
+      `--port=${port}`,
+      '--admin-port=0',
+      '--log-level=info',
+      `--debounce-ms=${options.debounceMs}`,
+    ],
+    { env: { PATH: process.env.PATH } },
+  );
+}
+
+async function waitReady(server: ServerProcess, timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await server.admin('/readyz')).status !== 200) {
+    if (Date.now() > deadline) throw new Error('server not ready');
+    await sleep(20);
+  }
+}
+
+// ---- convergence: etcd-xds vs the transport floor ----------------------------------------------
+
+interface Rounds {
+  /** Per round: summary of every stream's latency (ms). */
+  rounds: Summary[];
+  /** All streams of all rounds. */
+  all: Summary;
+  missing: number;
+}
+
+async function measureRounds(
+  loadgen: Loadgen,
+  rounds: number,
+  change: (round: number) => Promise<number>,
+): Promise<Rounds> {
+  const perRound: Summary[] = [];
+  const samples: number[] = [];
+  let missing = 0;
+  for (let r = 0; r < rounds; r++) {
+    await sleep(300);
+    await loadgen.request({ cmd: 'mark' }, 'marked');
+    const t0 = await change(r);
+    const arrivals = await loadgen.request({ cmd: 'await', timeoutMs: 30_000 }, 'arrivals');
+    const latencies = arrivals.times.filter((t): t is number => t !== null).map((t) => t - t0);
+    missing += arrivals.times.length - latencies.length;
+    perRound.push(summarize(latencies));
+    debug(
+      `round ${r}: ${JSON.stringify(perRound.at(-1))} missing ${arrivals.times.length - latencies.length}`,
+    );
+    samples.push(...latencies);
+  }
+  return { rounds: perRound, all: summarize(samples), missing };
+}
+
+/** The DiscoveryResponse bytes etcd-xds sends for EDS of `service`, as a client receives them. */
+export async function captureEdsResponse(target: string, service: string): Promise<Buffer> {
+  const client = new grpc.Client(target, grpc.credentials.createInsecure());
+  const call = client.makeBidiStreamRequest(
+    '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
+    (b: Buffer) => b,
+    (b: Buffer) => b,
+  );
+  const type = messageType('envoy.service.discovery.v3.DiscoveryRequest');
+  const bytes = await new Promise<Buffer>((resolve, reject) => {
+    call.on('data', resolve);
+    call.on('error', reject);
+    call.write(
+      Buffer.from(
+        type
+          .encode(
+            type.fromObject({
+              node: { id: 'bench-capture', user_agent_name: 'etcd-xds-bench', locality: {} },
+              type_url: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
+              resource_names: clustersOf(service),
+            }),
+          )
+          .finish(),
+      ),
+    );
+  });
+  call.cancel();
+  client.close();
+  return bytes;
+}
+
+interface ConvergenceResult {
+  streams: number;
+  openMs: number;
+  ours: Rounds;
+  floor: Rounds;
+  floorOpenMs: number;
+  memory?: { rssPerStreamKB: number; heapPerStreamKB: number; rssBeforeMB: number; rssAfterMB: number };
+  pushesPerRound: number;
+  edsBytes: number;
+}
+
+async function convergence(
+  etcd: EtcdProcess,
+  kv: Etcd3,
+  options: Options,
+  streams: number,
+): Promise<ConvergenceResult> {
+  const server = await startServer(etcd, options);
+  let loadgen: Loadgen | undefined;
+  try {
+    await waitReady(server);
+    const before = options.scenarios.includes('memory') ? await memory(server) : undefined;
+    loadgen = new IpcChild<LoadgenCommand, LoadgenEvent>('loadgen.ts');
+    const opened = await loadgen.request(
+      {
+        cmd: 'open',
+        target: server.xdsAddress,
+        streams,
+        subscriptions: [{ service: 'svc-0', clusters: clustersOf('svc-0') }],
+        streamsPerChannel: options.streamsPerChannel,
+      },
+      'opened',
+    );
+    log(`  ${streams} streams open and served in ${opened.ms.toFixed(0)} ms`);
+    await sleep(2_000);
+    let memoryResult: ConvergenceResult['memory'];
+    if (before) {
+      const after = await memory(server);
+      memoryResult = {
+        rssPerStreamKB: round((after.rss - before.rss) / streams / 1024, 2),
+        heapPerStreamKB: round((after.heap - before.heap) / streams / 1024, 2),
+        rssBeforeMB: round(before.rss / 2 ** 20),
+        rssAfterMB: round(after.rss / 2 ** 20),
+      };
+      log(`  memory: ${JSON.stringify(memoryResult)}`);
+    }
+    const pushesBefore = (await metrics(server)).get('etcd_xds_pushes_total{type="EDS"}') ?? 0;
+    const ours = await measureRounds(loadgen, options.rounds, async (r) => {
+      const t0 = now();
+      if (r % 2 === 0) await kv.put('/services/svc-0/bench-extra').value(instanceValue(0, 9999));
+      else await kv.delete().key('/services/svc-0/bench-extra');
+      return t0;
+    });
+    const pushes = ((await metrics(server)).get('etcd_xds_pushes_total{type="EDS"}') ?? 0) - pushesBefore;
+    debug('capturing the EDS response');
+    const edsBytes = await captureEdsResponse(server.xdsAddress, 'svc-0');
+    debug('closing streams');
+    await loadgen.request({ cmd: 'close' }, 'closed');
+    await loadgen.stop();
+    loadgen = undefined;
+    debug('stopping the server');
+    await server.signal('SIGTERM');
+    debug('floor');
+
+    // The same streams against the floor server, pushed the same EDS bytes.
+    const floor = new IpcChild<
+      { cmd: 'listen' } | { cmd: 'push'; bytes: string },
+      { ev: 'listening'; port: number } | { ev: 'pushed'; streams: number }
+    >('floor.ts');
+    loadgen = new IpcChild<LoadgenCommand, LoadgenEvent>('loadgen.ts');
+    try {
+      const { port } = await floor.request({ cmd: 'listen' }, 'listening');
+      const floorOpened = await loadgen.request(
+        {
+          cmd: 'open',
+          target: `127.0.0.1:${port}`,
+          streams,
+          subscriptions: [{ service: 'svc-0', clusters: clustersOf('svc-0') }],
+          streamsPerChannel: options.streamsPerChannel,
+        },
+        'opened',
+      );
+      await sleep(2_000);
+      const base64 = edsBytes.toString('base64');
+      const floorRounds = await measureRounds(loadgen, options.rounds, async () => {
+        const t0 = now();
+        await floor.request({ cmd: 'push', bytes: base64 }, 'pushed');
+        return t0;
+      });
+      await loadgen.request({ cmd: 'close' }, 'closed');
+      return {
+        streams,
+        openMs: round(opened.ms),
+        ours,
+        floor: floorRounds,
+        floorOpenMs: round(floorOpened.ms),
+        memory: memoryResult,
+        pushesPerRound: round(pushes / options.rounds / streams, 2),
+        edsBytes: edsBytes.length,
+      };
+    } finally {
+      await floor.stop();
+    }
+  } finally {
+    await loadgen?.stop();
+    await server.signal('SIGTERM').catch(() => undefined);
+  }
+}
+
+// ---- cold start -------------------------------------------------------------------------------
+
+interface ColdStartResult {
+  services: number;
+  instances: number;
+  streams: number;
+  seedMs: number;
+  readyMs: number;
+  allServedMs: number;
+  rssMB: number;
+}
+
+async function coldStart(options: Options): Promise<ColdStartResult> {
+  const etcd = await EtcdProcess.start();
+  const kv = new Etcd3({ hosts: etcd.url });
+  let server: ServerProcess | undefined;
+  let loadgen: Loadgen | undefined;
+  try {
+    const total = options.coldServices * options.coldInstances;
+    log(`cold start: seeding ${total} instances across ${options.coldServices} services`);
+    const seedStart = now();
+    await seed(kv, options.coldServices, options.coldInstances);
+    const seedMs = now() - seedStart;
+    const port = await freePort();
+    // Streams connect while the server starts; they are answered once the first catalog is built.
+    loadgen = new IpcChild<LoadgenCommand, LoadgenEvent>('loadgen.ts');
+    const started = now();
+    server = await startServer(etcd, options, port);
+    const opened = loadgen.request(
+      {
+        cmd: 'open',
+        target: server.xdsAddress,
+        streams: options.coldStreams,
+        subscriptions: Array.from({ length: options.coldServices }, (_, s) => ({
+          service: `svc-${s}`,
+          clusters: clustersOf(`svc-${s}`),
+        })),
+        streamsPerChannel: options.streamsPerChannel,
+      },
+      'opened',
+    );
+    await waitReady(server);
+    const readyMs = now() - started;
+    await opened;
+    const allServedMs = now() - started;
+    const rss = (await metrics(server)).get('etcd_xds_process_resident_memory_bytes') ?? Number.NaN;
+    return {
+      services: options.coldServices,
+      instances: total,
+      streams: options.coldStreams,
+      seedMs: round(seedMs),
+      readyMs: round(readyMs),
+      allServedMs: round(allServedMs),
+      rssMB: round(rss / 2 ** 20),
+    };
+  } finally {
+    await loadgen?.stop();
+    await server?.signal('SIGTERM').catch(() => undefined);
+    kv.close();
+    await etcd.stop();
+  }
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+function machine(): object {
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memoryGB: round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+  };
+}
+
+const list = (value: string): number[] => value.split(',').map(Number);
+
+async function main(): Promise<void> {
+  const program = new Command('bench')
+    .description('etcd-xds benchmarks against a real etcd and N simulated ADS streams')
+    .option('--streams <list>', 'stream counts for convergence and memory', '1000,5000,10000')
+    .option('--services <n>', 'services in etcd (streams watch svc-0)', '100')
+    .option('--instances <n>', 'instances per service', '10')
+    .option('--rounds <n>', 'changes measured per stream count (alternately add and remove)', '6')
+    .addOption(
+      new Option('--scenarios <list>', `some of ${SCENARIOS.join(',')}`).default(SCENARIOS.join(',')),
+    )
+    .option('--streams-per-channel <n>', 'ADS streams per HTTP/2 connection in the load generator', '100')
+    .option('--debounce-ms <ms>', "the server's --debounce-ms", '50')
+    .option('--cold-services <n>', 'cold start: services', '10000')
+    .option('--cold-instances <n>', 'cold start: instances per service', '10')
+    .option('--cold-streams <n>', 'cold start: streams, each watching one service', '10000')
+    .option('--out <dir>', 'where results go (JSON, SVG)', path.join(ROOT, 'bench/results'))
+    .parse();
+  const raw = program.opts<Record<string, string>>();
+  const options: Options = {
+    streams: list(raw.streams),
+    services: Number(raw.services),
+    instances: Number(raw.instances),
+    rounds: Number(raw.rounds),
+    scenarios: raw.scenarios.split(',') as Scenario[],
+    streamsPerChannel: Number(raw.streamsPerChannel),
+    debounceMs: Number(raw.debounceMs),
+    coldServices: Number(raw.coldServices),
+    coldInstances: Number(raw.coldInstances),
+    coldStreams: Number(raw.coldStreams),
+    out: raw.out,
+  };
+  for (const s of options.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
+  if (!fs.existsSync(CLI))
+    throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
+
+  const date = new Date().toISOString();
+  const results: Record<string, unknown> = { date, machine: machine(), options };
+  log(`etcd-xds bench ${date} on ${JSON.stringify(results.machine)}`);
+
+  if (options.scenarios.includes('convergence') || options.scenarios.includes('memory')) {
+    const etcd = await EtcdProcess.start();
+    const kv = new Etcd3({ hosts: etcd.url });
+    try {
+      await seed(kv, options.services, options.instances);
+      const rows: ConvergenceResult[] = [];
+      for (const streams of options.streams) {
+        log(`convergence at N = ${streams}`);
+        rows.push(await convergence(etcd, kv, options, streams));
+        const row = rows.at(-1)!;
+        log(
+          `  ours  p50 ${row.ours.all.p50.toFixed(1)} p99 ${row.ours.all.p99.toFixed(1)} max ${row.ours.all.max.toFixed(1)} ms` +
+            ` | floor p50 ${row.floor.all.p50.toFixed(1)} p99 ${row.floor.all.p99.toFixed(1)} max ${row.floor.all.max.toFixed(1)} ms` +
+            ` | max ratio ${(median(row.ours.rounds.map((r) => r.max)) / median(row.floor.rounds.map((r) => r.max))).toFixed(2)}` +
+            ` | missing ${row.ours.missing}/${row.floor.missing}`,
+        );
+      }
+      results.convergence = rows;
+    } finally {
+      kv.close();
+      await etcd.stop();
+    }
+  }
+  if (options.scenarios.includes('cold-start')) {
+    const cold = await coldStart(options);
+    log(`cold start: ${JSON.stringify(cold)}`);
+    results.coldStart = cold;
+  }
+
+  fs.mkdirSync(options.out, { recursive: true });
+  const stem = path.join(options.out, date.slice(0, 19).replace(/[:T]/g, '-'));
+  fs.writeFileSync(`${stem}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  if (results.convergence)
+    writeConvergencePlot(`${stem}-convergence.svg`, results.convergence as ConvergenceResult[]);
+  log(`results: ${stem}.json`);
+}
+
+if (require.main === module)
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`bench: ${(error as Error).stack ?? String(error)}\n`);
+      process.exit(1);
+    },
+  );
+
+export type { ConvergenceResult };

@@ -1,0 +1,69 @@
+// Keeps the benchmark working (issue: CI runs a small version of it): every scenario at N = 200
+// against a real etcd and the built server. Figures are not judged here — only that each
+// scenario ran to the end, every simulated stream got every change, and results were written.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { ROOT } from '../../testkit/run-cli';
+
+interface Rounds {
+  rounds: { n: number }[];
+  missing: number;
+}
+
+describe('npm run bench (smoke, N = 200)', () => {
+  it('runs convergence (with the floor), memory and cold start, and writes JSON and SVG', async (t) => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-xds-bench-'));
+    try {
+      const streams = 200;
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          path.join(ROOT, 'bench/run.ts'),
+          `--streams=${streams}`,
+          '--rounds=2',
+          '--services=10',
+          '--scenarios=convergence,memory,cold-start',
+          '--cold-services=100',
+          '--cold-instances=10',
+          `--cold-streams=${streams}`,
+          `--out=${out}`,
+        ],
+        { cwd: ROOT, maxBuffer: 16 << 20 },
+      );
+      t.diagnostic(stdout.trim().split('\n').join(' | '));
+      const files = fs.readdirSync(out);
+      const json = files.find((f) => f.endsWith('.json'));
+      assert.ok(json, `results written: ${files.join(' ')}`);
+      assert.ok(
+        files.some((f) => f.endsWith('-convergence.svg')),
+        'plot written',
+      );
+      const results = JSON.parse(fs.readFileSync(path.join(out, json), 'utf8')) as {
+        convergence: { streams: number; ours: Rounds; floor: Rounds; memory: { rssPerStreamKB: number } }[];
+        coldStart: { instances: number; streams: number; readyMs: number; allServedMs: number };
+      };
+      const [row] = results.convergence;
+      assert.equal(row?.streams, streams);
+      for (const side of [row.ours, row.floor]) {
+        assert.equal(side.missing, 0, 'every stream got every change');
+        assert.deepEqual(
+          side.rounds.map((r) => r.n),
+          [streams, streams],
+        );
+      }
+      assert.ok(Number.isFinite(row.memory.rssPerStreamKB));
+      assert.equal(results.coldStart.instances, 1000);
+      assert.equal(results.coldStart.streams, streams);
+      assert.ok(results.coldStart.allServedMs >= results.coldStart.readyMs);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
