@@ -34,6 +34,7 @@ interface Options {
   coldInstances: number;
   coldStreams: number;
   out: string;
+  serverNodeArgs: string[];
 }
 
 type Loadgen = IpcChild<LoadgenCommand, LoadgenEvent>;
@@ -111,6 +112,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 async function startServer(etcd: EtcdProcess, options: Options, port = 0): Promise<ServerProcess> {
   return ServerProcess.spawn(
     [
+      ...options.serverNodeArgs,
       CLI,
       'serve',
       `--etcd=${etcd.url}`,
@@ -398,6 +400,11 @@ async function main(): Promise<void> {
     .option('--cold-services <n>', 'cold start: services', '10000')
     .option('--cold-instances <n>', 'cold start: instances per service', '10')
     .option('--cold-streams <n>', 'cold start: streams, each watching one service', '10000')
+    .option(
+      '--server-node-args <args>',
+      'extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=prof"',
+      '',
+    )
     .option('--out <dir>', 'where results go (JSON, SVG)', path.join(ROOT, 'bench/results'))
     .parse();
   const raw = program.opts<Record<string, string>>();
@@ -413,6 +420,7 @@ async function main(): Promise<void> {
     coldInstances: Number(raw.coldInstances),
     coldStreams: Number(raw.coldStreams),
     out: raw.out,
+    serverNodeArgs: raw.serverNodeArgs.split(' ').filter((a) => a !== ''),
   };
   for (const s of options.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
   if (!fs.existsSync(CLI))

@@ -26,14 +26,42 @@ export const CONTROL_PLANE_ID = 'etcd-xds';
 const CONTROL_PLANE_BYTES = Writer.create().uint32(10).string(CONTROL_PLANE_ID).finish();
 
 /** DiscoveryResponse { version_info = 1; resources = 2; type_url = 4; nonce = 5; control_plane = 6 } */
-export function encodeDiscoveryResponse(response: OutgoingResponse): Buffer {
+function encodeResponse(response: OutgoingResponse): Buffer {
   const writer = Writer.create();
   if (response.versionInfo !== '') writer.uint32(10).string(response.versionInfo);
   for (const resource of response.resources) writer.uint32(18).bytes(resource.any);
   writer.uint32(34).string(response.type.typeUrl);
   writer.uint32(42).string(response.nonce);
   writer.uint32(50).bytes(CONTROL_PLANE_BYTES);
-  return Buffer.from(writer.finish());
+  const bytes = writer.finish();
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Encodings of the current push's responses (nonce `p<serial>.…`, shared by every stream the push
+ * goes to), by content: the streams of one service get one encoding, not one each. Emptied when
+ * the next push starts, and bounded.
+ */
+const pushEncodings = new Map<string, Buffer>();
+let pushEncodingsSerial = '';
+const MAX_PUSH_ENCODINGS = 4096;
+
+export function encodeDiscoveryResponse(response: OutgoingResponse): Buffer {
+  const nonce = response.nonce;
+  if (!nonce.startsWith('p')) return encodeResponse(response);
+  const serial = nonce.slice(0, nonce.indexOf('.'));
+  if (serial !== pushEncodingsSerial || pushEncodings.size >= MAX_PUSH_ENCODINGS) {
+    pushEncodings.clear();
+    pushEncodingsSerial = serial;
+  }
+  let key = `${nonce}\n${response.versionInfo}`;
+  for (const resource of response.resources) key += `\n${resource.name}\t${resource.version}`;
+  let bytes = pushEncodings.get(key);
+  if (bytes === undefined) {
+    bytes = encodeResponse(response);
+    pushEncodings.set(key, bytes);
+  }
+  return bytes;
 }
 
 const deltaResources = new WeakMap<EncodedResource, Uint8Array>();

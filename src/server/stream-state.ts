@@ -84,17 +84,25 @@ export class StreamState extends ProtocolStream {
           (name) =>
             push.resent.has(name) || snapshot.get(push.type, name)?.version !== subscription.sent.get(name),
         );
-        if (names.length > 0) updates.push(this.respond(subscription, snapshot, names));
+        if (names.length > 0)
+          updates.push(this.respond(subscription, snapshot, names, [], pushNonce(snapshot, push.type, 'u')));
         continue;
       }
       if (this.hasExactly(subscription, snapshot)) continue;
       if (push.updated.length === 0) {
-        removals.push(this.respond(subscription, snapshot, undefined));
+        removals.push(
+          this.respond(subscription, snapshot, undefined, [], pushNonce(snapshot, push.type, 'r')),
+        );
         continue;
       }
       const retained = push.removed.flatMap((name) => previous?.get(push.type, name) ?? []);
-      updates.push(this.respond(subscription, snapshot, undefined, retained));
-      if (push.removed.length > 0) removals.push(this.respond(subscription, snapshot, undefined));
+      updates.push(
+        this.respond(subscription, snapshot, undefined, retained, pushNonce(snapshot, push.type, 'u')),
+      );
+      if (push.removed.length > 0)
+        removals.push(
+          this.respond(subscription, snapshot, undefined, [], pushNonce(snapshot, push.type, 'r')),
+        );
     }
     return [...updates, ...removals.reverse()];
   }
@@ -120,6 +128,7 @@ export class StreamState extends ProtocolStream {
     snapshot: Snapshot,
     names: readonly string[] | undefined,
     retained: readonly EncodedResource[] = [],
+    sharedNonce?: string,
   ): OutgoingResponse {
     const type = subscription.type;
     const resources: EncodedResource[] = [];
@@ -139,7 +148,10 @@ export class StreamState extends ProtocolStream {
       type,
       versionInfo:
         retained.length === 0 ? snapshot.typeVersion(type) : `${snapshot.typeVersion(type)}+retained`,
-      nonce: this.nextNonce(),
+      // A push's nonce is the same on every stream it goes to, so streams sent the same resources
+      // share one encoding (see encodeDiscoveryResponse); it differs from the stream's last one.
+      nonce:
+        sharedNonce !== undefined && sharedNonce !== subscription.lastNonce ? sharedNonce : this.nextNonce(),
       resources,
     };
     subscription.lastNonce = response.nonce;
@@ -147,6 +159,23 @@ export class StreamState extends ProtocolStream {
     subscription.lastSentAt = this.now();
     return response;
   }
+}
+
+const snapshotSerials = new WeakMap<Snapshot, number>();
+let lastSnapshotSerial = 0;
+
+/**
+ * The nonce of a push of `type` caused by `snapshot`: `p<snapshot serial>.<type>.<u|r>` (update,
+ * then removal), never a plain number like the nonces of responses to requests. A stream gets at
+ * most one update and one removal of a type per snapshot, so its nonces stay unique.
+ */
+export function pushNonce(snapshot: Snapshot, type: XdsType, kind: 'u' | 'r'): string {
+  let serial = snapshotSerials.get(snapshot);
+  if (serial === undefined) {
+    serial = ++lastSnapshotSerial;
+    snapshotSerials.set(snapshot, serial);
+  }
+  return `p${serial}.${type.short}.${kind}`;
 }
 
 /** Applies a state-of-the-world resource_names list to a subscription. */

@@ -15,6 +15,7 @@ import { clientProfile, type ClientProfile } from './client-kind';
 import { DeltaStreamState, type OutgoingDeltaResponse } from './delta-stream-state';
 import { checkRequest, checkSubscription, MAX_REQUEST_BYTES, type LimitViolation } from './request-limits';
 import { NackBackoff } from './nack-backoff';
+import { PushQueue } from './push-queue';
 import { StreamState } from './stream-state';
 import { SubscriptionIndex } from './subscription-index';
 import type { SubscriptionDelta } from './type-subscription';
@@ -76,6 +77,9 @@ export class XdsServer {
   private readonly unsubscribe: () => void;
   private nextStreamId = 1;
   private closing = false;
+  private readonly pushes = new PushQueue<ActiveStream>((stream, snapshot, changes, previous) =>
+    this.push(stream, snapshot, changes, previous),
+  );
 
   constructor(private readonly options: XdsServerOptions) {
     this.server = new grpc.Server({
@@ -130,6 +134,7 @@ export class XdsServer {
   async shutdown(graceMs = 5_000): Promise<void> {
     this.closing = true;
     this.unsubscribe();
+    this.pushes.clear();
     const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     for (const stream of this.streams) this.close(stream);
     let timer: NodeJS.Timeout | undefined;
@@ -370,8 +375,7 @@ export class XdsServer {
       for (const request of requests) this.handle(stream, request);
     }
     this.waiting.clear();
-    for (const stream of this.index(flavour).affected(changes))
-      this.push(stream, snapshot, changes, previous);
+    this.pushes.enqueue(flavour, snapshot, changes, previous, this.index(flavour).affected(changes));
   }
 
   /** Sends a stream what a change means for it, unless it is backing off after NACKs. */

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { AliasEncodings, diffSnapshots, Snapshot } from '../../../src/cache/snapshot';
 import type { DiscoveryRequest__Output } from '../../../src/generated/envoy/service/discovery/v3/DiscoveryRequest';
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type XdsType } from '../../../src/proto/xds-types';
-import type { OutgoingResponse } from '../../../src/server/ads-service';
+import { encodeDiscoveryResponse, type OutgoingResponse } from '../../../src/server/ads-service';
 import { StreamState } from '../../../src/server/stream-state';
 import { translateFor } from '../../../src/translate/flavours';
 import { translateForGrpc } from '../../../src/translate/grpc/translate';
@@ -71,6 +71,31 @@ describe('StreamState (state of the world)', () => {
     const a = stream.handleRequest(request(LISTENER, ['app']), snapshot).response!;
     const b = stream.handleRequest(request(CLUSTER, ['app']), snapshot).response!;
     assert.notEqual(a.nonce, b.nonce);
+  });
+
+  it('a push carries the same nonce on every stream it goes to, so they share one encoding', () => {
+    const before = snapshotOf([V1]);
+    const after = snapshotOf([V1, { id: 'a2', version: 'v1', address: '10.0.0.3:80' }]);
+    const streams = [new StreamState(1, 'peer', 0), new StreamState(2, 'peer', 0)];
+    // Different histories: the second stream has had more responses (its counter is ahead).
+    subscribeAll(streams[0], before, [[ENDPOINT, ['app', 'app/v1']]]);
+    subscribeAll(streams[1], before, [
+      [CLUSTER, ['app']],
+      [ENDPOINT, ['app', 'app/v1']],
+    ]);
+    const changes = diffSnapshots(before, after);
+    const [a, b] = streams.map((stream) =>
+      stream.handleSnapshot(after, changes, before).find((r) => r.type === ENDPOINT)!,
+    );
+    assert.equal(a.nonce, b.nonce);
+    assert.match(a.nonce, /^p\d+\.EDS\.u$/);
+    assert.equal(encodeDiscoveryResponse(a), encodeDiscoveryResponse(b), 'one Buffer for both');
+    // Nonces stay unique on each stream: the next push has another.
+    const third = snapshotOf([V1]);
+    const next = streams[0]
+      .handleSnapshot(third, diffSnapshots(after, third), after)
+      .find((r) => r.type === ENDPOINT)!;
+    assert.notEqual(next.nonce, a.nonce);
   });
 
   it('an ACK records the version and sends nothing', () => {

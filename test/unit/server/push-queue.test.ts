@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AliasEncodings, diffSnapshots, Snapshot, type ChangeSet } from '../../../src/cache/snapshot';
+import { ENDPOINT } from '../../../src/proto/xds-types';
+import { PushQueue } from '../../../src/server/push-queue';
+import { translateForGrpc } from '../../../src/translate/grpc/translate';
+import { catalogOf, type InstanceSpec } from '../fixtures';
+
+const aliases = new AliasEncodings();
+const snapshotOf = (instances: InstanceSpec[]): Snapshot =>
+  Snapshot.encode(translateForGrpc(catalogOf(instances)), aliases);
+const instance = (n: number): InstanceSpec => ({ id: `i${n}`, version: 'v1', address: `10.0.0.${n}:80` });
+
+interface Call {
+  stream: string;
+  snapshot: Snapshot;
+  previous: Snapshot | undefined;
+  changes: ChangeSet;
+}
+
+function queue(slice: number): {
+  queue: PushQueue<string>;
+  calls: Call[];
+  turn: () => void;
+  pending: () => boolean;
+} {
+  const calls: Call[] = [];
+  const scheduled: (() => void)[] = [];
+  const pushQueue = new PushQueue<string>(
+    (stream, snapshot, changes, previous) => calls.push({ stream, snapshot, previous, changes }),
+    slice,
+    (run) => scheduled.push(run),
+  );
+  return {
+    queue: pushQueue,
+    calls,
+    turn: () => scheduled.shift()?.(),
+    pending: () => scheduled.length > 0,
+  };
+}
+
+describe('PushQueue', () => {
+  it('pushes a slice of streams per event-loop turn, in order', () => {
+    const s0 = snapshotOf([instance(1)]);
+    const s1 = snapshotOf([instance(1), instance(2)]);
+    const { queue: q, calls, turn, pending } = queue(2);
+    q.enqueue('grpc', s1, diffSnapshots(s0, s1), s0, ['a', 'b', 'c', 'd', 'e']);
+    assert.equal(calls.length, 0, 'nothing runs synchronously');
+    assert.equal(q.backlog, 5);
+    turn();
+    assert.deepEqual(
+      calls.map((c) => c.stream),
+      ['a', 'b'],
+    );
+    turn();
+    turn();
+    assert.deepEqual(
+      calls.map((c) => c.stream),
+      ['a', 'b', 'c', 'd', 'e'],
+    );
+    assert.equal(pending(), false);
+    assert.equal(q.backlog, 0);
+  });
+
+  it('a newer snapshot re-plans the streams not reached yet from what they last got, once', () => {
+    const s0 = snapshotOf([instance(1)]);
+    const s1 = snapshotOf([instance(1), instance(2)]);
+    const s2 = snapshotOf([instance(1), instance(2), instance(3)]);
+    const { queue: q, calls, turn } = queue(2);
+    q.enqueue('grpc', s1, diffSnapshots(s0, s1), s0, ['a', 'b', 'c', 'd']);
+    turn(); // a, b get s1
+    q.enqueue('grpc', s2, diffSnapshots(s1, s2), s1, ['a', 'b', 'c', 'd']);
+    while (q.backlog > 0) turn();
+    const byStream = new Map<string, Call[]>();
+    for (const call of calls) byStream.set(call.stream, [...(byStream.get(call.stream) ?? []), call]);
+    // a and b: s0 → s1, then s1 → s2. c and d: s0 → s2 directly, never s1.
+    for (const stream of ['a', 'b']) {
+      assert.deepEqual(
+        byStream.get(stream)!.map((c) => [c.previous, c.snapshot]),
+        [
+          [s0, s1],
+          [s1, s2],
+        ],
+      );
+    }
+    for (const stream of ['c', 'd']) {
+      const [only, ...more] = byStream.get(stream)!;
+      assert.equal(more.length, 0);
+      assert.equal(only.previous, s0);
+      assert.equal(only.snapshot, s2);
+      assert.deepEqual(only.changes.get(ENDPOINT), diffSnapshots(s0, s2).get(ENDPOINT));
+    }
+  });
+
+  it('keeps other flavours queued as they were, and clear() drops everything', () => {
+    const s0 = snapshotOf([instance(1)]);
+    const s1 = snapshotOf([instance(1), instance(2)]);
+    const { queue: q, calls, turn } = queue(1);
+    q.enqueue('grpc', s1, diffSnapshots(s0, s1), s0, ['a', 'b']);
+    q.enqueue('envoy', s1, diffSnapshots(s0, s1), s0, ['e']);
+    turn();
+    q.clear();
+    turn();
+    assert.deepEqual(
+      calls.map((c) => c.stream),
+      ['a'],
+    );
+    assert.equal(q.backlog, 0);
+  });
+});
