@@ -24,6 +24,7 @@ export type LoadgenCommand =
   | { cmd: 'arrivals' }
   /** Answers with arrivals once every stream has an EDS response since the mark, or at timeoutMs. */
   | { cmd: 'await'; timeoutMs: number }
+  | { cmd: 'stats' }
   | { cmd: 'close' };
 
 export type LoadgenEvent =
@@ -36,6 +37,14 @@ export type LoadgenEvent =
       /** Per stream: EDS version_info last received. */
       versions: string[];
       responses: number;
+      errors: number;
+    }
+  | {
+      ev: 'stats';
+      /** Responses received, over all streams. */
+      responses: number;
+      /** Epoch ms of the latest response on any stream. */
+      lastResponseAt: number;
       errors: number;
     }
   | { ev: 'closed' }
@@ -88,6 +97,7 @@ class SimulatedClient {
   markedAt: number | null = null;
   marked = false;
   responses = 0;
+  lastResponseAt = 0;
   failed = false;
 
   constructor(
@@ -129,6 +139,7 @@ class SimulatedClient {
   private onResponse(head: ResponseHead): void {
     const at = now();
     this.responses++;
+    this.lastResponseAt = at;
     this.call.write(
       encodeRequest({
         type_url: head.typeUrl,
@@ -191,6 +202,7 @@ function main(): void {
           ready++;
           if (ready === command.streams) send({ ev: 'opened', streams: ready, ms: now() - started });
         };
+        if (command.streams === 0) send({ ev: 'opened', streams: 0, ms: 0 });
         for (let i = 0; i < command.streams; i++) {
           if (i % command.streamsPerChannel === 0) {
             // A channel of its own (not shared through the global subchannel pool): one HTTP/2
@@ -214,6 +226,14 @@ function main(): void {
         break;
       case 'arrivals':
         sendArrivals();
+        break;
+      case 'stats':
+        send({
+          ev: 'stats',
+          responses: clients.reduce((sum, c) => sum + c.responses, 0),
+          lastResponseAt: clients.reduce((latest, c) => Math.max(latest, c.lastResponseAt), 0),
+          errors: clients.filter((c) => c.failed).length,
+        });
         break;
       case 'await':
         if (arrived === clients.length) sendArrivals();

@@ -19,7 +19,7 @@ import { now, type LoadgenCommand, type LoadgenEvent } from './loadgen';
 
 const ROOT = path.join(__dirname, '..');
 const CLI = path.join(ROOT, 'dist/cli/main.js');
-const SCENARIOS = ['convergence', 'memory', 'cold-start'] as const;
+const SCENARIOS = ['convergence', 'memory', 'cold-start', 'churn'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 interface Options {
@@ -33,6 +33,9 @@ interface Options {
   coldServices: number;
   coldInstances: number;
   coldStreams: number;
+  churnRate: number;
+  churnSeconds: number;
+  churnStreams: number;
   out: string;
   serverNodeArgs: string[];
 }
@@ -371,6 +374,118 @@ async function coldStart(options: Options): Promise<ColdStartResult> {
   }
 }
 
+// ---- churn ------------------------------------------------------------------------------------
+
+interface ChurnResult {
+  streams: number;
+  services: number;
+  targetRate: number;
+  seconds: number;
+  changes: number;
+  achievedRate: number;
+  serverCpuPercent: number;
+  snapshots: number;
+  coalescing: number;
+  pushes: number;
+  /** Per second: etcd revision minus the revision behind the served resources. */
+  revisionLag: number[];
+  /** The latest response on any stream, after the last write. */
+  convergeAfterStopMs: number;
+}
+
+async function churn(etcd: EtcdProcess, kv: Etcd3, options: Options): Promise<ChurnResult> {
+  const server = await startServer(etcd, options);
+  const loadgen = new IpcChild<LoadgenCommand, LoadgenEvent>('loadgen.ts');
+  try {
+    await waitReady(server);
+    await loadgen.request(
+      {
+        cmd: 'open',
+        target: server.xdsAddress,
+        streams: options.churnStreams,
+        subscriptions: Array.from({ length: options.services }, (_, s) => ({
+          service: `svc-${s}`,
+          clusters: clustersOf(`svc-${s}`),
+        })),
+        streamsPerChannel: options.streamsPerChannel,
+      },
+      'opened',
+    );
+    await sleep(1_000);
+    const before = await metrics(server);
+    const sum = (m: Map<string, number>, prefix: string): number =>
+      [...m].filter(([k]) => k.startsWith(prefix)).reduce((total, [, v]) => total + v, 0);
+    const revisionLag: number[] = [];
+    let changes = 0;
+    let lastWrite = 0;
+    let lastRevision = 0;
+    const started = now();
+    const perTick = Math.max(1, Math.round(options.churnRate / 100));
+    let nextSample = started + 1_000;
+    // 100 ticks a second, each writing its share; a tick that falls behind is not made up.
+    for (let tick = 0; now() - started < options.churnSeconds * 1_000; tick++) {
+      const due = started + tick * 10;
+      if (due > now()) await sleep(due - now());
+      const writes: Promise<void>[] = [];
+      for (let i = 0; i < perTick; i++) {
+        const c = changes++;
+        const key = `/services/svc-${c % options.services}/churn-${Math.floor(c / options.services) % 5}`;
+        const put = Math.floor(c / (options.services * 5)) % 2 === 0;
+        writes.push(
+          (put
+            ? kv.put(key).value(instanceValue(c % options.services, 5000 + (c % 5)))
+            : kv.delete().key(key)
+          ).then((result: { header: { revision: string } }) => {
+            lastRevision = Math.max(lastRevision, Number(result.header.revision));
+          }),
+        );
+      }
+      await Promise.all(writes);
+      lastWrite = now();
+      if (now() >= nextSample) {
+        nextSample += 1_000;
+        const m = await metrics(server);
+        revisionLag.push(lastRevision - (m.get('etcd_xds_catalog_revision') ?? 0));
+      }
+    }
+    const seconds = (lastWrite - started) / 1_000;
+    // Converged: the server serves etcd's last revision and no stream has heard anything for 1 s.
+    for (;;) {
+      const m = await metrics(server);
+      const stats = await loadgen.request({ cmd: 'stats' }, 'stats');
+      if ((m.get('etcd_xds_catalog_revision') ?? 0) >= lastRevision && now() - stats.lastResponseAt > 1_000)
+        break;
+      await sleep(100);
+    }
+    const stats = await loadgen.request({ cmd: 'stats' }, 'stats');
+    const after = await metrics(server);
+    const snapshots =
+      (after.get('etcd_xds_snapshots_total') ?? 0) - (before.get('etcd_xds_snapshots_total') ?? 0);
+    return {
+      streams: options.churnStreams,
+      services: options.services,
+      targetRate: options.churnRate,
+      seconds: round(seconds),
+      changes,
+      achievedRate: round(changes / seconds),
+      serverCpuPercent: round(
+        (((after.get('etcd_xds_process_cpu_seconds_total') ?? 0) -
+          (before.get('etcd_xds_process_cpu_seconds_total') ?? 0)) /
+          seconds) *
+          100,
+      ),
+      snapshots,
+      coalescing: round(changes / Math.max(1, snapshots)),
+      pushes: sum(after, 'etcd_xds_pushes_total') - sum(before, 'etcd_xds_pushes_total'),
+      revisionLag,
+      convergeAfterStopMs: round(Math.max(0, stats.lastResponseAt - lastWrite)),
+    };
+  } finally {
+    await loadgen.stop();
+    await server.signal('SIGTERM').catch(() => undefined);
+  }
+}
+
 // ---- main ---------------------------------------------------------------------------------------
 
 function machine(): object {
@@ -405,6 +520,9 @@ async function main(): Promise<void> {
       'extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=prof"',
       '',
     )
+    .option('--churn-rate <n>', 'churn: registration changes per second', '1000')
+    .option('--churn-seconds <n>', 'churn: how long', '60')
+    .option('--churn-streams <n>', 'churn: streams, spread over the services', '1000')
     .option('--out <dir>', 'where results go (JSON, SVG)', path.join(ROOT, 'bench/results'))
     .parse();
   const raw = program.opts<Record<string, string>>();
@@ -419,6 +537,9 @@ async function main(): Promise<void> {
     coldServices: Number(raw.coldServices),
     coldInstances: Number(raw.coldInstances),
     coldStreams: Number(raw.coldStreams),
+    churnRate: Number(raw.churnRate),
+    churnSeconds: Number(raw.churnSeconds),
+    churnStreams: Number(raw.churnStreams),
     out: raw.out,
     serverNodeArgs: raw.serverNodeArgs.split(' ').filter((a) => a !== ''),
   };
@@ -430,13 +551,16 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = { date, machine: machine(), options };
   log(`etcd-xds bench ${date} on ${JSON.stringify(results.machine)}`);
 
-  if (options.scenarios.includes('convergence') || options.scenarios.includes('memory')) {
+  const needsSeed = ['convergence', 'memory', 'churn'].some((s) => options.scenarios.includes(s as Scenario));
+  if (needsSeed) {
     const etcd = await EtcdProcess.start();
     const kv = new Etcd3({ hosts: etcd.url });
     try {
       await seed(kv, options.services, options.instances);
       const rows: ConvergenceResult[] = [];
-      for (const streams of options.streams) {
+      const convergenceWanted =
+        options.scenarios.includes('convergence') || options.scenarios.includes('memory');
+      for (const streams of convergenceWanted ? options.streams : []) {
         log(`convergence at N = ${streams}`);
         rows.push(await convergence(etcd, kv, options, streams));
         const row = rows.at(-1)!;
@@ -447,7 +571,14 @@ async function main(): Promise<void> {
             ` | missing ${row.ours.missing}/${row.floor.missing}`,
         );
       }
-      results.convergence = rows;
+      if (rows.length > 0) results.convergence = rows;
+      if (options.scenarios.includes('churn')) {
+        log(
+          `churn: ${options.churnRate} changes/s for ${options.churnSeconds} s, ${options.churnStreams} streams`,
+        );
+        results.churn = await churn(etcd, kv, options);
+        log(`  ${JSON.stringify(results.churn)}`);
+      }
     } finally {
       kv.close();
       await etcd.stop();

@@ -1,6 +1,6 @@
 // A resource encoded once: its bytes, its Any wrapper (shared by every stream), and a version
 // that is a hash of its content, so every replica gives the same resource the same version.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Writer } from 'protobufjs';
 import { messageType } from '../proto/proto-root';
 import type { XdsType } from '../proto/xds-types';
@@ -38,7 +38,8 @@ export function encodeResource(resource: Resource): EncodedResource {
 }
 
 export function contentVersion(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+  // One-shot hash: no Hash object per resource (a fifth of encoding time at 100k resources).
+  return hash('sha256', bytes, 'hex').slice(0, 16);
 }
 
 /** google.protobuf.Any { type_url = 1; value = 2; } */

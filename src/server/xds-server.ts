@@ -15,7 +15,7 @@ import { clientProfile, type ClientProfile } from './client-kind';
 import { DeltaStreamState, type OutgoingDeltaResponse } from './delta-stream-state';
 import { checkRequest, checkSubscription, MAX_REQUEST_BYTES, type LimitViolation } from './request-limits';
 import { NackBackoff } from './nack-backoff';
-import { PushQueue } from './push-queue';
+import { PUSH_SLICE, PushQueue } from './push-queue';
 import { StreamState } from './stream-state';
 import { SubscriptionIndex } from './subscription-index';
 import type { SubscriptionDelta } from './type-subscription';
@@ -369,13 +369,27 @@ export class XdsServer {
     changes: ChangeSet,
     previous: Snapshot | undefined,
   ): void {
-    for (const stream of this.waiting) {
+    if (this.waiting.size > 0) {
+      this.answerWaiting([...this.waiting]);
+      this.waiting.clear();
+    }
+    this.pushes.enqueue(flavour, snapshot, changes, previous, this.index(flavour).affected(changes));
+  }
+
+  /**
+   * Answers the requests held until the first snapshot, a slice of streams per event-loop turn (at
+   * start-up thousands of clients may be waiting). A stream keeps holding new requests behind
+   * the held ones until its turn, so its requests are answered in order.
+   */
+  private answerWaiting(streams: ActiveStream[], from = 0): void {
+    const end = Math.min(streams.length, from + PUSH_SLICE);
+    for (let i = from; i < end && !this.closing; i++) {
+      const stream = streams[i];
       const requests = stream.waiting ?? [];
       stream.waiting = undefined;
-      for (const request of requests) this.handle(stream, request);
+      if (!stream.closed) for (const request of requests) this.handle(stream, request);
     }
-    this.waiting.clear();
-    this.pushes.enqueue(flavour, snapshot, changes, previous, this.index(flavour).affected(changes));
+    if (end < streams.length && !this.closing) setImmediate(() => this.answerWaiting(streams, end));
   }
 
   /** Sends a stream what a change means for it, unless it is backing off after NACKs. */

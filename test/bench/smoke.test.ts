@@ -16,7 +16,7 @@ interface Rounds {
 }
 
 describe('npm run bench (smoke, N = 200)', () => {
-  it('runs convergence (with the floor), memory and cold start, and writes JSON and SVG', async (t) => {
+  it('runs convergence (with the floor), memory, cold start and churn, and writes JSON and SVG', async (t) => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-xds-bench-'));
     try {
       const streams = 200;
@@ -29,7 +29,10 @@ describe('npm run bench (smoke, N = 200)', () => {
           `--streams=${streams}`,
           '--rounds=2',
           '--services=10',
-          '--scenarios=convergence,memory,cold-start',
+          '--scenarios=convergence,memory,cold-start,churn',
+          '--churn-rate=200',
+          '--churn-seconds=2',
+          `--churn-streams=${streams}`,
           '--cold-services=100',
           '--cold-instances=10',
           `--cold-streams=${streams}`,
@@ -48,6 +51,7 @@ describe('npm run bench (smoke, N = 200)', () => {
       const results = JSON.parse(fs.readFileSync(path.join(out, json), 'utf8')) as {
         convergence: { streams: number; ours: Rounds; floor: Rounds; memory: { rssPerStreamKB: number } }[];
         coldStart: { instances: number; streams: number; readyMs: number; allServedMs: number };
+        churn: { changes: number; snapshots: number; revisionLag: number[]; convergeAfterStopMs: number };
       };
       const [row] = results.convergence;
       assert.equal(row?.streams, streams);
@@ -62,6 +66,10 @@ describe('npm run bench (smoke, N = 200)', () => {
       assert.equal(results.coldStart.instances, 1000);
       assert.equal(results.coldStart.streams, streams);
       assert.ok(results.coldStart.allServedMs >= results.coldStart.readyMs);
+      assert.ok(results.churn.changes >= 200, `churn wrote ${results.churn.changes} changes`);
+      assert.ok(results.churn.snapshots > 0 && results.churn.snapshots <= results.churn.changes);
+      assert.ok(results.churn.revisionLag.length >= 1);
+      assert.ok(Number.isFinite(results.churn.convergeAfterStopMs));
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }

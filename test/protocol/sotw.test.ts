@@ -79,6 +79,8 @@ describe('state-of-the-world ADS, message by message', () => {
     assert.deepEqual(resourceNames(next), ['app/v1']);
     assert.notEqual(next.version_info, first.version_info);
     await fixture.mesh.removeBackend('a2');
+    // Wait for the removal's push, so it cannot land in the next test's exchange.
+    assert.deepEqual(resourceNames(await client.next()), ['app/v1']);
   });
 
   it('adding and removing names: full state for LDS/CDS, new names only for RDS/EDS', async () => {
