@@ -178,11 +178,28 @@ export function pushNonce(snapshot: Snapshot, type: XdsType, kind: 'u' | 'r'): s
   return `p${serial}.${type.short}.${kind}`;
 }
 
+const UNCHANGED = Object.freeze({
+  added: [] as string[],
+  removed: [] as string[],
+  addedRequested: [] as string[],
+  changed: false,
+});
+
+/** Whether `requested` names exactly the explicit subscription in force (the common ACK), cheaply. */
+function sameNames(subscription: TypeSubscription, requested: readonly string[]): boolean {
+  if (subscription.wildcard || requested.length === 0 || requested.length !== subscription.names.size)
+    return false;
+  for (const name of requested) if (!subscription.names.has(name)) return false;
+  // Equal sizes and every name known: a duplicate in `requested` would leave one name out.
+  return requested.length === 1 || new Set(requested).size === requested.length;
+}
+
 /** Applies a state-of-the-world resource_names list to a subscription. */
 function resubscribe(
   subscription: TypeSubscription,
   requested: readonly string[],
 ): { added: string[]; removed: string[]; addedRequested: string[]; changed: boolean } {
+  if (sameNames(subscription, requested)) return UNCHANGED;
   const explicit = requested.filter((name) => name !== '*');
   if (explicit.length > 0) subscription.explicitEver = true;
   // A first empty LDS/CDS request is the legacy wildcard; "*" is the explicit one.
