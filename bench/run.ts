@@ -84,6 +84,29 @@ async function seed(kv: Etcd3, services: number, instances: number): Promise<voi
 
 const clustersOf = (service: string): string[] => [service, `${service}/v1`, `${service}/v2`];
 
+/** Opens `streams` streams, stream i watching service `svc-<i mod services>`. */
+function openSpread(
+  loadgen: Loadgen,
+  target: string,
+  streams: number,
+  services: number,
+  options: Options,
+): Promise<Extract<LoadgenEvent, { ev: 'opened' }>> {
+  return loadgen.request(
+    {
+      cmd: 'open',
+      target,
+      streams,
+      subscriptions: Array.from({ length: services }, (_, s) => ({
+        service: `svc-${s}`,
+        clusters: clustersOf(`svc-${s}`),
+      })),
+      streamsPerChannel: options.streamsPerChannel,
+    },
+    'opened',
+  );
+}
+
 // ---- the server's own numbers -------------------------------------------------------------------
 
 async function metrics(server: ServerProcess): Promise<Map<string, number>> {
@@ -339,19 +362,7 @@ async function coldStart(options: Options): Promise<ColdStartResult> {
     loadgen = new IpcChild<LoadgenCommand, LoadgenEvent>('loadgen.ts');
     const started = now();
     server = await startServer(etcd, options, port);
-    const opened = loadgen.request(
-      {
-        cmd: 'open',
-        target: server.xdsAddress,
-        streams: options.coldStreams,
-        subscriptions: Array.from({ length: options.coldServices }, (_, s) => ({
-          service: `svc-${s}`,
-          clusters: clustersOf(`svc-${s}`),
-        })),
-        streamsPerChannel: options.streamsPerChannel,
-      },
-      'opened',
-    );
+    const opened = openSpread(loadgen, server.xdsAddress, options.coldStreams, options.coldServices, options);
     await waitReady(server);
     const readyMs = now() - started;
     await opened;
@@ -398,19 +409,7 @@ async function churn(etcd: EtcdProcess, kv: Etcd3, options: Options): Promise<Ch
   const loadgen = new IpcChild<LoadgenCommand, LoadgenEvent>('loadgen.ts');
   try {
     await waitReady(server);
-    await loadgen.request(
-      {
-        cmd: 'open',
-        target: server.xdsAddress,
-        streams: options.churnStreams,
-        subscriptions: Array.from({ length: options.services }, (_, s) => ({
-          service: `svc-${s}`,
-          clusters: clustersOf(`svc-${s}`),
-        })),
-        streamsPerChannel: options.streamsPerChannel,
-      },
-      'opened',
-    );
+    await openSpread(loadgen, server.xdsAddress, options.churnStreams, options.services, options);
     await sleep(1_000);
     const before = await metrics(server);
     const sum = (m: Map<string, number>, prefix: string): number =>
