@@ -1,35 +1,11 @@
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { encodeResource } from '../../../src/cache/encoded-resource';
-import { decodeToJson } from '../../../src/proto/proto-root';
-import { CLUSTER, LISTENER, PUSH_ORDER, ROUTE } from '../../../src/proto/xds-types';
+import { CLUSTER, LISTENER, ROUTE } from '../../../src/proto/xds-types';
 import { translateForEnvoy } from '../../../src/translate/envoy/translate';
-import type { ResourceSet } from '../../../src/translate/resource-set';
 import { catalogOf, type InstanceSpec } from '../fixtures';
+import { assertGolden, dump } from './golden';
 
-const GOLDEN_DIR = path.join(__dirname, 'golden');
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
 const LISTENER_ADDRESS = { listener: { host: '0.0.0.0', port: 10000 } };
-
-function assertGolden(name: string, set: ResourceSet): void {
-  const actual = Object.fromEntries(
-    PUSH_ORDER.map((type) => [
-      type.short,
-      [...set.byType.get(type)!.values()].map((r) => decodeToJson(type.messageName, encodeResource(r).bytes)),
-    ]),
-  );
-  const file = path.join(GOLDEN_DIR, `${name}.json`);
-  const text = `${JSON.stringify(actual, null, 2)}\n`;
-  if (UPDATE) fs.writeFileSync(file, text);
-  assert.ok(fs.existsSync(file), `golden ${file} is missing; run with UPDATE_GOLDEN=1 and review it`);
-  assert.equal(
-    text,
-    fs.readFileSync(file, 'utf8'),
-    `${name} differs from its golden (UPDATE_GOLDEN=1 to accept)`,
-  );
-}
 
 const INSTANCES: InstanceSpec[] = [
   { id: 'a1', version: 'v1', address: '10.0.0.1:50051', zone: 'z1' },
@@ -59,7 +35,7 @@ describe('translateForEnvoy', () => {
     };
     assertGolden(
       'envoy-two-services',
-      translateForEnvoy(catalogOf(INSTANCES, { app: policy }), LISTENER_ADDRESS),
+      dump(translateForEnvoy(catalogOf(INSTANCES, { app: policy }), LISTENER_ADDRESS)),
     );
   });
 

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { encodeResource } from '../../../src/cache/encoded-resource';
 import { decodeToJson } from '../../../src/proto/proto-root';
@@ -9,31 +7,7 @@ import { translateFor } from '../../../src/translate/flavours';
 import { translateForGrpc } from '../../../src/translate/grpc/translate';
 import type { ResourceSet } from '../../../src/translate/resource-set';
 import { catalogOf, type InstanceSpec } from '../fixtures';
-
-const GOLDEN_DIR = path.join(__dirname, 'golden');
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
-
-/** Every resource of a set, decoded from its encoded bytes (what clients receive). */
-function dump(set: ResourceSet): object {
-  return Object.fromEntries(
-    PUSH_ORDER.map((type) => [
-      type.short,
-      [...set.byType.get(type)!.values()].map((r) => decodeToJson(type.messageName, encodeResource(r).bytes)),
-    ]),
-  );
-}
-
-function assertGolden(name: string, actual: object): void {
-  const file = path.join(GOLDEN_DIR, `${name}.json`);
-  const text = `${JSON.stringify(actual, null, 2)}\n`;
-  if (UPDATE) fs.writeFileSync(file, text);
-  assert.ok(fs.existsSync(file), `golden ${file} is missing; run with UPDATE_GOLDEN=1 and review it`);
-  assert.equal(
-    text,
-    fs.readFileSync(file, 'utf8'),
-    `${name} differs from its golden (UPDATE_GOLDEN=1 to accept)`,
-  );
-}
+import { assertGolden, dump } from './golden';
 
 const TWO_VERSIONS: InstanceSpec[] = [
   { id: 'app-1', version: 'v1', address: '10.0.0.1:50051' },
