@@ -278,11 +278,11 @@ export class XdsServer {
     if (stream.protocol === 'sotw') {
       const result = stream.state.handleRequest(request as DiscoveryRequest__Output, snapshot);
       this.report(stream, result, request);
-      if (result.response !== undefined) this.sendSotw(stream, [result.response]);
+      if (result.response !== undefined) this.send(stream, stream.call, [result.response]);
     } else {
       const result = stream.state.handleRequest(request as DeltaDiscoveryRequest__Output, snapshot);
       this.report(stream, result, request);
-      if (result.response !== undefined) this.sendDelta(stream, [result.response]);
+      if (result.response !== undefined) this.send(stream, stream.call, [result.response]);
     }
   }
 
@@ -421,11 +421,11 @@ export class XdsServer {
     if (stream.protocol === 'sotw') {
       const responses = stream.state.handleSnapshot(snapshot, changes, previous);
       this.notePushes(stream, responses, snapshot.observedAt);
-      this.sendSotw(stream, responses);
+      this.send(stream, stream.call, responses);
     } else {
       const responses = stream.state.handleSnapshot(snapshot, changes);
       this.notePushes(stream, responses, snapshot.observedAt);
-      this.sendDelta(stream, responses);
+      this.send(stream, stream.call, responses);
     }
   }
 
@@ -444,53 +444,33 @@ export class XdsServer {
     }
   }
 
-  private sendSotw(
-    stream: ActiveStream & { protocol: 'sotw' },
-    responses: readonly OutgoingResponse[],
-  ): void {
-    for (const response of responses) {
-      if (stream.closed) return;
-      stream.call.write(response);
-      this.sent(
-        stream,
-        response.type,
-        response.nonce,
-        response.resources.map((r) => r.name),
-        [],
-      );
-    }
-  }
-
-  private sendDelta(
-    stream: ActiveStream & { protocol: 'delta' },
-    responses: readonly OutgoingDeltaResponse[],
-  ): void {
-    for (const response of responses) {
-      if (stream.closed) return;
-      stream.call.write(response);
-      this.sent(
-        stream,
-        response.type,
-        response.nonce,
-        response.resources.map((r) => r.name),
-        response.removed,
-      );
-    }
-  }
-
-  private sent(
+  /** Writes responses in order (none once the stream is closed) and counts them. */
+  private send<R extends OutgoingResponse | OutgoingDeltaResponse>(
     stream: ActiveStream,
-    type: XdsType,
-    nonce: string,
-    names: string[],
-    removed: readonly string[],
+    call: { write(response: R): unknown },
+    responses: readonly R[],
   ): void {
-    this.options.logger.debug(
-      { stream: stream.state.id, type: type.short, nonce, resources: names, removed },
-      'sent',
-    );
-    this.options.metrics.pushes.inc({ type: type.short });
-    this.options.metrics.pushedResources.inc({ type: type.short }, names.length);
+    const { logger, metrics } = this.options;
+    for (const response of responses) {
+      if (stream.closed) return;
+      call.write(response);
+      const type = response.type.short;
+      metrics.pushes.inc({ type });
+      metrics.pushedResources.inc({ type }, response.resources.length);
+      // Listing the names costs an array per stream per push: only when it will be logged.
+      if (logger.isLevelEnabled('debug')) {
+        logger.debug(
+          {
+            stream: stream.state.id,
+            type,
+            nonce: response.nonce,
+            resources: response.resources.map((r) => r.name),
+            removed: 'removed' in response ? response.removed : [],
+          },
+          'sent',
+        );
+      }
+    }
   }
 
   private close(stream: ActiveStream): void {
