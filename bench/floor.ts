@@ -9,6 +9,7 @@
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { messageType } from '../src/proto/proto-root';
+import { ADS_SERVICE } from '../src/server/ads-service';
 
 type FloorCommand = { cmd: 'listen' } | { cmd: 'push'; bytes: string };
 
@@ -31,7 +32,7 @@ function main(): void {
   server.addService(
     {
       StreamAggregatedResources: {
-        path: '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
+        path: ADS_SERVICE.StreamAggregatedResources.path,
         requestStream: true,
         responseStream: true,
         requestSerialize: (b: Buffer) => b,

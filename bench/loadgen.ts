@@ -7,8 +7,8 @@
 // Runs as a child process of bench/run.ts, driven over IPC (see LoadgenCommand).
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { messageType } from '../src/proto/proto-root';
-import { PUSH_ORDER } from '../src/proto/xds-types';
+import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../src/proto/xds-types';
+import { ADS_SERVICE, encodeDiscoveryRequest } from '../src/server/ads-service';
 
 export type LoadgenCommand =
   | {
@@ -52,7 +52,7 @@ export type LoadgenEvent =
 
 export const now = (): number => performance.timeOrigin + performance.now();
 
-const EDS = PUSH_ORDER.find((t) => t.short === 'EDS')!.typeUrl;
+const EDS = ENDPOINT.typeUrl;
 
 interface ResponseHead {
   versionInfo: string;
@@ -75,20 +75,6 @@ function decodeHead(buffer: Buffer): ResponseHead {
   return head;
 }
 
-const requestType = messageType('envoy.service.discovery.v3.DiscoveryRequest');
-const encodeRequest = (request: object): Buffer =>
-  Buffer.from(requestType.encode(requestType.fromObject(request)).finish());
-
-const METHOD: grpc.MethodDefinition<Buffer, ResponseHead> = {
-  path: '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
-  requestStream: true,
-  responseStream: true,
-  requestSerialize: (b: Buffer) => b,
-  requestDeserialize: (b: Buffer) => b,
-  responseSerialize: () => Buffer.alloc(0),
-  responseDeserialize: decodeHead,
-};
-
 class SimulatedClient {
   private readonly call: grpc.ClientDuplexStream<Buffer, ResponseHead>;
   private readonly names: Map<string, string[]>;
@@ -109,22 +95,22 @@ class SimulatedClient {
   ) {
     const service = subscription.service;
     this.names = new Map([
-      [PUSH_ORDER.find((t) => t.short === 'LDS')!.typeUrl, [service]],
-      [PUSH_ORDER.find((t) => t.short === 'RDS')!.typeUrl, [service]],
-      [PUSH_ORDER.find((t) => t.short === 'CDS')!.typeUrl, subscription.clusters],
+      [LISTENER.typeUrl, [service]],
+      [ROUTE.typeUrl, [service]],
+      [CLUSTER.typeUrl, subscription.clusters],
       [EDS, subscription.clusters],
     ]);
     this.call = client.makeBidiStreamRequest(
-      METHOD.path,
-      METHOD.requestSerialize,
-      METHOD.responseDeserialize,
+      ADS_SERVICE.StreamAggregatedResources.path,
+      (b: Buffer) => b,
+      decodeHead,
     );
     this.call.on('data', (head: ResponseHead) => this.onResponse(head));
     this.call.on('error', () => (this.failed = true));
     let first = true;
     for (const [typeUrl, names] of this.names) {
       this.call.write(
-        encodeRequest({
+        encodeDiscoveryRequest({
           ...(first
             ? { node: { id: `bench-${index}`, user_agent_name: 'etcd-xds-bench', locality: {} } }
             : {}),
@@ -141,7 +127,7 @@ class SimulatedClient {
     this.responses++;
     this.lastResponseAt = at;
     this.call.write(
-      encodeRequest({
+      encodeDiscoveryRequest({
         type_url: head.typeUrl,
         version_info: head.versionInfo,
         response_nonce: head.nonce,

@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Command, Option } from 'commander';
 import { Etcd3 } from 'etcd3';
-import { messageType } from '../src/proto/proto-root';
+import { ENDPOINT } from '../src/proto/xds-types';
+import { ADS_SERVICE, encodeDiscoveryRequest } from '../src/server/ads-service';
 import { EtcdProcess } from '../testkit/etcd';
 import { freePort } from '../testkit/ports';
 import { ServerProcess } from '../testkit/server-process';
@@ -198,26 +199,19 @@ async function measureRounds(
 export async function captureEdsResponse(target: string, service: string): Promise<Buffer> {
   const client = new grpc.Client(target, grpc.credentials.createInsecure());
   const call = client.makeBidiStreamRequest(
-    '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
+    ADS_SERVICE.StreamAggregatedResources.path,
     (b: Buffer) => b,
     (b: Buffer) => b,
   );
-  const type = messageType('envoy.service.discovery.v3.DiscoveryRequest');
   const bytes = await new Promise<Buffer>((resolve, reject) => {
     call.on('data', resolve);
     call.on('error', reject);
     call.write(
-      Buffer.from(
-        type
-          .encode(
-            type.fromObject({
-              node: { id: 'bench-capture', user_agent_name: 'etcd-xds-bench', locality: {} },
-              type_url: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
-              resource_names: clustersOf(service),
-            }),
-          )
-          .finish(),
-      ),
+      encodeDiscoveryRequest({
+        node: { id: 'bench-capture', user_agent_name: 'etcd-xds-bench', locality: {} },
+        type_url: ENDPOINT.typeUrl,
+        resource_names: clustersOf(service),
+      }),
     );
   });
   call.cancel();
