@@ -223,6 +223,12 @@ describe('deploy/ manifests', () => {
         .replace(/http:\/\/0\.0\.0\.0:2381/g, `http://127.0.0.1:${ports.metrics}`)
         .replace(/^--data-dir=.*/, `--data-dir=${path.join(dir, 'etcd')}`);
 
+    /** The container's environment as Kubernetes would set it, with addresses made local. */
+    const localEnv = (container: Container, fields: Record<string, string>): Record<string, string> =>
+      Object.fromEntries(
+        Object.entries(containerEnv(container, example.objects, fields)).map(([k, v]) => [k, toLocal(v)]),
+      );
+
     it("etcd starts with the StatefulSet's command and answers its probe", async () => {
       Object.assign(ports, { client: await freePort(), peer: await freePort(), metrics: await freePort() });
       const statefulSet = find<Workload>(example.objects, 'StatefulSet', 'etcd');
@@ -246,9 +252,7 @@ describe('deploy/ manifests', () => {
 
     it("etcd-xds starts with the Deployment's args and env; its probes answer 200", async () => {
       const container = onlyContainer(find<Workload>(example.objects, 'Deployment', 'etcd-xds'));
-      const env = Object.fromEntries(
-        Object.entries(containerEnv(container, example.objects, {})).map(([k, v]) => [k, toLocal(v)]),
-      );
+      const env = localEnv(container, {});
       assert.equal(env.ETCD_XDS_ETCD, `http://127.0.0.1:${ports.client}`, 'the overlay points at its etcd');
       // Loopback and free ports instead of 0.0.0.0:18000/18001; every other arg as given.
       const argv = local(containerArgv(container, image, env)).map((arg) =>
@@ -273,14 +277,7 @@ describe('deploy/ manifests', () => {
         const container = onlyContainer(workload);
         for (let i = 0; i < (workload.spec.replicas ?? 1); i++) {
           const podName = `${workload.metadata.name}-${i}`;
-          const env = Object.fromEntries(
-            Object.entries(
-              containerEnv(container, example.objects, {
-                'status.podIP': '127.0.0.1',
-                'metadata.name': podName,
-              }),
-            ).map(([k, v]) => [k, toLocal(v)]),
-          );
+          const env = localEnv(container, { 'status.podIP': '127.0.0.1', 'metadata.name': podName });
           assert.equal(
             Number(env.ECHO_PORT),
             containerPort(container, 'grpc'),
