@@ -75,7 +75,6 @@ export class XdsServer {
   /** Open streams per flavour, so a flavour's snapshots are dropped once no client needs them. */
   private readonly flavourStreams = new Map<Flavour, number>();
   private readonly unsubscribe: () => void;
-  private readonly requestCounters = new Map<string, { inc(): void }>();
   private nextStreamId = 1;
   private closing = false;
   private readonly pushes = new PushQueue<ActiveStream>((stream, snapshot, changes, previous) =>
@@ -310,14 +309,7 @@ export class XdsServer {
   ): void {
     const { metrics, logger } = this.options;
     const typeLabel = result.type?.short ?? 'unknown';
-    // A labelled child per (type, outcome), not a label lookup per request (one per ACK).
-    const key = `${typeLabel} ${result.outcome}`;
-    let counter = this.requestCounters.get(key);
-    if (counter === undefined) {
-      counter = metrics.requests.labels({ type: typeLabel, outcome: result.outcome });
-      this.requestCounters.set(key, counter);
-    }
-    counter.inc();
+    metrics.requests.inc({ type: typeLabel, outcome: result.outcome });
     const subscription = result.type === undefined ? undefined : stream.state.subscriptions.get(result.type);
     if (subscription?.changeSeenAt !== undefined && request.response_nonce === subscription.lastNonce) {
       // The client answered the latest push, so it now has every change pushed so far (or refused them).
