@@ -19,6 +19,8 @@ class Churn {
   private readonly loop: Promise<void>;
   writes = 0;
   retries = 0;
+  /** The longest a single write took, retries included (a write stuck in a failover shows here). */
+  slowestWriteMs = 0;
 
   constructor(private readonly kv: Etcd3) {
     this.loop = (async () => {
@@ -40,10 +42,12 @@ class Churn {
                   }),
                 )
                 .exec();
+        const startedAt = performance.now();
         for (;;) {
           try {
             await write();
             this.writes++;
+            this.slowestWriteMs = Math.max(this.slowestWriteMs, performance.now() - startedAt);
             break;
           } catch {
             this.retries++;
@@ -70,7 +74,11 @@ async function assertSameView(server: ServerProcess, kv: Etcd3): Promise<number>
     ({ body }) => {
       const actual = (body.catalog?.services ?? []).flatMap((s) => s.instances.map((i) => i.key)).sort();
       assert.deepEqual(actual, expected, "the server's view differs from etcd's");
-      assert.ok((body.catalog?.revision ?? 0) >= Number(header.revision) - 1);
+      const revision = body.catalog?.revision ?? 0;
+      assert.ok(
+        revision >= Number(header.revision) - 1,
+        `the server's catalog is at revision ${revision}, etcd at ${header.revision}`,
+      );
     },
     { timeoutMs: 20_000, intervalMs: 20 },
   );
@@ -94,7 +102,7 @@ describe('etcd failures while registrations change', () => {
       console.log(
         `# etcd restart (down ${downMs.toFixed(0)} ms): ${churn.writes} writes, ${churn.retries} retried; server matched etcd ${convergedMs.toFixed(0)} ms after the last write`,
       );
-      assert.ok(churn.writes > 100);
+      assert.ok(churn.writes > 100, `only ${churn.writes} writes`);
     } finally {
       kv.close();
       await server.stop();
@@ -110,24 +118,46 @@ describe('etcd failures while registrations change', () => {
       const churn = new Churn(kv);
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       const leader = await cluster.leader();
+      const writesBeforeKill = churn.writes;
       await cluster.kill(leader);
       const killedAt = performance.now();
       let newLeader = '';
       await eventually(
         async () => (newLeader = await cluster.leader().catch(() => '')),
-        (name) => assert.ok(name !== '' && name !== leader),
+        (name) =>
+          assert.ok(
+            name !== '' && name !== leader,
+            `no new leader yet (asked: '${name}', killed: ${leader})`,
+          ),
         { timeoutMs: 20_000, intervalMs: 50 },
       );
       const electedMs = performance.now() - killedAt;
+      const writesAtElection = churn.writes;
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       await cluster.revive(leader);
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-      await churn.stop();
-      const convergedMs = await assertSameView(server, kv);
-      console.log(
-        `# leader ${leader} killed, ${newLeader} elected after ${electedMs.toFixed(0)} ms: ${churn.writes} writes, ${churn.retries} retried; server matched etcd ${convergedMs.toFixed(0)} ms after the last write`,
+      // A write proposed through a follower while the leader is gone waits out etcd's request
+      // timeout (5 s + 2 election timeouts), so wait for enough writes after the election rather
+      // than a fixed time.
+      await eventually(
+        () => churn.writes,
+        (writes) =>
+          assert.ok(
+            writes >= writesAtElection + 50,
+            `only ${writes - writesAtElection} writes after the election`,
+          ),
+        { timeoutMs: 30_000, intervalMs: 50 },
       );
-      assert.ok(churn.writes > 100);
+      await churn.stop();
+      console.log(
+        `# leader ${leader} killed, ${newLeader} elected after ${electedMs.toFixed(0)} ms: ${churn.writes} writes (${writesBeforeKill} before the kill, ${churn.writes - writesAtElection} after the election), ${churn.retries} retried, slowest ${churn.slowestWriteMs.toFixed(0)} ms`,
+      );
+      // Registrations must have changed on both sides of the failover, or "no event lost" says nothing.
+      assert.ok(
+        writesBeforeKill > 0 && churn.writes > writesAtElection,
+        'registrations did not change across the failover',
+      );
+      const convergedMs = await assertSameView(server, kv);
+      console.log(`# server matched etcd ${convergedMs.toFixed(0)} ms after the last write`);
     } finally {
       kv.close();
       await server.stop();
