@@ -10,3 +10,48 @@ export function createLogger(level: LogLevel, destination: pino.DestinationStrea
     typeof destination === 'number' ? pino.destination({ dest: destination, sync: true }) : destination,
   );
 }
+
+/**
+ * Caps a kind of log line that can come in storms (10,000 clients reconnecting at once): the
+ * first `limit` in a window are logged one by one, the rest only counted, and `summary` reports
+ * the count when the window ends.
+ */
+export class LogBurstLimit {
+  private timer: NodeJS.Timeout | undefined;
+  private logged = 0;
+  private suppressed = 0;
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+    private readonly summary: (suppressed: number, windowMs: number) => void,
+  ) {}
+
+  /** Whether to log this line; counts it otherwise. */
+  allow(): boolean {
+    if (this.timer === undefined) {
+      this.logged = 0;
+      this.suppressed = 0;
+      this.timer = setTimeout(() => this.endWindow(), this.windowMs);
+      this.timer.unref();
+    }
+    if (this.logged < this.limit) {
+      this.logged++;
+      return true;
+    }
+    this.suppressed++;
+    return false;
+  }
+
+  /** Ends the current window now (reporting what it suppressed), e.g. at shutdown. */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.endWindow();
+  }
+
+  private endWindow(): void {
+    this.timer = undefined;
+    if (this.suppressed > 0) this.summary(this.suppressed, this.windowMs);
+    this.suppressed = 0;
+  }
+}

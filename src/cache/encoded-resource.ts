@@ -23,15 +23,8 @@ const encodings = new WeakMap<Resource, EncodedResource>();
 export function encodeResource(resource: Resource): EncodedResource {
   let encoded = encodings.get(resource);
   if (encoded === undefined) {
-    const type = messageType(resource.type.messageName);
-    const bytes = type.encode(type.fromObject(resource.message)).finish();
-    encoded = {
-      name: resource.name,
-      type: resource.type,
-      version: contentVersion(bytes),
-      bytes,
-      any: encodeAny(resource.type.typeUrl, bytes),
-    };
+    const { any, bytes } = encodeAsAny(resource);
+    encoded = { name: resource.name, type: resource.type, version: contentVersion(bytes), bytes, any };
     encodings.set(resource, encoded);
   }
   return encoded;
@@ -42,7 +35,26 @@ export function contentVersion(bytes: Uint8Array | string): string {
   return hash('sha256', bytes, 'hex').slice(0, 16);
 }
 
-/** google.protobuf.Any { type_url = 1; value = 2; } */
-function encodeAny(typeUrl: string, value: Uint8Array): Uint8Array {
-  return Writer.create().uint32(10).string(typeUrl).uint32(18).bytes(value).finish();
+/**
+ * Encodes the resource straight into a google.protobuf.Any { type_url = 1; value = 2; }, in one
+ * buffer; `bytes` is a view of the value inside it (no second encoding or copy).
+ */
+function encodeAsAny(resource: Resource): { any: Uint8Array; bytes: Uint8Array } {
+  const type = messageType(resource.type.messageName);
+  const writer = Writer.create().uint32(10).string(resource.type.typeUrl).uint32(18).fork();
+  type.encode(type.fromObject(resource.message), writer);
+  const any = writer.ldelim().finish();
+  // Skip the type_url field (tag, length, ASCII URL), the value's tag, and its length varint.
+  let offset = 1 + varintLength(resource.type.typeUrl.length) + resource.type.typeUrl.length + 1;
+  while ((any[offset] & 0x80) !== 0) offset++;
+  return { any, bytes: any.subarray(offset + 1) };
+}
+
+function varintLength(value: number): number {
+  let length = 1;
+  while (value >= 0x80) {
+    value >>>= 7;
+    length++;
+  }
+  return length;
 }

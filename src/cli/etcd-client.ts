@@ -2,9 +2,12 @@
 // connection errors instead of hanging, and fault handling tuned so that etcd coming back is
 // noticed within a second.
 import { circuitBreaker, ConsecutiveBreaker, handleWhen, retry } from 'cockatiel';
-import { Etcd3, isRecoverableError } from 'etcd3';
+import { Etcd3, GRPCResourceExhastedError, isRecoverableError } from 'etcd3';
 import { rootCertificates } from 'node:tls';
 import { readConfigFile, type EtcdConnection } from './config';
+
+const transient = (error: Error): boolean =>
+  isRecoverableError(error) && !(error instanceof GRPCResourceExhastedError);
 
 export function createEtcdClient(
   connection: Pick<EtcdConnection, 'endpoints'> & Partial<EtcdConnection>,
@@ -34,16 +37,21 @@ export function createEtcdClient(
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
       'grpc.keepalive_permit_without_calls': 1,
+      // List pages of 10,000 registrations with large metadata outgrow gRPC's 4 MiB default (the
+      // registry halves its pages when one still does not fit).
+      'grpc.max_receive_message_length': 64 * 2 ** 20,
     },
     faultHandling: {
+      // A list page over the message limit (RESOURCE_EXHAUSTED) says nothing about the host, and
+      // sending it again fails again: the registry reads smaller pages instead.
       // Skip a failing host for 250 ms (other endpoints take over), not etcd3's default 5 s, so a
       // restarted etcd is used again at once.
       host: () =>
-        circuitBreaker(handleWhen(isRecoverableError), {
+        circuitBreaker(handleWhen(transient), {
           halfOpenAfter: 250,
           breaker: new ConsecutiveBreaker(3),
         }),
-      global: retry(handleWhen(isRecoverableError), { maxAttempts: 2 }),
+      global: retry(handleWhen(transient), { maxAttempts: 2 }),
     },
   });
 }

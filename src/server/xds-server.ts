@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { DeltaDiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DeltaDiscoveryRequest';
 import type { DiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DiscoveryRequest';
+import { LogBurstLimit } from '../logger';
 import type { Metrics } from '../metrics';
 import type { XdsType } from '../proto/xds-types';
 import type { ChangeSet, Snapshot } from '../cache/snapshot';
@@ -80,6 +81,13 @@ export class XdsServer {
   private readonly pushes = new PushQueue<ActiveStream>((stream, snapshot, changes, previous) =>
     this.push(stream, snapshot, changes, previous),
   );
+  /** 'xDS client connected' lines: one by one up to 100 per 10 s, then a count (reconnect storms). */
+  private readonly connectLog = new LogBurstLimit(100, 10_000, (suppressed, windowMs) =>
+    this.options.logger.info(
+      { clients: suppressed, windowSeconds: windowMs / 1_000 },
+      'more xDS clients connected than are logged one by one; see etcd_xds_connected_streams',
+    ),
+  );
 
   constructor(private readonly options: XdsServerOptions) {
     this.server = new grpc.Server({
@@ -133,6 +141,7 @@ export class XdsServer {
    */
   async shutdown(graceMs = 5_000): Promise<void> {
     this.closing = true;
+    this.connectLog.flush();
     this.unsubscribe();
     this.pushes.clear();
     const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
@@ -225,7 +234,9 @@ export class XdsServer {
       const flavour = stream.profile.flavour;
       this.flavourStreams.set(flavour, (this.flavourStreams.get(flavour) ?? 0) + 1);
       this.options.metrics.connectedStreams.inc({ client: stream.profile.kind });
-      this.options.logger.info(
+      const log = this.connectLog.allow() ? this.options.logger.info : this.options.logger.debug;
+      log.call(
+        this.options.logger,
         {
           stream: stream.state.id,
           node: request.node?.id,

@@ -2,6 +2,7 @@
 // riding out an etcd restart and a compaction.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
 import pino from 'pino';
 import { Metrics } from '../../src/metrics';
@@ -75,6 +76,42 @@ describe('EtcdRegistry', () => {
         (keys) => assert.deepEqual(keys, expected),
       );
       assert.equal(latest()!.services.get('svc-1')!.policy.defaultVersion, 'v1');
+      assert.equal(registry.status().stale, false);
+    } finally {
+      await registry.stop();
+      client.close();
+    }
+  });
+
+  it('reads a page too large for the client in smaller pages', async () => {
+    await fixture.kv.delete().all();
+    // 300 registrations of ~1 KB: one default page (10,000 keys) is ~300 KB, over the 64 KiB limit.
+    const padded = (i: number): string =>
+      JSON.stringify({ ...JSON.parse(registration(i)), metadata: { pad: 'x'.repeat(1_000) } });
+    for (let i = 0; i < 300; i += 50) {
+      await fixture.kv
+        .if('/none', 'Version', '==', 0)
+        .then(
+          ...Array.from({ length: 50 }, (_, j) =>
+            fixture.kv.put(`/services/big/${i + j}`).value(padded(i + j)),
+          ),
+        )
+        .commit();
+    }
+    const client = new Etcd3({
+      hosts: fixture.etcd.url,
+      grpcOptions: { 'grpc.max_receive_message_length': 64 * 1024 },
+      // As etcd-xds's own client: a too-large response neither trips the breaker nor is retried.
+      faultHandling: { host: () => noop, global: noop },
+    });
+    const { registry, latest } = startRegistry(client);
+    try {
+      const expected = await etcdKeys();
+      assert.equal(expected.length, 300);
+      await eventually(
+        () => keysOf(latest()),
+        (keys) => assert.deepEqual(keys, expected),
+      );
       assert.equal(registry.status().stale, false);
     } finally {
       await registry.stop();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeResource } from '../../../src/cache/encoded-resource';
 import { AliasEncodings, diffSnapshots, Snapshot } from '../../../src/cache/snapshot';
-import { decodeToJson } from '../../../src/proto/proto-root';
+import { decodeToJson, messageType } from '../../../src/proto/proto-root';
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../../../src/proto/xds-types';
 import { translateForGrpc } from '../../../src/translate/grpc/translate';
 import { catalogOf, type InstanceSpec } from '../fixtures';
@@ -35,6 +35,29 @@ describe('encodeResource', () => {
     const any = decodeToJson('google.protobuf.Any', encoded.any) as { '@type': string; name: string };
     assert.equal(any['@type'], CLUSTER.typeUrl);
     assert.equal(any.name, 'app/v1');
+  });
+
+  it('gives the plain encoding as bytes and the exact Any encoding around it, at every size', () => {
+    // 1 to 2,000 endpoints: value lengths with 1-, 2- and 3-byte length varints.
+    const instances: InstanceSpec[] = Array.from({ length: 2_000 }, (_, i) => ({
+      id: `i${i}`,
+      version: i < 1 ? 'v1' : i < 20 ? 'v2' : 'v3',
+      address: `10.0.${i >> 8}.${i & 255}:80`,
+    }));
+    const lengths = new Set<number>();
+    for (const [type, resources] of translateForGrpc(catalogOf(instances)).byType) {
+      const message = messageType(type.messageName);
+      for (const resource of resources.values()) {
+        const encoded = encodeResource(resource);
+        const plain = message.encode(message.fromObject(resource.message)).finish();
+        assert.deepEqual(Buffer.from(encoded.bytes), Buffer.from(plain));
+        const any = messageType('google.protobuf.Any');
+        const wrapped = any.encode(any.fromObject({ type_url: type.typeUrl, value: plain })).finish();
+        assert.deepEqual(Buffer.from(encoded.any), Buffer.from(wrapped));
+        lengths.add(plain.length < 128 ? 1 : plain.length < 16_384 ? 2 : 3);
+      }
+    }
+    assert.deepEqual([...lengths].sort(), [1, 2, 3]);
   });
 });
 

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { describe, it, mock } from 'node:test';
+import { LogBurstLimit } from '../../src/logger';
+
+describe('LogBurstLimit', () => {
+  it('lets the first lines of a window through, counts the rest and reports them when it ends', () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      const summaries: [number, number][] = [];
+      const limit = new LogBurstLimit(3, 1_000, (suppressed, windowMs) =>
+        summaries.push([suppressed, windowMs]),
+      );
+      const first = Array.from({ length: 10 }, () => limit.allow());
+      assert.deepEqual(first, [true, true, true, false, false, false, false, false, false, false]);
+      assert.deepEqual(summaries, []);
+      mock.timers.tick(1_000);
+      assert.deepEqual(summaries, [[7, 1_000]]);
+      // A new window starts with the next line; a window that suppressed nothing reports nothing.
+      assert.deepEqual([limit.allow(), limit.allow()], [true, true]);
+      mock.timers.tick(1_000);
+      assert.deepEqual(summaries, [[7, 1_000]]);
+      // flush() ends the window at once.
+      for (let i = 0; i < 5; i++) limit.allow();
+      limit.flush();
+      assert.deepEqual(summaries, [
+        [7, 1_000],
+        [2, 1_000],
+      ]);
+      assert.equal(limit.allow(), true);
+    } finally {
+      mock.timers.reset();
+    }
+  });
+});
