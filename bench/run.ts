@@ -8,19 +8,21 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Command, Option } from 'commander';
 import { Etcd3 } from 'etcd3';
-import { ENDPOINT } from '../src/proto/xds-types';
+import { decodeToJson, messageType } from '../src/proto/proto-root';
+import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../src/proto/xds-types';
 import { ADS_SERVICE, encodeDiscoveryRequest } from '../src/server/ads-service';
 import { EtcdProcess } from '../testkit/etcd';
 import { freePort } from '../testkit/ports';
 import { ServerProcess } from '../testkit/server-process';
 import { IpcChild } from './lib/child';
+import { buildPeer, PeerProcess, type PeerResources } from './lib/peer';
 import { median, round, summarize, type Summary } from './lib/stats';
 import { writeConvergencePlot } from './lib/svg';
 import { now, type LoadgenCommand, type LoadgenEvent } from './loadgen';
 
 const ROOT = path.join(__dirname, '..');
 const CLI = path.join(ROOT, 'dist/cli/main.js');
-const SCENARIOS = ['convergence', 'memory', 'cold-start', 'churn'] as const;
+const SCENARIOS = ['convergence', 'memory', 'cold-start', 'churn', 'peer'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 interface Options {
@@ -195,28 +197,57 @@ async function measureRounds(
   return { rounds: perRound, all: summarize(samples), missing };
 }
 
-/** The DiscoveryResponse bytes etcd-xds sends for EDS of `service`, as a client receives them. */
-export async function captureEdsResponse(target: string, service: string): Promise<Buffer> {
-  const client = new grpc.Client(target, grpc.credentials.createInsecure());
+/** The DiscoveryResponse bytes a server sends for `names` of one type, as a client receives them. */
+async function captureResponse(target: string, typeUrl: string, names: string[]): Promise<Buffer> {
+  const client = new grpc.Client(target, grpc.credentials.createInsecure(), {
+    'grpc.max_receive_message_length': 64 << 20,
+  });
   const call = client.makeBidiStreamRequest(
     ADS_SERVICE.StreamAggregatedResources.path,
     (b: Buffer) => b,
     (b: Buffer) => b,
   );
-  const bytes = await new Promise<Buffer>((resolve, reject) => {
-    call.on('data', resolve);
-    call.on('error', reject);
-    call.write(
-      encodeDiscoveryRequest({
-        node: { id: 'bench-capture', user_agent_name: 'etcd-xds-bench', locality: {} },
-        type_url: ENDPOINT.typeUrl,
-        resource_names: clustersOf(service),
-      }),
-    );
-  });
-  call.cancel();
-  client.close();
-  return bytes;
+  try {
+    return await new Promise<Buffer>((resolve, reject) => {
+      call.on('data', resolve);
+      call.on('error', reject);
+      call.write(
+        encodeDiscoveryRequest({
+          node: { id: 'bench-capture', user_agent_name: 'etcd-xds-bench', locality: {} },
+          type_url: typeUrl,
+          resource_names: names,
+        }),
+      );
+    });
+  } finally {
+    call.cancel();
+    client.close();
+  }
+}
+
+/** The resources (encoded google.protobuf.Any) of a DiscoveryResponse. */
+function responseResources(response: Buffer): Buffer[] {
+  const anyType = messageType('google.protobuf.Any');
+  const decoded = messageType('envoy.service.discovery.v3.DiscoveryResponse').decode(response) as unknown as {
+    resources: object[];
+  };
+  return decoded.resources.map((any) => Buffer.from(anyType.encode(any).finish()));
+}
+
+/** What etcd-xds serves for LDS, RDS and CDS of every service: the peer serves the same bytes. */
+async function captureResources(target: string, services: number): Promise<PeerResources> {
+  const names = Array.from({ length: services }, (_, s) => `svc-${s}`);
+  const of = async (typeUrl: string, wanted: string[]): Promise<string[]> => {
+    const resources = responseResources(await captureResponse(target, typeUrl, wanted));
+    if (resources.length !== wanted.length)
+      throw new Error(`captured ${resources.length} of ${wanted.length} resources of ${typeUrl}`);
+    return resources.map((any) => any.toString('base64'));
+  };
+  return {
+    listeners: await of(LISTENER.typeUrl, names),
+    routes: await of(ROUTE.typeUrl, names),
+    clusters: await of(CLUSTER.typeUrl, names.flatMap(clustersOf)),
+  };
 }
 
 interface ConvergenceResult {
@@ -225,9 +256,48 @@ interface ConvergenceResult {
   ours: Rounds;
   floor: Rounds;
   floorOpenMs: number;
+  /** go-control-plane, when the peer scenario runs. */
+  /** go-control-plane, when the peer scenario runs; edsIdentical: it served etcd-xds's EDS content. */
+  peer?: Rounds & { openMs: number; edsIdentical: boolean };
   memory?: { rssPerStreamKB: number; heapPerStreamKB: number; rssBeforeMB: number; rssAfterMB: number };
   pushesPerRound: number;
   edsBytes: number;
+}
+
+/** Round r adds (even r) or removes (odd r) one instance of svc-0 in etcd; returns when it started. */
+async function etcdChange(kv: Etcd3, r: number): Promise<number> {
+  const t0 = now();
+  if (r % 2 === 0) await kv.put('/services/svc-0/bench-extra').value(instanceValue(0, 9999));
+  else await kv.delete().key('/services/svc-0/bench-extra');
+  return t0;
+}
+
+/** Opens `streams` streams watching svc-0 on `target`, then measures the rounds; closes them. */
+async function measureTarget(
+  target: string,
+  streams: number,
+  options: Options,
+  change: (round: number) => Promise<number>,
+): Promise<Rounds & { openMs: number }> {
+  const loadgen = new IpcChild<LoadgenCommand, LoadgenEvent>('loadgen.ts');
+  try {
+    const opened = await loadgen.request(
+      {
+        cmd: 'open',
+        target,
+        streams,
+        subscriptions: [{ service: 'svc-0', clusters: clustersOf('svc-0') }],
+        streamsPerChannel: options.streamsPerChannel,
+      },
+      'opened',
+    );
+    await sleep(2_000);
+    const rounds = await measureRounds(loadgen, options.rounds, change);
+    await loadgen.request({ cmd: 'close' }, 'closed');
+    return { ...rounds, openMs: round(opened.ms) };
+  } finally {
+    await loadgen.stop();
+  }
 }
 
 async function convergence(
@@ -235,9 +305,13 @@ async function convergence(
   kv: Etcd3,
   options: Options,
   streams: number,
+  peerBinary: string | undefined,
 ): Promise<ConvergenceResult> {
   const server = await startServer(etcd, options);
   let loadgen: Loadgen | undefined;
+  let edsBytes: Buffer;
+  let peerResources: PeerResources | undefined;
+  const result: Partial<ConvergenceResult> = { streams };
   try {
     await waitReady(server);
     const before = options.scenarios.includes('memory') ? await memory(server) : undefined;
@@ -252,80 +326,86 @@ async function convergence(
       },
       'opened',
     );
+    result.openMs = round(opened.ms);
     log(`  ${streams} streams open and served in ${opened.ms.toFixed(0)} ms`);
     await sleep(2_000);
-    let memoryResult: ConvergenceResult['memory'];
     if (before) {
       const after = await memory(server);
-      memoryResult = {
+      result.memory = {
         rssPerStreamKB: round((after.rss - before.rss) / streams / 1024, 2),
         heapPerStreamKB: round((after.heap - before.heap) / streams / 1024, 2),
         rssBeforeMB: round(before.rss / 2 ** 20),
         rssAfterMB: round(after.rss / 2 ** 20),
       };
-      log(`  memory: ${JSON.stringify(memoryResult)}`);
+      log(`  memory: ${JSON.stringify(result.memory)}`);
     }
     const pushesBefore = (await metrics(server)).get('etcd_xds_pushes_total{type="EDS"}') ?? 0;
-    const ours = await measureRounds(loadgen, options.rounds, async (r) => {
-      const t0 = now();
-      if (r % 2 === 0) await kv.put('/services/svc-0/bench-extra').value(instanceValue(0, 9999));
-      else await kv.delete().key('/services/svc-0/bench-extra');
-      return t0;
-    });
+    result.ours = await measureRounds(loadgen, options.rounds, (r) => etcdChange(kv, r));
     const pushes = ((await metrics(server)).get('etcd_xds_pushes_total{type="EDS"}') ?? 0) - pushesBefore;
+    result.pushesPerRound = round(pushes / options.rounds / streams, 2);
     debug('capturing the EDS response');
-    const edsBytes = await captureEdsResponse(server.xdsAddress, 'svc-0');
-    debug('closing streams');
+    edsBytes = await captureResponse(server.xdsAddress, ENDPOINT.typeUrl, clustersOf('svc-0'));
+    result.edsBytes = edsBytes.length;
+    if (peerBinary !== undefined) peerResources = await captureResources(server.xdsAddress, options.services);
     await loadgen.request({ cmd: 'close' }, 'closed');
-    await loadgen.stop();
-    loadgen = undefined;
-    debug('stopping the server');
-    await server.signal('SIGTERM');
-    debug('floor');
-
-    // The same streams against the floor server, pushed the same EDS bytes.
-    const floor = new IpcChild<
-      { cmd: 'listen' } | { cmd: 'push'; bytes: string },
-      { ev: 'listening'; port: number } | { ev: 'pushed'; streams: number }
-    >('floor.ts');
-    loadgen = new IpcChild<LoadgenCommand, LoadgenEvent>('loadgen.ts');
-    try {
-      const { port } = await floor.request({ cmd: 'listen' }, 'listening');
-      const floorOpened = await loadgen.request(
-        {
-          cmd: 'open',
-          target: `127.0.0.1:${port}`,
-          streams,
-          subscriptions: [{ service: 'svc-0', clusters: clustersOf('svc-0') }],
-          streamsPerChannel: options.streamsPerChannel,
-        },
-        'opened',
-      );
-      await sleep(2_000);
-      const base64 = edsBytes.toString('base64');
-      const floorRounds = await measureRounds(loadgen, options.rounds, async () => {
-        const t0 = now();
-        await floor.request({ cmd: 'push', bytes: base64 }, 'pushed');
-        return t0;
-      });
-      await loadgen.request({ cmd: 'close' }, 'closed');
-      return {
-        streams,
-        openMs: round(opened.ms),
-        ours,
-        floor: floorRounds,
-        floorOpenMs: round(floorOpened.ms),
-        memory: memoryResult,
-        pushesPerRound: round(pushes / options.rounds / streams, 2),
-        edsBytes: edsBytes.length,
-      };
-    } finally {
-      await floor.stop();
-    }
   } finally {
     await loadgen?.stop();
     await server.signal('SIGTERM').catch(() => undefined);
   }
+
+  // The same streams against the floor server, pushed the same EDS bytes.
+  debug('floor');
+  const floor = new IpcChild<
+    { cmd: 'listen' } | { cmd: 'push'; bytes: string },
+    { ev: 'listening'; port: number } | { ev: 'pushed'; streams: number }
+  >('floor.ts');
+  try {
+    const { port } = await floor.request({ cmd: 'listen' }, 'listening');
+    const base64 = edsBytes.toString('base64');
+    const { openMs, ...rounds } = await measureTarget(`127.0.0.1:${port}`, streams, options, async () => {
+      const t0 = now();
+      await floor.request({ cmd: 'push', bytes: base64 }, 'pushed');
+      return t0;
+    });
+    result.floor = rounds;
+    result.floorOpenMs = openMs;
+  } finally {
+    await floor.stop();
+  }
+
+  // go-control-plane: the same LDS/RDS/CDS bytes, EDS from the same etcd, the same changes.
+  if (peerBinary !== undefined && peerResources !== undefined) {
+    debug('go-control-plane');
+    const peer = await PeerProcess.start(peerBinary, etcd.url, peerResources);
+    try {
+      const peerEds = await captureResponse(peer.address, ENDPOINT.typeUrl, clustersOf('svc-0'));
+      // Same content (field order in the encoding may differ: protobufjs writes fields in
+      // declaration order, Go in field-number order).
+      const content = (bytes: Buffer): string =>
+        JSON.stringify(
+          (decodeToJson('envoy.service.discovery.v3.DiscoveryResponse', bytes) as { resources: object[] })
+            .resources,
+        );
+      const edsIdentical = content(peerEds) === content(edsBytes);
+      if (!edsIdentical) {
+        log('  WARNING: the peer serves different EDS resources than etcd-xds');
+        for (const [who, bytes] of [
+          ['etcd-xds', edsBytes],
+          ['peer', peerEds],
+        ] as const)
+          debug(
+            `${who}: ${JSON.stringify(decodeToJson('envoy.service.discovery.v3.DiscoveryResponse', bytes))}`,
+          );
+      }
+      result.peer = {
+        ...(await measureTarget(peer.address, streams, options, (r) => etcdChange(kv, r))),
+        edsIdentical,
+      };
+    } finally {
+      await peer.stop();
+    }
+  }
+  return result as ConvergenceResult;
 }
 
 // ---- cold start -------------------------------------------------------------------------------
@@ -544,25 +624,35 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = { date, machine: machine(), options };
   log(`etcd-xds bench ${date} on ${JSON.stringify(results.machine)}`);
 
-  const needsSeed = ['convergence', 'memory', 'churn'].some((s) => options.scenarios.includes(s as Scenario));
+  const needsSeed = ['convergence', 'memory', 'churn', 'peer'].some((s) =>
+    options.scenarios.includes(s as Scenario),
+  );
   if (needsSeed) {
     const etcd = await EtcdProcess.start();
     const kv = new Etcd3({ hosts: etcd.url });
     try {
       await seed(kv, options.services, options.instances);
       const rows: ConvergenceResult[] = [];
-      const convergenceWanted =
-        options.scenarios.includes('convergence') || options.scenarios.includes('memory');
+      const convergenceWanted = ['convergence', 'memory', 'peer'].some((s) =>
+        options.scenarios.includes(s as Scenario),
+      );
+      const peerBinary = options.scenarios.includes('peer') ? buildPeer() : undefined;
+      if (options.scenarios.includes('peer') && peerBinary === undefined)
+        log('peer: skipped, Go is not on PATH (the go-control-plane peer is built with Go 1.26)');
       for (const streams of convergenceWanted ? options.streams : []) {
         log(`convergence at N = ${streams}`);
-        rows.push(await convergence(etcd, kv, options, streams));
-        const row = rows.at(-1)!;
-        log(
-          `  ours  p50 ${row.ours.all.p50.toFixed(1)} p99 ${row.ours.all.p99.toFixed(1)} max ${row.ours.all.max.toFixed(1)} ms` +
-            ` | floor p50 ${row.floor.all.p50.toFixed(1)} p99 ${row.floor.all.p99.toFixed(1)} max ${row.floor.all.max.toFixed(1)} ms` +
-            ` | max ratio ${(median(row.ours.rounds.map((r) => r.max)) / median(row.floor.rounds.map((r) => r.max))).toFixed(2)}` +
-            ` | missing ${row.ours.missing}/${row.floor.missing}`,
-        );
+        const row = await convergence(etcd, kv, options, streams, peerBinary);
+        rows.push(row);
+        const line = (name: string, r: Rounds): string =>
+          `${name} p50 ${r.all.p50.toFixed(1)} p99 ${r.all.p99.toFixed(1)} max ${r.all.max.toFixed(1)} ms, missing ${r.missing}`;
+        const maxRatio = (r: Rounds): string =>
+          (median(row.ours.rounds.map((x) => x.max)) / median(r.rounds.map((x) => x.max))).toFixed(2);
+        log(`  ${line('ours ', row.ours)}`);
+        log(`  ${line('floor', row.floor)} | ours/floor (median round max) ${maxRatio(row.floor)}`);
+        if (row.peer)
+          log(
+            `  ${line('go-control-plane', row.peer)} | ours/peer ${maxRatio(row.peer)} | same EDS content ${row.peer.edsIdentical}`,
+          );
       }
       if (rows.length > 0) results.convergence = rows;
       if (options.scenarios.includes('churn')) {

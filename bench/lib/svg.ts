@@ -1,5 +1,6 @@
-// A small SVG bar chart of convergence: per stream count, p50 and max of etcd-xds and of the
-// transport floor (ms), so a run's result can be looked at without other tools.
+// A small SVG bar chart of convergence: per stream count, p50 and max of etcd-xds, of the
+// transport floor and, when measured, of go-control-plane (ms), so a run's result can be looked at
+// without other tools.
 import * as fs from 'node:fs';
 import type { Summary } from './stats';
 
@@ -7,6 +8,7 @@ interface Row {
   streams: number;
   ours: { all: Summary };
   floor: { all: Summary };
+  peer?: { all: Summary };
 }
 
 const escape = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
@@ -17,11 +19,17 @@ export function writeConvergencePlot(file: string, rows: readonly Row[]): void {
     { label: 'etcd-xds max', color: '#1f618d', value: (r: Row) => r.ours.all.max },
     { label: 'floor p50', color: '#f5cba7', value: (r: Row) => r.floor.all.p50 },
     { label: 'floor max', color: '#ca6f1e', value: (r: Row) => r.floor.all.max },
+    ...(rows.some((r) => r.peer)
+      ? [
+          { label: 'go-control-plane p50', color: '#abebc6', value: (r: Row) => r.peer?.all.p50 ?? 0 },
+          { label: 'go-control-plane max', color: '#1e8449', value: (r: Row) => r.peer?.all.max ?? 0 },
+        ]
+      : []),
   ];
   const width = 720;
   const height = 400;
   const left = 60;
-  const bottom = 50;
+  const bottom = 70;
   const top = 40;
   const plotHeight = height - top - bottom;
   const maxValue = Math.max(1, ...rows.flatMap((r) => series.map((s) => s.value(r))));
@@ -31,7 +39,7 @@ export function writeConvergencePlot(file: string, rows: readonly Row[]): void {
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${left}" y="20" font-size="14">EDS change → every stream has it (ms), etcd-xds vs transport floor</text>`,
+    `<text x="${left}" y="20" font-size="14">EDS change → every stream has it (ms), etcd-xds vs transport floor${rows.some((r) => r.peer) ? ' and go-control-plane' : ''}</text>`,
   ];
   for (let i = 0; i <= 4; i++) {
     const v = (maxValue * i) / 4;
@@ -53,10 +61,12 @@ export function writeConvergencePlot(file: string, rows: readonly Row[]): void {
     );
   });
   series.forEach((s, i) => {
-    const x = left + i * 150;
+    // Two legend rows of up to four entries.
+    const x = left + (i % 4) * 165;
+    const yRow = height - 28 + Math.floor(i / 4) * 16;
     parts.push(
-      `<rect x="${x}" y="${height - 22}" width="12" height="12" fill="${s.color}"/>`,
-      `<text x="${x + 16}" y="${height - 12}">${escape(s.label)}</text>`,
+      `<rect x="${x}" y="${yRow - 10}" width="12" height="12" fill="${s.color}"/>`,
+      `<text x="${x + 16}" y="${yRow}">${escape(s.label)}</text>`,
     );
   });
   parts.push('</svg>');
