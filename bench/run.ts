@@ -10,6 +10,7 @@ import { Command, Option } from 'commander';
 import { Etcd3 } from 'etcd3';
 import { decodeToJson, messageType } from '../src/proto/proto-root';
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../src/proto/xds-types';
+import { compareStrings } from '../src/stable-order';
 import { ADS_SERVICE, encodeDiscoveryRequest } from '../src/server/ads-service';
 import { EtcdProcess } from '../testkit/etcd';
 import { freePort } from '../testkit/ports';
@@ -379,16 +380,19 @@ async function convergence(
     const peer = await PeerProcess.start(peerBinary, etcd.url, peerResources);
     try {
       const peerEds = await captureResponse(peer.address, ENDPOINT.typeUrl, clustersOf('svc-0'));
-      // Same content (field order in the encoding may differ: protobufjs writes fields in
-      // declaration order, Go in field-number order).
-      const content = (bytes: Buffer): string =>
-        JSON.stringify(
-          (decodeToJson('envoy.service.discovery.v3.DiscoveryResponse', bytes) as { resources: object[] })
-            .resources,
+      // Same content: field order in the encoding differs (protobuf-go writes oneofs last) and
+      // go-control-plane lists a response's resources in map order, so compare decoded and sorted.
+      const content = (bytes: Buffer): string => {
+        const response = decodeToJson('envoy.service.discovery.v3.DiscoveryResponse', bytes) as {
+          resources: { cluster_name: string }[];
+        };
+        return JSON.stringify(
+          response.resources.sort((a, b) => compareStrings(a.cluster_name, b.cluster_name)),
         );
+      };
       const edsIdentical = content(peerEds) === content(edsBytes);
       if (!edsIdentical) {
-        log('  WARNING: the peer serves different EDS resources than etcd-xds');
+        log('  WARNING: the peer serves different EDS content than etcd-xds');
         for (const [who, bytes] of [
           ['etcd-xds', edsBytes],
           ['peer', peerEds],

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { envoyBootstrap, type ClientTls } from '../src/cli/bootstrap';
 import { freePort } from './ports';
+import { stopChild } from './stop-child';
 
 export const ENVOY_BINARY = path.join(__dirname, '..', 'build/interop/envoy/bin/envoy');
 
@@ -95,13 +96,7 @@ export class EnvoyProcess {
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      const exited = new Promise((resolve) => this.child.once('exit', resolve));
-      this.child.kill('SIGTERM');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(this.child);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

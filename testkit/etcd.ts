@@ -6,6 +6,7 @@ import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from './ports';
+import { stopChild } from './stop-child';
 
 const DEFAULT_BINARY = '/usr/bin/etcd';
 
@@ -92,12 +93,7 @@ export class EtcdProcess {
   async halt(): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (child === undefined || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
+    if (child !== undefined) await stopChild(child);
   }
 
   /** Starts again on the same ports and data. */

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import { stopChild } from '../../testkit/stop-child';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -66,13 +67,7 @@ export class PeerProcess {
 
   /** Stops the peer (SIGTERM, then SIGKILL after 5 s) and removes its files. */
   async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      const exited = new Promise((resolve) => this.child.once('exit', resolve));
-      this.child.kill('SIGTERM');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(this.child);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
