@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { EtcdXdsError, ErrorCode } from '../errors';
 import { LOG_LEVELS, type LogLevel } from '../logger';
 
-interface Setting {
+/** One command-line setting: its flag (commander's camelCase key is the setting's name), env variable, default. */
+export interface Setting {
   readonly flag: string;
   readonly env: string;
   readonly default?: string;
@@ -188,6 +189,11 @@ function checkEtcd(c: RawEtcd, issue: (path: string, message: string) => void): 
     issue('etcdPasswordFile', `give the password in ${ETCD_PASSWORD_ENV} or a file, not both`);
 }
 
+/** Reports a problem with one setting from a superRefine. */
+function issueReporter(ctx: z.RefinementCtx): (path: string, message: string) => void {
+  return (path, message) => ctx.addIssue({ code: 'custom', path: [path], message });
+}
+
 function etcdConnection(c: RawEtcd, readFile: (path: string) => string): EtcdConnection {
   const password =
     c.etcdPassword ?? (c.etcdPasswordFile === undefined ? undefined : readFile(c.etcdPasswordFile).trim());
@@ -229,8 +235,7 @@ const serveSchema = z
       .refine((address) => address.port >= 1 && address.port <= 65535, 'port must be 1-65535'),
   })
   .superRefine((c, ctx) => {
-    const issue = (path: string, message: string): void =>
-      ctx.addIssue({ code: 'custom', path: [path], message });
+    const issue = issueReporter(ctx);
     checkEtcd(c, issue);
     if (c.maxDelayMs < c.debounceMs) issue('maxDelayMs', 'must be >= debounceMs');
     if (c.prefix.startsWith(c.policyPrefix) || c.policyPrefix.startsWith(c.prefix)) {
@@ -242,11 +247,7 @@ const serveSchema = z
       issue('tlsClientCa', 'mutual TLS needs --tls-cert and --tls-key');
   });
 
-const etcdSchema = z
-  .object(etcdShape)
-  .superRefine((c, ctx) =>
-    checkEtcd(c, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message })),
-  );
+const etcdSchema = z.object(etcdShape).superRefine((c, ctx) => checkEtcd(c, issueReporter(ctx)));
 
 /** Collects flags (undefined when not given), then environment, then defaults. */
 function rawSettings(

@@ -6,6 +6,11 @@ import { Etcd3, GRPCResourceExhastedError, isRecoverableError } from 'etcd3';
 import { rootCertificates } from 'node:tls';
 import { readConfigFile, type EtcdConnection } from './config';
 
+/**
+ * Errors worth retrying or holding against a host. A list page over the message limit
+ * (RESOURCE_EXHAUSTED) is neither: it says nothing about the host, and sent again it fails again;
+ * the registry reads smaller pages instead.
+ */
 const transient = (error: Error): boolean =>
   isRecoverableError(error) && !(error instanceof GRPCResourceExhastedError);
 
@@ -42,8 +47,6 @@ export function createEtcdClient(
       'grpc.max_receive_message_length': 64 * 2 ** 20,
     },
     faultHandling: {
-      // A list page over the message limit (RESOURCE_EXHAUSTED) says nothing about the host, and
-      // sending it again fails again: the registry reads smaller pages instead.
       // Skip a failing host for 250 ms (other endpoints take over), not etcd3's default 5 s, so a
       // restarted etcd is used again at once.
       host: () =>

@@ -12,9 +12,11 @@ import {
   SERVE_SETTINGS,
   type EtcdSettingName,
   type ServeSettingName,
+  type Setting,
 } from './config';
 import { createEtcdClient } from './etcd-client';
 import { startServer } from './serve';
+import { untilSignal } from './signals';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
@@ -24,14 +26,6 @@ function fail(error: unknown): never {
     error instanceof EtcdXdsError ? error.message : `etcd-xds: ${(error as Error).message ?? String(error)}`;
   process.stderr.write(`${message}\n`);
   process.exit(2);
-}
-
-/** Resolves once SIGTERM or SIGINT arrives. */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
 }
 
 const program = new Command('etcd-xds')
@@ -45,9 +39,7 @@ const serve = program
   .command('serve')
   .description('watch etcd and serve xDS (ADS) to gRPC clients and Envoy');
 /** Commander names each option after its flag (--policy-prefix → policyPrefix), matching the setting names. */
-function settingOptions(
-  settings: Record<string, { flag: string; env: string; default?: string; help: string }>,
-): Option[] {
+function settingOptions(settings: Record<string, Setting>): Option[] {
   return Object.values(settings).map(
     (setting) =>
       new Option(

@@ -9,6 +9,7 @@
 import { hostname } from 'node:os';
 import { resolveEtcdConnection } from '../cli/config';
 import { createEtcdClient } from '../cli/etcd-client';
+import { untilSignal } from '../cli/signals';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../logger';
 import { Registrar } from '../register/registrar';
 import { startEchoServer } from './echo';
@@ -50,10 +51,7 @@ async function main(): Promise<void> {
   logger.info({ service, id, version, address: advertise }, 'serving; registering in etcd');
   registrar.start().catch((error: unknown) => logger.error({ err: error }, 'registration failed'));
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await untilSignal();
   // Deregister first, so clients stop picking this instance, then let calls in flight finish.
   logger.info({ signal, key: registrar.key }, 'deregistering');
   await registrar.stop();
