@@ -57,17 +57,19 @@ async function main(): Promise<void> {
     console.log(`  ${label.padEnd(34)} → ${[...tally].map(([who, n]) => `${who} ×${n}`).join(', ')}`);
   }
 
-  /** Calls until `streak` answers in a row satisfy `predicate` (gives up after 100 misses). */
+  /** Calls until `streak` answers in a row satisfy `predicate`; fails after 100 misses. */
   async function waitUntil(
     predicate: (outcome: Outcome) => boolean,
     metadata: Record<string, string>,
     streak = 1,
   ): Promise<void> {
-    for (let misses = 0, hits = 0; hits < streak && misses < 100;) {
-      if (predicate(await call(metadata))) hits++;
+    for (let misses = 0, hits = 0; hits < streak;) {
+      const outcome = await call(metadata);
+      if (predicate(outcome)) hits++;
       else {
         hits = 0;
-        misses++;
+        if (++misses === 100)
+          throw new Error(`the client never got there; last answer ${JSON.stringify(outcome)}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     }
@@ -115,7 +117,8 @@ async function main(): Promise<void> {
     await waitUntil((o) => 'id' in o && o.id === 'app-v2-b', { version: 'v2' });
     await show('header version: v2', { version: 'v2' }, 6);
     await mesh.removeBackend('app-v2-a');
-    await waitUntil((o) => 'id' in o && o.id === 'app-v2-b', { version: 'v2' });
+    // app-v2-b already answered before: ten in a row show that app-v2-a is gone.
+    await waitUntil((o) => 'id' in o && o.id === 'app-v2-b', { version: 'v2' }, 10);
     await show('header version: v2', { version: 'v2' }, 6);
 
     step('What the server knows (GET /debug/clients)');

@@ -62,8 +62,7 @@ export function dockerStages(instructions: Instruction[]): Stage[] {
     } else if (stages.length === 0) {
       if (instruction.keyword !== 'ARG')
         throw new Error(`line ${instruction.line}: ${instruction.keyword} before FROM`);
-      const [key, value = ''] = instruction.args.split('=', 2);
-      globalArgs[key] = value;
+      Object.assign(globalArgs, assignments(instruction.args));
     } else {
       stages.at(-1)!.instructions.push(instruction);
     }
@@ -79,6 +78,16 @@ function jsonArray(instruction: Instruction): string[] {
   return value;
 }
 
+/** `KEY=value KEY2=value2` (ARG, ENV): a value may itself contain `=`; a bare KEY gets "". */
+function assignments(args: string): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const pair of args.split(/\s+/)) {
+    const equals = pair.indexOf('=');
+    if (equals < 0) result[pair] = '';
+    else result[pair.slice(0, equals)] = pair.slice(equals + 1);
+  }
+  return result;
+}
 export function imageConfig(stage: Stage): ImageConfig {
   let entrypoint: string[] = [];
   let cmd: string[] = [];
@@ -90,12 +99,7 @@ export function imageConfig(stage: Stage): ImageConfig {
     else if (instruction.keyword === 'CMD') cmd = jsonArray(instruction);
     else if (instruction.keyword === 'USER') user = instruction.args;
     else if (instruction.keyword === 'WORKDIR') workdir = path.posix.resolve(workdir, instruction.args);
-    else if (instruction.keyword === 'ENV') {
-      for (const pair of instruction.args.split(/\s+/)) {
-        const [key, value = ''] = pair.split('=', 2);
-        env[key] = value;
-      }
-    }
+    else if (instruction.keyword === 'ENV') Object.assign(env, assignments(instruction.args));
   }
   return { entrypoint, cmd, user, workdir, env };
 }
@@ -123,8 +127,7 @@ export function buildLocally(
   dockerfile: string,
   context: string,
   out: string,
-  log: (line: string) => void = () => undefined,
-): { root: string; config: ImageConfig; stages: Stage[] } {
+): { root: string; config: ImageConfig } {
   const stages = dockerStages(parseDockerfile(fs.readFileSync(dockerfile, 'utf8')));
   const isIgnored = ignored(context);
   const roots: string[] = [];
@@ -141,10 +144,7 @@ export function buildLocally(
         workdir = path.posix.resolve(workdir, args);
         fs.mkdirSync(inRoot('.'), { recursive: true });
       } else if (keyword === 'ENV') {
-        for (const pair of args.split(/\s+/)) {
-          const [key, value = ''] = pair.split('=', 2);
-          env[key] = value;
-        }
+        Object.assign(env, assignments(args));
       } else if (keyword === 'COPY') {
         const words = args.split(/\s+/);
         const from = words[0].startsWith('--from=') ? words.shift()!.slice('--from='.length) : undefined;
@@ -171,7 +171,6 @@ export function buildLocally(
           });
         }
       } else if (keyword === 'RUN') {
-        log(`[${stage.name ?? index}] RUN ${args}`);
         execSync(args, {
           cwd: inRoot('.'),
           shell: '/bin/sh',
@@ -183,5 +182,5 @@ export function buildLocally(
       }
     }
   });
-  return { root: roots.at(-1)!, config: imageConfig(stages.at(-1)!), stages };
+  return { root: roots.at(-1)!, config: imageConfig(stages.at(-1)!) };
 }

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
+import { stopChild } from './stop-child';
 
 const run = promisify(execFile);
 const ROOT = path.join(__dirname, '..');
@@ -211,10 +212,7 @@ export class ContainerProcess {
 
   /** SIGTERM, as the kubelet sends; SIGKILL after `graceMs`. Resolves to the exit code. */
   async terminate(graceMs = 10_000): Promise<number | null> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
-    const code = await this.exited;
-    clearTimeout(timer);
-    return code;
+    await stopChild(this.child, graceMs);
+    return this.exited;
   }
 }

@@ -152,10 +152,8 @@ describe('etcd failures while registrations change', () => {
         `# leader ${leader} killed, ${newLeader} elected after ${electedMs.toFixed(0)} ms: ${churn.writes} writes (${writesBeforeKill} before the kill, ${churn.writes - writesAtElection} after the election), ${churn.retries} retried, slowest ${churn.slowestWriteMs.toFixed(0)} ms`,
       );
       // Registrations must have changed on both sides of the failover, or "no event lost" says nothing.
-      assert.ok(
-        writesBeforeKill > 0 && churn.writes > writesAtElection,
-        'registrations did not change across the failover',
-      );
+      // (After it, the wait above already required 50 writes.)
+      assert.ok(writesBeforeKill > 0, 'no registration changed before the kill');
       const convergedMs = await assertSameView(server, kv);
       console.log(`# server matched etcd ${convergedMs.toFixed(0)} ms after the last write`);
     } finally {

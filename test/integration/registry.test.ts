@@ -101,7 +101,8 @@ describe('EtcdRegistry', () => {
     const client = new Etcd3({
       hosts: fixture.etcd.url,
       grpcOptions: { 'grpc.max_receive_message_length': 64 * 1024 },
-      // As etcd-xds's own client: a too-large response neither trips the breaker nor is retried.
+      // No fault handling: the registry alone must get past a too-large response (etcd-xds's own
+      // client likewise neither retries one nor holds it against the host).
       faultHandling: { host: () => noop, global: noop },
     });
     const { registry, latest } = startRegistry(client);

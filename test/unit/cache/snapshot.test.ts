@@ -45,13 +45,13 @@ describe('encodeResource', () => {
       address: `10.0.${i >> 8}.${i & 255}:80`,
     }));
     const lengths = new Set<number>();
+    const any = messageType('google.protobuf.Any');
     for (const [type, resources] of translateForGrpc(catalogOf(instances)).byType) {
       const message = messageType(type.messageName);
       for (const resource of resources.values()) {
         const encoded = encodeResource(resource);
         const plain = message.encode(message.fromObject(resource.message)).finish();
         assert.deepEqual(Buffer.from(encoded.bytes), Buffer.from(plain));
-        const any = messageType('google.protobuf.Any');
         const wrapped = any.encode(any.fromObject({ type_url: type.typeUrl, value: plain })).finish();
         assert.deepEqual(Buffer.from(encoded.any), Buffer.from(wrapped));
         lengths.add(plain.length < 128 ? 1 : plain.length < 16_384 ? 2 : 3);

@@ -92,13 +92,37 @@ describe('PushQueue', () => {
     }
   });
 
-  it('keeps other flavours queued as they were, and clear() drops everything', () => {
+  it('keeps other flavours queued as they were when one flavour gets a newer snapshot', () => {
+    const s0 = snapshotOf([instance(1)]);
+    const s1 = snapshotOf([instance(1), instance(2)]);
+    const s2 = snapshotOf([instance(1), instance(2), instance(3)]);
+    const { queue: q, calls, turn, pending } = queue(1);
+    q.enqueue('grpc', s1, diffSnapshots(s0, s1), s0, ['a', 'b']);
+    q.enqueue('envoy', s1, diffSnapshots(s0, s1), s0, ['e']);
+    turn();
+    q.enqueue('grpc', s2, diffSnapshots(s1, s2), s1, ['a']);
+    while (pending()) turn();
+    assert.deepEqual(
+      calls.map((c) => [c.stream, c.snapshot]),
+      [
+        ['a', s1],
+        ['e', s1],
+        ['b', s2],
+        ['a', s2],
+      ],
+    );
+    // The envoy push is untouched: its own snapshot and changes.
+    assert.equal(calls[1].previous, s0);
+  });
+
+  it('clear() drops everything queued', () => {
     const s0 = snapshotOf([instance(1)]);
     const s1 = snapshotOf([instance(1), instance(2)]);
     const { queue: q, calls, turn } = queue(1);
     q.enqueue('grpc', s1, diffSnapshots(s0, s1), s0, ['a', 'b']);
     q.enqueue('envoy', s1, diffSnapshots(s0, s1), s0, ['e']);
     turn();
+    assert.equal(q.backlog, 2);
     q.clear();
     turn();
     assert.deepEqual(
