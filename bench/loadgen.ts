@@ -32,7 +32,7 @@ export type LoadgenEvent =
   | { ev: 'marked' }
   | {
       ev: 'arrivals';
-      /** Per stream: epoch ms (fractional) of the first EDS response since the mark, or null. */
+      /** Per stream: `now()` of the first EDS response since the mark, or null. */
       times: (number | null)[];
       /** Per stream: EDS version_info last received. */
       versions: string[];
@@ -43,14 +43,19 @@ export type LoadgenEvent =
       ev: 'stats';
       /** Responses received, over all streams. */
       responses: number;
-      /** Epoch ms of the latest response on any stream. */
+      /** `now()` of the latest response on any stream. */
       lastResponseAt: number;
       errors: number;
     }
   | { ev: 'closed' }
   | { ev: 'error'; message: string };
 
-export const now = (): number => performance.timeOrigin + performance.now();
+/**
+ * Milliseconds on the system-wide monotonic clock: the bench compares times taken in different
+ * processes (the write in run.ts, the arrival here), which each process's wall-clock origin
+ * (`performance.timeOrigin`) would skew whenever the clock is adjusted between their starts.
+ */
+export const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 const EDS = ENDPOINT.typeUrl;
 

@@ -2,6 +2,7 @@
 // load generator (bench/loadgen.ts, N simulated ADS streams) as separate processes on this
 // machine. `npm run bench -- --help` lists the scenarios and options; BENCHMARKS.md has the method
 // and the results.
+import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,7 +14,7 @@ import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../src/proto/xds-types';
 import { compareStrings } from '../src/stable-order';
 import { ADS_SERVICE, encodeDiscoveryRequest } from '../src/server/ads-service';
 import { EtcdProcess } from '../testkit/etcd';
-import { freePort } from '../testkit/ports';
+import { eventually } from '../testkit/mesh';
 import { ServerProcess } from '../testkit/server-process';
 import { IpcChild } from './lib/child';
 import { buildPeer, PeerProcess, type PeerResources } from './lib/peer';
@@ -88,7 +89,9 @@ async function seed(kv: Etcd3, services: number, instances: number): Promise<voi
 
 const clustersOf = (service: string): string[] => [service, `${service}/v1`, `${service}/v2`];
 
-/** Opens `streams` streams, stream i watching service `svc-<i mod services>`. */
+const startLoadgen = (): Loadgen => new IpcChild<LoadgenCommand, LoadgenEvent>('loadgen.ts');
+
+/** Opens `streams` streams, stream i watching service `svc-<i mod services>` (1: all watch svc-0). */
 function openSpread(
   loadgen: Loadgen,
   target: string,
@@ -139,7 +142,7 @@ async function memory(server: ServerProcess): Promise<{ rss: number; heap: numbe
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function startServer(etcd: EtcdProcess, options: Options, port = 0): Promise<ServerProcess> {
+async function startServer(etcd: EtcdProcess, options: Options): Promise<ServerProcess> {
   return ServerProcess.spawn(
     [
       ...options.serverNodeArgs,
@@ -147,7 +150,7 @@ async function startServer(etcd: EtcdProcess, options: Options, port = 0): Promi
       'serve',
       `--etcd=${etcd.url}`,
       '--host=127.0.0.1',
-      `--port=${port}`,
+      '--port=0',
       '--admin-port=0',
       '--log-level=info',
       `--debounce-ms=${options.debounceMs}`,
@@ -157,11 +160,11 @@ async function startServer(etcd: EtcdProcess, options: Options, port = 0): Promi
 }
 
 async function waitReady(server: ServerProcess, timeoutMs = 600_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ((await server.admin('/readyz')).status !== 200) {
-    if (Date.now() > deadline) throw new Error('server not ready');
-    await sleep(20);
-  }
+  await eventually(
+    () => server.admin('/readyz'),
+    ({ status }) => assert.equal(status, 200, 'server not ready'),
+    { timeoutMs, intervalMs: 20 },
+  );
 }
 
 // ---- convergence: etcd-xds vs the transport floor ----------------------------------------------
@@ -257,7 +260,6 @@ interface ConvergenceResult {
   ours: Rounds;
   floor: Rounds;
   floorOpenMs: number;
-  /** go-control-plane, when the peer scenario runs. */
   /** go-control-plane, when the peer scenario runs; edsIdentical: it served etcd-xds's EDS content. */
   peer?: Rounds & { openMs: number; edsIdentical: boolean };
   memory?: { rssPerStreamKB: number; heapPerStreamKB: number; rssBeforeMB: number; rssAfterMB: number };
@@ -280,18 +282,9 @@ async function measureTarget(
   options: Options,
   change: (round: number) => Promise<number>,
 ): Promise<Rounds & { openMs: number }> {
-  const loadgen = new IpcChild<LoadgenCommand, LoadgenEvent>('loadgen.ts');
+  const loadgen = startLoadgen();
   try {
-    const opened = await loadgen.request(
-      {
-        cmd: 'open',
-        target,
-        streams,
-        subscriptions: [{ service: 'svc-0', clusters: clustersOf('svc-0') }],
-        streamsPerChannel: options.streamsPerChannel,
-      },
-      'opened',
-    );
+    const opened = await openSpread(loadgen, target, streams, 1, options);
     await sleep(2_000);
     const rounds = await measureRounds(loadgen, options.rounds, change);
     await loadgen.request({ cmd: 'close' }, 'closed');
@@ -316,17 +309,8 @@ async function convergence(
   try {
     await waitReady(server);
     const before = options.scenarios.includes('memory') ? await memory(server) : undefined;
-    loadgen = new IpcChild<LoadgenCommand, LoadgenEvent>('loadgen.ts');
-    const opened = await loadgen.request(
-      {
-        cmd: 'open',
-        target: server.xdsAddress,
-        streams,
-        subscriptions: [{ service: 'svc-0', clusters: clustersOf('svc-0') }],
-        streamsPerChannel: options.streamsPerChannel,
-      },
-      'opened',
-    );
+    loadgen = startLoadgen();
+    const opened = await openSpread(loadgen, server.xdsAddress, streams, 1, options);
     result.openMs = round(opened.ms);
     log(`  ${streams} streams open and served in ${opened.ms.toFixed(0)} ms`);
     await sleep(2_000);
@@ -435,12 +419,15 @@ async function coldStart(options: Options): Promise<ColdStartResult> {
     const seedStart = now();
     await seed(kv, options.coldServices, options.coldInstances);
     const seedMs = now() - seedStart;
-    const port = await freePort();
-    // Streams connect while the server starts; they are answered once the first catalog is built.
-    loadgen = new IpcChild<LoadgenCommand, LoadgenEvent>('loadgen.ts');
+    loadgen = startLoadgen();
+    // The load generator is up before the clock starts, so its own start-up is not timed.
+    await loadgen.request({ cmd: 'stats' }, 'stats');
     const started = now();
-    server = await startServer(etcd, options, port);
+    server = await startServer(etcd, options);
+    // Streams connect while the server starts; they are answered once the first catalog is built.
     const opened = openSpread(loadgen, server.xdsAddress, options.coldStreams, options.coldServices, options);
+    // Awaited below; if waiting for /readyz fails first, stopping the loadgen rejects it.
+    opened.catch(() => undefined);
     await waitReady(server);
     const readyMs = now() - started;
     await opened;
@@ -484,12 +471,13 @@ interface ChurnResult {
 
 async function churn(etcd: EtcdProcess, kv: Etcd3, options: Options): Promise<ChurnResult> {
   const server = await startServer(etcd, options);
-  const loadgen = new IpcChild<LoadgenCommand, LoadgenEvent>('loadgen.ts');
+  const loadgen = startLoadgen();
   try {
     await waitReady(server);
     await openSpread(loadgen, server.xdsAddress, options.churnStreams, options.services, options);
     await sleep(1_000);
     const before = await metrics(server);
+    const beforeAt = now();
     const sum = (m: Map<string, number>, prefix: string): number =>
       [...m].filter(([k]) => k.startsWith(prefix)).reduce((total, [, v]) => total + v, 0);
     const revisionLag: number[] = [];
@@ -499,7 +487,8 @@ async function churn(etcd: EtcdProcess, kv: Etcd3, options: Options): Promise<Ch
     const started = now();
     const perTick = Math.max(1, Math.round(options.churnRate / 100));
     let nextSample = started + 1_000;
-    // 100 ticks a second, each writing its share; a tick that falls behind is not made up.
+    // 100 ticks a second, each writing its share; ticks that fall behind run back to back until
+    // the writes are on schedule again, so the rate over the run holds.
     for (let tick = 0; now() - started < options.churnSeconds * 1_000; tick++) {
       const due = started + tick * 10;
       if (due > now()) await sleep(due - now());
@@ -526,16 +515,24 @@ async function churn(etcd: EtcdProcess, kv: Etcd3, options: Options): Promise<Ch
       }
     }
     const seconds = (lastWrite - started) / 1_000;
+    // CPU over the churn itself, not the wait for convergence that follows.
+    const atStop = await metrics(server);
+    const cpuSeconds =
+      (atStop.get('etcd_xds_process_cpu_seconds_total') ?? 0) -
+      (before.get('etcd_xds_process_cpu_seconds_total') ?? 0);
+    const cpuWindowSeconds = (now() - beforeAt) / 1_000;
     // Converged: the server serves etcd's last revision and no stream has heard anything for 1 s.
-    for (;;) {
-      const m = await metrics(server);
-      const stats = await loadgen.request({ cmd: 'stats' }, 'stats');
-      if ((m.get('etcd_xds_catalog_revision') ?? 0) >= lastRevision && now() - stats.lastResponseAt > 1_000)
-        break;
-      await sleep(100);
-    }
-    const stats = await loadgen.request({ cmd: 'stats' }, 'stats');
-    const after = await metrics(server);
+    const {
+      value: { after, stats },
+    } = await eventually(
+      async () => ({ after: await metrics(server), stats: await loadgen.request({ cmd: 'stats' }, 'stats') }),
+      ({ after: m, stats: s }) =>
+        assert.ok(
+          (m.get('etcd_xds_catalog_revision') ?? 0) >= lastRevision && now() - s.lastResponseAt > 1_000,
+          'the streams did not settle within 60 s of the last write',
+        ),
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
     const snapshots =
       (after.get('etcd_xds_snapshots_total') ?? 0) - (before.get('etcd_xds_snapshots_total') ?? 0);
     return {
@@ -545,12 +542,7 @@ async function churn(etcd: EtcdProcess, kv: Etcd3, options: Options): Promise<Ch
       seconds: round(seconds),
       changes,
       achievedRate: round(changes / seconds),
-      serverCpuPercent: round(
-        (((after.get('etcd_xds_process_cpu_seconds_total') ?? 0) -
-          (before.get('etcd_xds_process_cpu_seconds_total') ?? 0)) /
-          seconds) *
-          100,
-      ),
+      serverCpuPercent: round((cpuSeconds / cpuWindowSeconds) * 100),
       snapshots,
       coalescing: round(changes / Math.max(1, snapshots)),
       pushes: sum(after, 'etcd_xds_pushes_total') - sum(before, 'etcd_xds_pushes_total'),
@@ -694,4 +686,4 @@ if (require.main === module)
     },
   );
 
-export type { ConvergenceResult };
+export type { ChurnResult, ColdStartResult, ConvergenceResult };

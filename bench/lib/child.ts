@@ -41,8 +41,7 @@ export class IpcChild<Command extends object, Event extends { ev: string }> {
   ): Promise<Extract<Event, { ev: E }>> {
     if (this.exitError) return Promise.reject(this.exitError);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${ev} within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push({
+      const waiter: (typeof this.waiters)[number] = {
         ev,
         resolve: (event) => {
           clearTimeout(timer);
@@ -52,7 +51,13 @@ export class IpcChild<Command extends object, Event extends { ev: string }> {
           clearTimeout(timer);
           reject(error);
         },
-      });
+      };
+      // A request that timed out must not take the answer meant for a later one.
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new Error(`no ${ev} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
       this.child.send(command);
     });
   }
