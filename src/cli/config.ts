@@ -99,7 +99,7 @@ export const SERVE_SETTINGS = {
     flag: '--debounce-ms <ms>',
     env: 'ETCD_XDS_DEBOUNCE_MS',
     default: '50',
-    help: 'wait for etcd changes to pause this long before pushing',
+    help: 'push an isolated etcd change at once; coalesce changes that follow within this window until they pause this long',
   },
   maxDelayMs: {
     flag: '--max-delay-ms <ms>',

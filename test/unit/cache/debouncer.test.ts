@@ -45,15 +45,28 @@ function setup(
 }
 
 describe('Debouncer', () => {
-  it('fires once changes pause for the quiet period', () => {
+  it('an isolated change fires on the next tick, with whatever else came before that tick', () => {
     const { clock, debouncer, fired } = setup(50, 500);
     debouncer.poke();
+    debouncer.poke();
+    assert.deepEqual(fired, [], 'not from inside poke()');
+    clock.advance(0);
+    assert.deepEqual(fired, [0]);
+    clock.advance(1000);
+    assert.deepEqual(fired, [0], 'once');
+  });
+
+  it('changes within the quiet period after a firing are held until they pause', () => {
+    const { clock, debouncer, fired } = setup(50, 500);
+    debouncer.poke();
+    clock.advance(10);
+    debouncer.poke();
     clock.advance(30);
     debouncer.poke();
     clock.advance(30);
-    assert.deepEqual(fired, []);
+    assert.deepEqual(fired, [0]);
     clock.advance(20);
-    assert.deepEqual(fired, [80]);
+    assert.deepEqual(fired, [0, 90], 'quiet for 50 ms after the change at 40');
   });
 
   it('fires no later than the maximum delay under a steady stream of changes', () => {
@@ -62,16 +75,21 @@ describe('Debouncer', () => {
       debouncer.poke();
       clock.advance(10);
     }
-    assert.deepEqual(fired, [200, 400, 600, 800, 1000]);
+    assert.deepEqual(fired, [0, 210, 410, 610, 810]);
+    clock.advance(100);
+    assert.deepEqual(fired, [0, 210, 410, 610, 810, 1010], 'the last window ends at its maximum');
   });
 
-  it('a burst after a quiet spell starts a new window', () => {
+  it('after a quiet spell the next change fires at once again', () => {
     const { clock, debouncer, fired } = setup(50, 200);
     debouncer.poke();
-    clock.advance(100);
+    clock.advance(20);
     debouncer.poke();
     clock.advance(100);
-    assert.deepEqual(fired, [50, 150]);
+    assert.deepEqual(fired, [0, 70]);
+    debouncer.poke();
+    clock.advance(0);
+    assert.deepEqual(fired, [0, 70, 120], 'quiet since 70');
   });
 
   it('flush fires a pending change at once and only then', () => {
