@@ -38,28 +38,17 @@ function encodeResponse(response: OutgoingResponse): Buffer {
 }
 
 /**
- * Encodings of the current push's responses (nonce `p<serial>.…`, shared by every stream the push
- * goes to), by content: the streams of one service get one encoding, not one each. Emptied when
- * the next push starts, and bounded.
+ * Encodings of push responses (nonce `p<serial>.…`): the streams a push sends the same resources
+ * share one response object (see StreamState), so it is encoded once, not once per stream.
  */
-const pushEncodings = new Map<string, Buffer>();
-let pushEncodingsSerial = '';
-const MAX_PUSH_ENCODINGS = 4096;
+const pushEncodings = new WeakMap<OutgoingResponse, Buffer>();
 
 export function encodeDiscoveryResponse(response: OutgoingResponse): Buffer {
-  const nonce = response.nonce;
-  if (!nonce.startsWith('p')) return encodeResponse(response);
-  const serial = nonce.slice(0, nonce.indexOf('.'));
-  if (serial !== pushEncodingsSerial || pushEncodings.size >= MAX_PUSH_ENCODINGS) {
-    pushEncodings.clear();
-    pushEncodingsSerial = serial;
-  }
-  let key = `${nonce}\n${response.versionInfo}`;
-  for (const resource of response.resources) key += `\n${resource.name}\t${resource.version}`;
-  let bytes = pushEncodings.get(key);
+  if (!response.nonce.startsWith('p')) return encodeResponse(response);
+  let bytes = pushEncodings.get(response);
   if (bytes === undefined) {
     bytes = encodeResponse(response);
-    pushEncodings.set(key, bytes);
+    pushEncodings.set(response, bytes);
   }
   return bytes;
 }

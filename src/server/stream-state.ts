@@ -131,35 +131,91 @@ export class StreamState extends ProtocolStream {
     sharedNonce?: string,
   ): OutgoingResponse {
     const type = subscription.type;
-    const resources: EncodedResource[] = [];
-    if (names === undefined && subscription.wildcard) {
-      resources.push(...snapshot.all(type));
-    } else {
-      const wanted = names ?? [...subscription.names.keys()];
-      for (const name of [...new Set(wanted)].sort()) {
-        const resource = snapshot.get(type, name);
-        if (resource !== undefined) resources.push(resource);
-      }
-    }
-    resources.push(...retained);
+    const wanted =
+      names === undefined && subscription.wildcard
+        ? undefined
+        : sortedUnique(names ?? [...subscription.names.keys()]);
+    // A push's nonce is the same on every stream it goes to, so streams sent the same resources
+    // share one response, and one encoding; it differs from the stream's last one.
+    const shared = sharedNonce !== undefined && sharedNonce !== subscription.lastNonce;
+    const response = shared
+      ? pushResponses.get(sharedNonce, wanted, retained, () =>
+          buildResponse(type, snapshot, wanted, retained, sharedNonce),
+        )
+      : buildResponse(type, snapshot, wanted, retained, this.nextNonce());
     if (names === undefined) subscription.sent.clear();
-    for (const resource of resources) subscription.sent.set(resource.name, resource.version);
-    const response: OutgoingResponse = {
-      type,
-      versionInfo:
-        retained.length === 0 ? snapshot.typeVersion(type) : `${snapshot.typeVersion(type)}+retained`,
-      // A push's nonce is the same on every stream it goes to, so streams sent the same resources
-      // share one encoding (see encodeDiscoveryResponse); it differs from the stream's last one.
-      nonce:
-        sharedNonce !== undefined && sharedNonce !== subscription.lastNonce ? sharedNonce : this.nextNonce(),
-      resources,
-    };
+    for (const resource of response.resources) subscription.sent.set(resource.name, resource.version);
     subscription.lastNonce = response.nonce;
     subscription.lastSentVersion = response.versionInfo;
     subscription.lastSentAt = this.now();
     return response;
   }
 }
+
+/** `names` sorted, without duplicates (most pushes name one resource: no copy then). */
+function sortedUnique(names: readonly string[]): readonly string[] {
+  return names.length <= 1 ? names : [...new Set(names)].sort();
+}
+
+/** A response of the resources named `wanted` (undefined: every one of the type) plus `retained`. */
+function buildResponse(
+  type: XdsType,
+  snapshot: Snapshot,
+  wanted: readonly string[] | undefined,
+  retained: readonly EncodedResource[],
+  nonce: string,
+): OutgoingResponse {
+  const resources: EncodedResource[] = [];
+  if (wanted === undefined) {
+    resources.push(...snapshot.all(type));
+  } else {
+    for (const name of wanted) {
+      const resource = snapshot.get(type, name);
+      if (resource !== undefined) resources.push(resource);
+    }
+  }
+  resources.push(...retained);
+  const versionInfo =
+    retained.length === 0 ? snapshot.typeVersion(type) : `${snapshot.typeVersion(type)}+retained`;
+  return { type, versionInfo, nonce, resources };
+}
+
+/**
+ * The responses of the current push (nonce `p<serial>.…`), by content: with 10,000 streams
+ * watching one service, one response object (and one encoding, see encodeDiscoveryResponse)
+ * instead of 10,000. Emptied when the next push starts, and bounded.
+ */
+class PushResponses {
+  private readonly byKey = new Map<string, OutgoingResponse>();
+  private serial = '';
+
+  constructor(private readonly limit = 4096) {}
+
+  get(
+    nonce: string,
+    wanted: readonly string[] | undefined,
+    retained: readonly EncodedResource[],
+    build: () => OutgoingResponse,
+  ): OutgoingResponse {
+    const serial = nonce.slice(0, nonce.indexOf('.'));
+    if (serial !== this.serial || this.byKey.size >= this.limit) {
+      this.byKey.clear();
+      this.serial = serial;
+    }
+    // Requested names may hold any character: each is prefixed with its length.
+    let key = wanted === undefined ? `${nonce}*` : nonce;
+    if (wanted !== undefined) for (const name of wanted) key += ` ${name.length}:${name}`;
+    for (const { name, version } of retained) key += ` +${name.length}:${name}${version.length}:${version}`;
+    let response = this.byKey.get(key);
+    if (response === undefined) {
+      response = build();
+      this.byKey.set(key, response);
+    }
+    return response;
+  }
+}
+
+const pushResponses = new PushResponses();
 
 const snapshotSerials = new WeakMap<Snapshot, number>();
 let lastSnapshotSerial = 0;

@@ -67,11 +67,10 @@ export class TypeSubscription {
     return canonical;
   }
 
-  /** Requested names standing for any of `canonicalNames`. */
-  requestedFor(canonicalNames: Iterable<string>): string[] {
-    const requested: string[] = [];
-    for (const canonical of canonicalNames) requested.push(...(this.canonical.get(canonical) ?? []));
-    return requested;
+  /** Appends the requested names standing for `canonicalName` (none if it is not subscribed). */
+  addRequestedFor(canonicalName: string, into: string[]): void {
+    const aliases = this.canonical.get(canonicalName);
+    if (aliases !== undefined) for (const name of aliases) into.push(name);
   }
 
   recordNack(nonce: string, code: number, message: string, at: number): void {
