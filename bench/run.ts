@@ -32,6 +32,8 @@ interface Options {
   services: number;
   instances: number;
   rounds: number;
+  /** Changes made and awaited first, not measured (the servers' JIT warms up). */
+  warmup: number;
   scenarios: Scenario[];
   streamsPerChannel: number;
   debounceMs: number;
@@ -179,23 +181,24 @@ interface Rounds {
 
 async function measureRounds(
   loadgen: Loadgen,
-  rounds: number,
+  { rounds, warmup }: Pick<Options, 'rounds' | 'warmup'>,
   change: (round: number) => Promise<number>,
 ): Promise<Rounds> {
   const perRound: Summary[] = [];
   const samples: number[] = [];
   let missing = 0;
-  for (let r = 0; r < rounds; r++) {
+  for (let r = 0; r < warmup + rounds; r++) {
     await sleep(300);
     await loadgen.request({ cmd: 'mark' }, 'marked');
     const t0 = await change(r);
     const arrivals = await loadgen.request({ cmd: 'await', timeoutMs: 30_000 }, 'arrivals');
     const latencies = arrivals.times.filter((t): t is number => t !== null).map((t) => t - t0);
-    missing += arrivals.times.length - latencies.length;
-    perRound.push(summarize(latencies));
-    debug(
-      `round ${r}: ${JSON.stringify(perRound.at(-1))} missing ${arrivals.times.length - latencies.length}`,
-    );
+    const summary = summarize(latencies);
+    const lost = arrivals.times.length - latencies.length;
+    debug(`${r < warmup ? 'warm-up ' : ''}round ${r}: ${JSON.stringify(summary)} missing ${lost}`);
+    if (r < warmup) continue;
+    missing += lost;
+    perRound.push(summary);
     samples.push(...latencies);
   }
   return { rounds: perRound, all: summarize(samples), missing };
@@ -286,7 +289,7 @@ async function measureTarget(
   try {
     const opened = await openSpread(loadgen, target, streams, 1, options);
     await sleep(2_000);
-    const rounds = await measureRounds(loadgen, options.rounds, change);
+    const rounds = await measureRounds(loadgen, options, change);
     await loadgen.request({ cmd: 'close' }, 'closed');
     return { ...rounds, openMs: round(opened.ms) };
   } finally {
@@ -325,9 +328,9 @@ async function convergence(
       log(`  memory: ${JSON.stringify(result.memory)}`);
     }
     const pushesBefore = (await metrics(server)).get('etcd_xds_pushes_total{type="EDS"}') ?? 0;
-    result.ours = await measureRounds(loadgen, options.rounds, (r) => etcdChange(kv, r));
+    result.ours = await measureRounds(loadgen, options, (r) => etcdChange(kv, r));
     const pushes = ((await metrics(server)).get('etcd_xds_pushes_total{type="EDS"}') ?? 0) - pushesBefore;
-    result.pushesPerRound = round(pushes / options.rounds / streams, 2);
+    result.pushesPerRound = round(pushes / (options.warmup + options.rounds) / streams, 2);
     debug('capturing the EDS response');
     edsBytes = await captureResponse(server.xdsAddress, ENDPOINT.typeUrl, clustersOf('svc-0'));
     result.edsBytes = edsBytes.length;
@@ -576,6 +579,7 @@ async function main(): Promise<void> {
     .option('--services <n>', 'services in etcd (streams watch svc-0)', '100')
     .option('--instances <n>', 'instances per service', '10')
     .option('--rounds <n>', 'changes measured per stream count (alternately add and remove)', '6')
+    .option('--warmup <n>', 'changes made first and not measured, on every server alike', '2')
     .addOption(
       new Option('--scenarios <list>', `some of ${SCENARIOS.join(',')}`).default(SCENARIOS.join(',')),
     )
@@ -600,6 +604,7 @@ async function main(): Promise<void> {
     services: Number(raw.services),
     instances: Number(raw.instances),
     rounds: Number(raw.rounds),
+    warmup: Number(raw.warmup),
     scenarios: raw.scenarios.split(',') as Scenario[],
     streamsPerChannel: Number(raw.streamsPerChannel),
     debounceMs: Number(raw.debounceMs),
