@@ -92,6 +92,20 @@ export class DeltaStreamState extends ProtocolStream {
     return { outcome, type, response, delta };
   }
 
+  /** Whether `request` only acknowledges the latest response and changes nothing (so it can wait). */
+  isPlainAck(request: DeltaDiscoveryRequest__Output): boolean {
+    const type = xdsTypeByUrl(request.type_url);
+    const subscription = type === undefined ? undefined : this.subscriptions.get(type);
+    return (
+      subscription !== undefined &&
+      request.error_detail === null &&
+      request.response_nonce !== '' &&
+      request.response_nonce === subscription.lastNonce &&
+      request.resource_names_subscribe.length === 0 &&
+      request.resource_names_unsubscribe.length === 0
+    );
+  }
+
   /** The responses this stream needs after the snapshot changed: changes first, removals last. */
   handleSnapshot(snapshot: Snapshot, changes: ChangeSet): OutgoingDeltaResponse[] {
     const updates: OutgoingDeltaResponse[] = [];

@@ -1,6 +1,7 @@
-// Pushes a snapshot change to its streams in slices, yielding to the event loop between slices,
-// so the first streams' bytes are on the wire while later ones are still being prepared (with
-// 10,000 streams, one synchronous loop would hold every byte back until the last stream is done).
+// Pushes a snapshot change to its streams in slices (8 ms of work at most), yielding to the event
+// loop between slices, so the first streams' bytes are on the wire while later ones are still
+// being prepared (with 10,000 streams, one synchronous loop would hold every byte back until the
+// last stream is done). The server holds plain ACKs while a push is going out (see XdsServer).
 //
 // Each stream still sees its snapshots in order: when a newer snapshot of a flavour arrives
 // before a push has reached every stream, the streams not reached yet are re-planned from what
@@ -25,18 +26,45 @@ interface Job<S> {
   next: number;
 }
 
-/** Streams pushed per event-loop turn. */
-export const PUSH_SLICE = 256;
+/** Streams pushed per event-loop turn, at most. */
+export const PUSH_SLICE = 4096;
+/** …and for at most this long: each turn lets the bytes written so far go out. */
+export const PUSH_SLICE_MS = 8;
 
 export class PushQueue<S> {
   private jobs: Job<S>[] = [];
   private scheduled = false;
 
+  private readonly slice: number;
+  private readonly sliceMs: number;
+  private readonly schedule: (run: () => void) => void;
+  private readonly onIdle: () => void;
+  private readonly now: () => number;
+
   constructor(
     private readonly push: PushFn<S>,
-    private readonly slice = PUSH_SLICE,
-    private readonly schedule: (run: () => void) => void = (run) => void setImmediate(run),
-  ) {}
+    options: {
+      /** Streams per turn, at most. */
+      slice?: number;
+      /** Time per turn, at most (checked every 16 streams). */
+      sliceMs?: number;
+      schedule?: (run: () => void) => void;
+      /** Called when the last queued push has gone out. */
+      onIdle?: () => void;
+      now?: () => number;
+    } = {},
+  ) {
+    this.slice = options.slice ?? PUSH_SLICE;
+    this.sliceMs = options.sliceMs ?? PUSH_SLICE_MS;
+    this.schedule = options.schedule ?? ((run) => void setImmediate(run));
+    this.onIdle = options.onIdle ?? (() => {});
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  /** Whether some push has not reached all its streams yet. */
+  get busy(): boolean {
+    return this.jobs.length > 0;
+  }
 
   /** Streams not yet pushed, over all jobs. */
   get backlog(): number {
@@ -91,17 +119,20 @@ export class PushQueue<S> {
     this.schedule(() => {
       this.scheduled = false;
       this.runSlice();
+      if (this.jobs.length === 0) this.onIdle();
       this.wake();
     });
   }
 
   private runSlice(): void {
-    let budget = this.slice;
-    while (budget > 0 && this.jobs.length > 0) {
+    const deadline = this.now() + this.sliceMs;
+    let pushed = 0;
+    while (pushed < this.slice && this.jobs.length > 0) {
       const job = this.jobs[0];
-      while (budget > 0 && job.next < job.streams.length) {
+      while (pushed < this.slice && job.next < job.streams.length) {
         this.push(job.streams[job.next++], job.snapshot, job.changes, job.previous);
-        budget--;
+        // Reading the clock costs little next to a push, but not nothing: every 16 streams.
+        if ((++pushed & 15) === 0 && this.now() >= deadline) pushed = this.slice;
       }
       if (job.next >= job.streams.length) this.jobs.shift();
     }

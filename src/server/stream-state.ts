@@ -65,6 +65,19 @@ export class StreamState extends ProtocolStream {
     };
   }
 
+  /** Whether `request` only acknowledges the latest response and changes nothing (so it can wait). */
+  isPlainAck(request: DiscoveryRequest__Output): boolean {
+    const type = xdsTypeByUrl(request.type_url);
+    const subscription = type === undefined ? undefined : this.subscriptions.get(type);
+    return (
+      subscription !== undefined &&
+      request.error_detail === null &&
+      request.response_nonce !== '' &&
+      request.response_nonce === subscription.lastNonce &&
+      sameNames(subscription, request.resource_names)
+    );
+  }
+
   /**
    * The responses this stream needs after the snapshot changed from `previous`, make before break:
    * additions and changes go out cluster → endpoints → listener → routes; a full-state response
@@ -247,7 +260,10 @@ function sameNames(subscription: TypeSubscription, requested: readonly string[])
     return false;
   for (const name of requested) if (!subscription.names.has(name)) return false;
   // Equal sizes and every name known: a duplicate in `requested` would leave one name out.
-  return requested.length === 1 || new Set(requested).size === requested.length;
+  if (requested.length > 8) return new Set(requested).size === requested.length;
+  for (let i = 1; i < requested.length; i++)
+    for (let j = 0; j < i; j++) if (requested[i] === requested[j]) return false;
+  return true;
 }
 
 /** Applies a state-of-the-world resource_names list to a subscription. */

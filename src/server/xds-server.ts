@@ -16,7 +16,7 @@ import { clientProfile, type ClientProfile } from './client-kind';
 import { DeltaStreamState, type OutgoingDeltaResponse } from './delta-stream-state';
 import { checkRequest, checkSubscription, MAX_REQUEST_BYTES, type LimitViolation } from './request-limits';
 import { NackBackoff } from './nack-backoff';
-import { PUSH_SLICE, PushQueue } from './push-queue';
+import { PushQueue } from './push-queue';
 import { StreamState } from './stream-state';
 import { SubscriptionIndex } from './subscription-index';
 import type { SubscriptionDelta } from './type-subscription';
@@ -26,7 +26,10 @@ export type Protocol = 'sotw' | 'delta';
 type ActiveStream = {
   readonly onlyType: XdsType | undefined;
   profile: ClientProfile | undefined;
-  /** Requests received before the first snapshot; answered once it exists. */
+  /**
+   * Requests held: received before the first snapshot existed, or plain ACKs received while a
+   * push was going out (and whatever the stream sent after them); answered in order later.
+   */
   waiting: (DiscoveryRequest__Output | DeltaDiscoveryRequest__Output)[] | undefined;
   closed: boolean;
   readonly backoff: NackBackoff;
@@ -51,8 +54,11 @@ export interface StreamView {
   readonly profile: ClientProfile | undefined;
 }
 
-/** Requests a stream may send before the first snapshot exists; clients send one per type. */
-const MAX_REQUESTS_BEFORE_READY = 64;
+/** Streams whose held requests are answered per event-loop turn. */
+const ANSWER_SLICE = 256;
+
+/** Requests a stream may have held (see `waiting`); clients send one per type. */
+const MAX_HELD_REQUESTS = 64;
 
 export interface XdsServerOptions {
   readonly cache: SnapshotCache;
@@ -71,15 +77,16 @@ export class XdsServer {
   private readonly server: grpc.Server;
   private readonly streams = new Set<ActiveStream>();
   private readonly indexes = new Map<Flavour, SubscriptionIndex<ActiveStream>>();
-  /** Streams with requests held until the first snapshot exists. */
+  /** Streams with requests held (see ActiveStream.waiting). */
   private readonly waiting = new Set<ActiveStream>();
   /** Open streams per flavour, so a flavour's snapshots are dropped once no client needs them. */
   private readonly flavourStreams = new Map<Flavour, number>();
   private readonly unsubscribe: () => void;
   private nextStreamId = 1;
   private closing = false;
-  private readonly pushes = new PushQueue<ActiveStream>((stream, snapshot, changes, previous) =>
-    this.push(stream, snapshot, changes, previous),
+  private readonly pushes = new PushQueue<ActiveStream>(
+    (stream, snapshot, changes, previous) => this.push(stream, snapshot, changes, previous),
+    { onIdle: () => this.answerHeld() },
   );
   /** 'xDS client connected' lines: one by one up to 100 per 10 s, then a count (reconnect storms). */
   private readonly connectLog = new LogBurstLimit(100, 10_000, (suppressed, windowMs) =>
@@ -249,13 +256,18 @@ export class XdsServer {
         'xDS client connected',
       );
     }
-    if (this.options.cache.current() === undefined || stream.waiting !== undefined) {
-      // Answering before the first catalog is translated would tell clients their service does not exist.
+    if (
+      this.options.cache.current() === undefined ||
+      stream.waiting !== undefined ||
+      (this.pushes.busy && this.isPlainAck(stream, request))
+    ) {
+      // Answering before the first catalog is translated would tell clients their service does
+      // not exist. An ACK changes nothing the push needs: the cores go to the push first.
       stream.waiting ??= [];
-      if (stream.waiting.length >= MAX_REQUESTS_BEFORE_READY) {
+      if (stream.waiting.length >= MAX_HELD_REQUESTS) {
         stream.call.emit('error', {
           code: grpc.status.RESOURCE_EXHAUSTED,
-          details: `more than ${MAX_REQUESTS_BEFORE_READY} requests before the server was ready`,
+          details: `more than ${MAX_HELD_REQUESTS} requests sent while the server was starting or busy pushing`,
         });
         this.forget(stream);
         return;
@@ -265,6 +277,15 @@ export class XdsServer {
       return;
     }
     this.handle(stream, request);
+  }
+
+  private isPlainAck(
+    stream: ActiveStream,
+    request: DiscoveryRequest__Output | DeltaDiscoveryRequest__Output,
+  ): boolean {
+    return stream.protocol === 'sotw'
+      ? stream.state.isPlainAck(request as DiscoveryRequest__Output)
+      : stream.state.isPlainAck(request as DeltaDiscoveryRequest__Output);
   }
 
   private handle(
@@ -380,20 +401,24 @@ export class XdsServer {
     changes: ChangeSet,
     previous: Snapshot | undefined,
   ): void {
-    if (this.waiting.size > 0) {
-      this.answerWaiting([...this.waiting]);
-      this.waiting.clear();
-    }
+    this.answerHeld();
     this.pushes.enqueue(flavour, snapshot, changes, previous, this.index(flavour).affected(changes));
   }
 
+  /** Answers the held requests (see ActiveStream.waiting). */
+  private answerHeld(): void {
+    if (this.waiting.size === 0) return;
+    this.answerWaiting([...this.waiting]);
+    this.waiting.clear();
+  }
+
   /**
-   * Answers the requests held until the first snapshot, a slice of streams per event-loop turn (at
-   * start-up thousands of clients may be waiting). A stream keeps holding new requests behind
+   * Answers held requests, a slice of streams per event-loop turn (at start-up, or after a push to
+   * every stream, thousands of clients may be waiting). A stream keeps holding new requests behind
    * the held ones until its turn, so its requests are answered in order.
    */
   private answerWaiting(streams: ActiveStream[], from = 0): void {
-    const end = Math.min(streams.length, from + PUSH_SLICE);
+    const end = Math.min(streams.length, from + ANSWER_SLICE);
     for (let i = from; i < end && !this.closing; i++) {
       const stream = streams[i];
       const requests = stream.waiting ?? [];

@@ -164,6 +164,51 @@ describe('state-of-the-world ADS, message by message', () => {
     assert.deepEqual(resourceNames(await named.next()), []);
   });
 
+  it('requests that arrive while a push is still going out are handled after it, in order', async () => {
+    // Enough streams that the push takes several event-loop turns, so replies to its first
+    // slices arrive (and plain ACKs are held) while later streams are still being pushed to.
+    const clients = Array.from({ length: 2_000 }, (_, i) => connect(`busy-${i}`));
+    const before = await Promise.all(clients.map((client) => subscribe(client, ENDPOINT, ['app/v1'])));
+    const replies = clients.map(async (client, i) => {
+      const pushed = await client.next();
+      const ack = {
+        type_url: ENDPOINT.typeUrl,
+        response_nonce: pushed.nonce,
+        version_info: pushed.version_info,
+      };
+      client.send({ ...ack, resource_names: ['app/v1'] });
+      // Every tenth client also subscribes to one more name right behind its ACK.
+      if (i % 10 === 0) client.send({ ...ack, resource_names: ['app/v1', 'app/v2'] });
+      return pushed;
+    });
+    await fixture.mesh.addBackend({ id: 'a3', version: 'v1' });
+    const pushed = await Promise.all(replies);
+    for (const [i, response] of pushed.entries()) {
+      assert.notEqual(response.version_info, before[i].version_info);
+      assert.deepEqual(resourceNames(response), ['app/v1']);
+    }
+    // The subscriptions behind the ACKs are answered with the new name alone (EDS is incremental).
+    for (let i = 0; i < clients.length; i += 10) {
+      assert.deepEqual(resourceNames(await clients[i].next()), ['app/v2'], `client ${i}`);
+    }
+    // …and every ACK was recorded: each stream's last ACK is the version it was pushed.
+    interface Clients {
+      clients: {
+        node: { id: string } | null;
+        subscriptions: Record<string, { names: string[]; lastAck: { versionInfo: string } | null }>;
+      }[];
+    }
+    const { clients: views } = (await fixture.mesh.server.admin<Clients>('/debug/clients')).body;
+    const busy = views.filter((view) => view.node?.id.startsWith('busy-'));
+    assert.equal(busy.length, clients.length);
+    for (const view of busy) {
+      const i = Number(view.node!.id.slice('busy-'.length));
+      assert.equal(view.subscriptions.EDS.lastAck?.versionInfo, pushed[i].version_info, view.node!.id);
+      assert.deepEqual(view.subscriptions.EDS.names, i % 10 === 0 ? ['app/v1', 'app/v2'] : ['app/v1']);
+    }
+    for (const client of clients) client.close();
+  });
+
   it('the per-type services serve their own type and ignore others', async () => {
     const cds = new RawAdsClient(
       fixture.mesh.server.xdsAddress,

@@ -78,6 +78,36 @@ describe('DeltaStreamState', () => {
     assert.deepEqual(sent(again.response), [['app/v1'], []]);
   });
 
+  it('tells a plain ACK of the latest response (which may wait) from requests that change something', () => {
+    const stream = new DeltaStreamState(1, 'peer', 0);
+    const snapshot = snapshotOf([V1]);
+    const response = stream.handleRequest(
+      request(ENDPOINT, { resource_names_subscribe: ['app'] }),
+      snapshot,
+    ).response!;
+    const nonce = response.nonce;
+    assert.equal(stream.isPlainAck(request(ENDPOINT, { response_nonce: nonce })), true);
+    assert.equal(
+      stream.isPlainAck(request(ENDPOINT, { response_nonce: nonce, resource_names_subscribe: ['app/v1'] })),
+      false,
+      'subscribes',
+    );
+    assert.equal(
+      stream.isPlainAck(request(ENDPOINT, { response_nonce: nonce, resource_names_unsubscribe: ['app'] })),
+      false,
+      'unsubscribes',
+    );
+    assert.equal(
+      stream.isPlainAck(
+        request(ENDPOINT, { response_nonce: nonce, error_detail: { code: 3, message: 'bad', details: [] } }),
+      ),
+      false,
+      'a NACK',
+    );
+    assert.equal(stream.isPlainAck(request(ENDPOINT, { response_nonce: 'old' })), false, 'a stale nonce');
+    assert.equal(stream.isPlainAck(request(CLUSTER, { response_nonce: nonce })), false, 'another type');
+  });
+
   it('a NACK is recorded and answered with nothing', () => {
     const stream = new DeltaStreamState(1, 'peer', 0, () => 7);
     const snapshot = snapshotOf([V1]);

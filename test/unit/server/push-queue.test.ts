@@ -18,24 +18,34 @@ interface Call {
   changes: ChangeSet;
 }
 
-function queue(slice: number): {
+/** A queue whose turns run when told; each push takes `pushMs` of its clock. */
+function queue(
+  slice: number,
+  { sliceMs = Infinity, pushMs = 0 }: { sliceMs?: number; pushMs?: number } = {},
+): {
   queue: PushQueue<string>;
   calls: Call[];
   turn: () => void;
   pending: () => boolean;
+  idle: () => number;
 } {
   const calls: Call[] = [];
   const scheduled: (() => void)[] = [];
+  let clock = 0;
+  let idle = 0;
   const pushQueue = new PushQueue<string>(
-    (stream, snapshot, changes, previous) => calls.push({ stream, snapshot, previous, changes }),
-    slice,
-    (run) => scheduled.push(run),
+    (stream, snapshot, changes, previous) => {
+      clock += pushMs;
+      calls.push({ stream, snapshot, previous, changes });
+    },
+    { slice, sliceMs, schedule: (run) => scheduled.push(run), onIdle: () => idle++, now: () => clock },
   );
   return {
     queue: pushQueue,
     calls,
     turn: () => scheduled.shift()?.(),
     pending: () => scheduled.length > 0,
+    idle: () => idle,
   };
 }
 
@@ -60,6 +70,25 @@ describe('PushQueue', () => {
     );
     assert.equal(pending(), false);
     assert.equal(q.backlog, 0);
+  });
+
+  it('ends a turn once it has run for the time budget, and says when everything has gone out', () => {
+    const s0 = snapshotOf([instance(1)]);
+    const s1 = snapshotOf([instance(1), instance(2)]);
+    const streams = Array.from({ length: 100 }, (_, i) => `s${i}`);
+    const { queue: q, calls, turn, idle } = queue(1000, { sliceMs: 8, pushMs: 0.25 });
+    q.enqueue('grpc', s1, diffSnapshots(s0, s1), s0, streams);
+    assert.equal(q.busy, true);
+    turn();
+    // The clock is read every 16 streams: 32 pushes reach 8 ms.
+    assert.equal(calls.length, 32);
+    assert.equal(idle(), 0);
+    turn();
+    turn();
+    turn();
+    assert.equal(calls.length, 100);
+    assert.equal(q.busy, false);
+    assert.equal(idle(), 1, 'idle once, after the last slice');
   });
 
   it('a newer snapshot re-plans the streams not reached yet from what they last got, once', () => {

@@ -108,6 +108,28 @@ describe('StreamState (state of the world)', () => {
     assert.equal(stream.subscriptions.get(CLUSTER)!.ackedVersion, response.versionInfo);
   });
 
+  it('tells a plain ACK of the latest response (which may wait) from requests that change something', () => {
+    const stream = new StreamState(1, 'peer', 0);
+    const snapshot = snapshotOf([V1, V2]);
+    const subscribed = ['app', 'app/v1'];
+    const response = stream.handleRequest(request(ENDPOINT, subscribed), snapshot).response!;
+    const reply = (names: string[], fields: { nonce?: string; error?: string } = {}) =>
+      request(ENDPOINT, names, { nonce: response.nonce, version: response.versionInfo, ...fields });
+    assert.equal(stream.isPlainAck(reply(subscribed)), true);
+    assert.equal(stream.isPlainAck(reply(['app/v1', 'app'])), true, 'order does not matter');
+    assert.equal(stream.isPlainAck(reply(['app', 'app/v2'])), false, 'other names');
+    assert.equal(stream.isPlainAck(reply(['app', 'app'])), false, 'a duplicate leaves a name out');
+    assert.equal(stream.isPlainAck(reply(['app'])), false, 'fewer names');
+    assert.equal(stream.isPlainAck(reply(subscribed, { error: 'bad' })), false, 'a NACK');
+    assert.equal(stream.isPlainAck(reply(subscribed, { nonce: '' })), false, 'no nonce');
+    assert.equal(stream.isPlainAck(reply(subscribed, { nonce: 'old' })), false, 'a stale nonce');
+    assert.equal(
+      stream.isPlainAck(request(CLUSTER, ['app'], { nonce: response.nonce })),
+      false,
+      'another type',
+    );
+  });
+
   it('a NACK is recorded, the rejected version is not resent, and the next change is sent', () => {
     const stream = new StreamState(1, 'peer', 0, () => 42);
     const before = snapshotOf([V1]);
