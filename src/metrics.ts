@@ -183,7 +183,7 @@ export class Metrics {
     });
     this.refusedRequests = new Counter({
       name: 'etcd_xds_refused_requests_total',
-      help: 'Streams ended because a request broke a limit, by reason (name-too-long, too-many-names, too-many-subscriptions).',
+      help: 'Streams ended because a request broke a limit, by reason (name-too-long, too-many-names, too-many-subscriptions, too-many-held).',
       labelNames: ['reason'],
       registers,
     });

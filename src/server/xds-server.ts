@@ -265,11 +265,11 @@ export class XdsServer {
       // not exist. An ACK changes nothing the push needs: the cores go to the push first.
       stream.waiting ??= [];
       if (stream.waiting.length >= MAX_HELD_REQUESTS) {
-        stream.call.emit('error', {
+        this.refuse(stream, {
           code: grpc.status.RESOURCE_EXHAUSTED,
+          reason: 'too-many-held',
           details: `more than ${MAX_HELD_REQUESTS} requests sent while the server was starting or busy pushing`,
         });
-        this.forget(stream);
         return;
       }
       stream.waiting.push(request);

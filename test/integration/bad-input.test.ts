@@ -3,6 +3,7 @@
 // must stay up, refuse each with a clear status, and change nothing else.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { ADS_SERVICE_NAME } from '../../src/server/ads-service';
@@ -14,6 +15,7 @@ import { assertAnsweredBy } from '../../testkit/call-results';
 import { useMesh } from '../../testkit/hooks';
 import { eventually } from '../../testkit/mesh';
 import { RawAdsClient, RawDeltaClient, resourceNames } from '../../testkit/raw-ads-client';
+import { ServerProcess } from '../../testkit/server-process';
 import { XdsClientProcess } from '../../testkit/xds-client-process';
 import { policyLike, registrationLike, validPolicy, validRegistration } from '../unit/properties/arbitraries';
 
@@ -121,6 +123,31 @@ describe('bad input against the real server', () => {
       assert.match(metrics, new RegExp(`etcd_xds_refused_requests_total\\{reason="${reason}"\\} 1`));
     }
     await assertStillServing();
+  });
+
+  it('ends a stream that piles up more than 64 requests while they are held; other streams wait on', async () => {
+    // Nothing listens on port 1: the server never gets a catalog, so it holds every request.
+    const server = await ServerProcess.start(['--etcd', 'http://127.0.0.1:1']);
+    const flooder = new RawAdsClient(server.xdsAddress, { id: 'flooder' });
+    const patient = new RawAdsClient(server.xdsAddress, { id: 'patient' });
+    try {
+      patient.send({ type_url: CLUSTER.typeUrl, resource_names: ['app'] });
+      for (let i = 0; i <= 64; i++) flooder.send({ type_url: CLUSTER.typeUrl, resource_names: [`n${i}`] });
+      const status = await flooder.status;
+      assert.equal(status.code, grpc.status.RESOURCE_EXHAUSTED, `${status.code} ${status.details}`);
+      assert.match(
+        status.details,
+        /more than 64 requests sent while the server was starting or busy pushing/,
+      );
+      const settled = await Promise.race([patient.status.then(() => true), sleep(500).then(() => false)]);
+      assert.equal(settled, false, 'the other stream stays open, its request held');
+      const metrics = (await server.admin<string>('/metrics')).body;
+      assert.match(metrics, /etcd_xds_refused_requests_total\{reason="too-many-held"\} 1/);
+    } finally {
+      flooder.close();
+      patient.close();
+      await server.stop();
+    }
   });
 
   it('random registrations and policies in etcd change nothing for a client of a valid service', async () => {

@@ -41,7 +41,13 @@ describe('registrations changing under live clients', () => {
         () => client.call(target, { metadata, count: 8, deadlineMs: 2_000 }),
         check,
         { intervalMs: 20, timeoutMs: boundMs + 5_000 },
-      );
+      ).catch(async (error: unknown) => {
+        // Tell a client that did not converge from a server that did not push: what each stream
+        // was last sent. (A C-core client holds an ADS stream only while it has a channel open.)
+        const { body } = await mesh.server.admin<{ clients: unknown[] }>('/debug/clients');
+        console.log(`# ${what}: ${language} did not converge; the server's streams: ${JSON.stringify(body)}`);
+        throw error;
+      });
       console.log(`# ${what}: ${language} converged in ${elapsedMs.toFixed(0)} ms`);
       assert.ok(elapsedMs < boundMs, `${language} took ${elapsedMs.toFixed(0)} ms (bound ${boundMs} ms)`);
     }
