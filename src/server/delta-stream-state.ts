@@ -94,13 +94,8 @@ export class DeltaStreamState extends ProtocolStream {
 
   /** Whether `request` only acknowledges the latest response and changes nothing (so it can wait). */
   isPlainAck(request: DeltaDiscoveryRequest__Output): boolean {
-    const type = xdsTypeByUrl(request.type_url);
-    const subscription = type === undefined ? undefined : this.subscriptions.get(type);
     return (
-      subscription !== undefined &&
-      request.error_detail === null &&
-      request.response_nonce !== '' &&
-      request.response_nonce === subscription.lastNonce &&
+      this.acknowledgedSubscription(request) !== undefined &&
       request.resource_names_subscribe.length === 0 &&
       request.resource_names_unsubscribe.length === 0
     );

@@ -1,7 +1,7 @@
 // What the state-of-the-world and delta state machines share: the stream's identity, the node it
 // identified as, its subscriptions by type, and its nonces.
 import type { Node__Output } from '../generated/envoy/config/core/v3/Node';
-import type { XdsType } from '../proto/xds-types';
+import { xdsTypeByUrl, type XdsType } from '../proto/xds-types';
 import { TypeSubscription } from './type-subscription';
 
 export abstract class ProtocolStream {
@@ -34,6 +34,25 @@ export abstract class ProtocolStream {
     const subscription = new TypeSubscription(type);
     this.subscriptions.set(type, subscription);
     return { subscription, created: true };
+  }
+
+  /**
+   * The subscription a request acknowledges, if it is an ACK (no error) of the latest response
+   * of its type; undefined for anything else.
+   */
+  protected acknowledgedSubscription(request: {
+    readonly type_url: string;
+    readonly response_nonce: string;
+    readonly error_detail: unknown;
+  }): TypeSubscription | undefined {
+    const type = xdsTypeByUrl(request.type_url);
+    const subscription = type === undefined ? undefined : this.subscriptions.get(type);
+    const latest =
+      subscription !== undefined &&
+      request.error_detail === null &&
+      request.response_nonce !== '' &&
+      request.response_nonce === subscription.lastNonce;
+    return latest ? subscription : undefined;
   }
 
   protected nextNonce(): string {

@@ -67,15 +67,8 @@ export class StreamState extends ProtocolStream {
 
   /** Whether `request` only acknowledges the latest response and changes nothing (so it can wait). */
   isPlainAck(request: DiscoveryRequest__Output): boolean {
-    const type = xdsTypeByUrl(request.type_url);
-    const subscription = type === undefined ? undefined : this.subscriptions.get(type);
-    return (
-      subscription !== undefined &&
-      request.error_detail === null &&
-      request.response_nonce !== '' &&
-      request.response_nonce === subscription.lastNonce &&
-      sameNames(subscription, request.resource_names)
-    );
+    const subscription = this.acknowledgedSubscription(request);
+    return subscription !== undefined && sameNames(subscription, request.resource_names);
   }
 
   /**

@@ -96,6 +96,14 @@ export class XdsServer {
     ),
   );
 
+  /** 'xDS client disconnected' lines, limited the same way. */
+  private readonly disconnectLog = new LogBurstLimit(100, 10_000, (suppressed, windowMs) =>
+    this.options.logger.info(
+      { clients: suppressed, windowSeconds: windowMs / 1_000 },
+      'more xDS clients disconnected than are logged one by one; see etcd_xds_connected_streams',
+    ),
+  );
+
   constructor(private readonly options: XdsServerOptions) {
     this.server = new grpc.Server({
       // Find clients that vanished without closing their stream.
@@ -149,10 +157,11 @@ export class XdsServer {
   async shutdown(graceMs = 5_000): Promise<void> {
     this.closing = true;
     this.connectLog.flush();
+    this.disconnectLog.flush();
     this.unsubscribe();
     this.pushes.clear();
     const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
-    for (const stream of this.streams) this.close(stream);
+    for (const stream of this.streams) this.close(stream, 'the server is shutting down');
     let timer: NodeJS.Timeout | undefined;
     const forced = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
@@ -219,16 +228,16 @@ export class XdsServer {
       } catch (error) {
         logger.error({ err: error, stream: state.id }, 'failed to handle a discovery request');
         call.emit('error', { code: grpc.status.INTERNAL, details: 'internal error handling the request' });
-        this.forget(stream);
+        this.forget(stream, 'internal error');
       }
     });
-    call.on('end', () => this.close(stream));
+    call.on('end', () => this.close(stream, 'the client ended the stream'));
     call.on('error', (error) => {
       logger.debug({ stream: state.id, err: error }, 'stream error');
-      this.forget(stream);
+      this.forget(stream, `stream error: ${error.message}`);
     });
-    call.on('cancelled', () => this.forget(stream));
-    call.on('close', () => this.forget(stream));
+    call.on('cancelled', () => this.forget(stream, 'cancelled by the client'));
+    call.on('close', () => this.forget(stream, 'closed'));
   }
 
   private onRequest(
@@ -330,7 +339,7 @@ export class XdsServer {
       'ending a stream whose request broke a limit',
     );
     stream.call.emit('error', { code: violation.code, details: violation.details });
-    this.forget(stream);
+    this.forget(stream, `refused: ${violation.reason}`);
   }
 
   /** Metrics, logs and the subscription index for one handled request. */
@@ -501,12 +510,12 @@ export class XdsServer {
     }
   }
 
-  private close(stream: ActiveStream): void {
+  private close(stream: ActiveStream, how: string): void {
     if (!stream.closed) stream.call.end();
-    this.forget(stream);
+    this.forget(stream, how);
   }
 
-  private forget(stream: ActiveStream): void {
+  private forget(stream: ActiveStream, how: string): void {
     if (!this.streams.delete(stream)) return;
     stream.closed = true;
     stream.backoff.cancel();
@@ -520,6 +529,18 @@ export class XdsServer {
       this.flavourStreams.set(stream.profile.flavour, left);
       if (left === 0) this.options.cache.release(stream.profile.flavour);
     }
-    this.options.logger.debug({ stream: stream.state.id }, 'stream closed');
+    const { logger } = this.options;
+    const log = stream.profile !== undefined && this.disconnectLog.allow() ? logger.info : logger.debug;
+    log.call(
+      logger,
+      {
+        stream: stream.state.id,
+        node: stream.state.node?.id,
+        client: stream.profile?.kind,
+        how,
+        connectedSeconds: Math.round((Date.now() - stream.state.connectedAt) / 100) / 10,
+      },
+      stream.profile === undefined ? 'stream closed' : 'xDS client disconnected',
+    );
   }
 }

@@ -7,6 +7,23 @@ import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type XdsType } from '../../src/prot
 import { useMesh } from '../../testkit/hooks';
 import { RawAdsClient, resourceNames } from '../../testkit/raw-ads-client';
 
+/** Subscribes and ACKs; returns the first response. */
+async function subscribe(
+  client: RawAdsClient,
+  type: XdsType,
+  resourceNames: string[],
+): Promise<DiscoveryResponse__Output> {
+  client.send({ type_url: type.typeUrl, resource_names: resourceNames });
+  const response = await client.next();
+  client.send({
+    type_url: type.typeUrl,
+    resource_names: resourceNames,
+    response_nonce: response.nonce,
+    version_info: response.version_info,
+  });
+  return response;
+}
+
 describe('state-of-the-world ADS, message by message', () => {
   const fixture = useMesh(async (mesh) => {
     await mesh.addBackend({ id: 'a1', version: 'v1' });
@@ -15,22 +32,6 @@ describe('state-of-the-world ADS, message by message', () => {
   });
   const connect = (id: string): RawAdsClient =>
     fixture.track(new RawAdsClient(fixture.mesh.server.xdsAddress, { id, user_agent_name: 'raw' }));
-  /** Subscribes and ACKs; returns the first response. */
-  async function subscribe(
-    client: RawAdsClient,
-    type: XdsType,
-    resourceNames: string[],
-  ): Promise<DiscoveryResponse__Output> {
-    client.send({ type_url: type.typeUrl, resource_names: resourceNames });
-    const response = await client.next();
-    client.send({
-      type_url: type.typeUrl,
-      resource_names: resourceNames,
-      response_nonce: response.nonce,
-      version_info: response.version_info,
-    });
-    return response;
-  }
 
   it('answers the first request of every type, with a nonce, a version and the type', async () => {
     const client = connect('first');
@@ -164,6 +165,56 @@ describe('state-of-the-world ADS, message by message', () => {
     assert.deepEqual(resourceNames(await named.next()), []);
   });
 
+  it('logs a client that connects and one that leaves, with how and after how long', async () => {
+    const client = connect('leaver');
+    await subscribe(client, CLUSTER, ['app']);
+    const connected = await fixture.mesh.server.log.waitFor(
+      (line) => line.msg === 'xDS client connected' && line.node === 'leaver',
+    );
+    client.close();
+    const left = await fixture.mesh.server.log.waitFor(
+      (line) => line.msg === 'xDS client disconnected' && line.node === 'leaver',
+    );
+    assert.equal(left.stream, connected.stream);
+    assert.equal(left.client, 'other');
+    assert.match(String(left.how), /the client ended the stream|cancelled by the client/);
+    assert.ok(typeof left.connectedSeconds === 'number' && left.connectedSeconds >= 0);
+  });
+
+  it('the per-type services serve their own type and ignore others', async () => {
+    const cds = new RawAdsClient(
+      fixture.mesh.server.xdsAddress,
+      { id: 'cds-only', user_agent_name: 'raw' },
+      'CDS',
+    );
+    fixture.track(cds);
+    cds.send({ type_url: '', resource_names: ['app'] });
+    const response = await cds.next();
+    assert.equal(response.type_url, CLUSTER.typeUrl);
+    assert.deepEqual(resourceNames(response), ['app']);
+    cds.send({ type_url: LISTENER.typeUrl, resource_names: ['app'] });
+    assert.ok(await cds.silentFor(500), 'LDS is not served on the CDS service');
+    const eds = new RawAdsClient(
+      fixture.mesh.server.xdsAddress,
+      { id: 'eds-only', user_agent_name: 'raw' },
+      'EDS',
+    );
+    fixture.track(eds);
+    eds.send({ type_url: ENDPOINT.typeUrl, resource_names: ['app/v1'] });
+    assert.deepEqual(resourceNames(await eds.next()), ['app/v1']);
+  });
+});
+
+// Its own mesh: 2,000 clients connecting and leaving would fill the shared one's connect and
+// disconnect log allowance (100 lines per 10 s) and slow its other tests.
+describe('state-of-the-world ADS while a push goes out to 2,000 streams', () => {
+  const fixture = useMesh(async (mesh) => {
+    await mesh.addBackend({ id: 'a1', version: 'v1' });
+    await mesh.addBackend({ id: 'b1', version: 'v2' });
+  });
+  const connect = (id: string): RawAdsClient =>
+    fixture.track(new RawAdsClient(fixture.mesh.server.xdsAddress, { id, user_agent_name: 'raw' }));
+
   it('requests that arrive while a push is still going out are handled after it, in order', async () => {
     // Enough streams that the push takes several event-loop turns, so replies to its first
     // slices arrive (and plain ACKs are held) while later streams are still being pushed to.
@@ -207,28 +258,5 @@ describe('state-of-the-world ADS, message by message', () => {
       assert.deepEqual(view.subscriptions.EDS.names, i % 10 === 0 ? ['app/v1', 'app/v2'] : ['app/v1']);
     }
     for (const client of clients) client.close();
-  });
-
-  it('the per-type services serve their own type and ignore others', async () => {
-    const cds = new RawAdsClient(
-      fixture.mesh.server.xdsAddress,
-      { id: 'cds-only', user_agent_name: 'raw' },
-      'CDS',
-    );
-    fixture.track(cds);
-    cds.send({ type_url: '', resource_names: ['app'] });
-    const response = await cds.next();
-    assert.equal(response.type_url, CLUSTER.typeUrl);
-    assert.deepEqual(resourceNames(response), ['app']);
-    cds.send({ type_url: LISTENER.typeUrl, resource_names: ['app'] });
-    assert.ok(await cds.silentFor(500), 'LDS is not served on the CDS service');
-    const eds = new RawAdsClient(
-      fixture.mesh.server.xdsAddress,
-      { id: 'eds-only', user_agent_name: 'raw' },
-      'EDS',
-    );
-    fixture.track(eds);
-    eds.send({ type_url: ENDPOINT.typeUrl, resource_names: ['app/v1'] });
-    assert.deepEqual(resourceNames(await eds.next()), ['app/v1']);
   });
 });
