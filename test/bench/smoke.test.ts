@@ -70,4 +70,21 @@ describe('npm run bench (smoke, N = 200)', () => {
       fs.rmSync(out, { recursive: true, force: true });
     }
   });
+
+  it('the micro-benchmarks run and print their figures', async () => {
+    const run = async (script: string, arg: string): Promise<string> =>
+      (
+        await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(ROOT, script), arg], {
+          cwd: ROOT,
+        })
+      ).stdout;
+    assert.match(
+      await run('bench/micro/push-path.ts', '50'),
+      /^50 streams: push \d+\.\d+ µs a stream, ACK \d+\.\d+ µs a stream$/m,
+    );
+    assert.match(
+      await run('bench/micro/rebuild.ts', '20'),
+      /^20 services: catalog [\d.]+ ms, translate [\d.]+ ms, encode [\d.]+ ms, diff [\d.]+ ms, versions [\d.]+ ms$/m,
+    );
+  });
 });
