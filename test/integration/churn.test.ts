@@ -24,9 +24,10 @@ describe('registrations changing under live clients', () => {
    *
    * `afterFailingFast`: the calls were failing fast before the change. C-core then reads its xDS
    * stream only when the channel backup poller runs (GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS,
-   * 5 s by default), so Python takes two to three poll periods to see the update (measured: 9.6 to
-   * 15 s at 5 s, 3.5 s at 2 s, 1.7 s at 0.5 s, with the server's push logged 25 ms after the etcd
-   * write). The server's part is checked separately by `assertPushedPromptly`.
+   * 5 s by default), so Python takes two to five poll periods to see the update (measured: 9.6 to
+   * 15 s at 5 s in most runs, 19.9 s and 25.0 s once each; 3.5 s at 2 s, 1.7 s at 0.5 s; the
+   * server's push logged 8–50 ms after the etcd write). Hence 40 s for it there. The server's part
+   * is checked, to 1 s, by `assertPushedPromptly`.
    */
   async function converge(
     what: string,
@@ -36,7 +37,7 @@ describe('registrations changing under live clients', () => {
     { afterFailingFast = false } = {},
   ): Promise<void> {
     for (const [language, client] of clients) {
-      const boundMs = afterFailingFast && language === 'python' ? 25_000 : 5_000;
+      const boundMs = afterFailingFast && language === 'python' ? 40_000 : 5_000;
       const { elapsedMs } = await eventually(
         () => client.call(target, { metadata, count: 8, deadlineMs: 2_000 }),
         check,
