@@ -9,8 +9,6 @@ export class Debouncer {
   private firstPokeAt: number | undefined;
   private lastFiredAt = -Infinity;
   private timer: unknown;
-  /** Whether the pending firing is a leading edge (on the next tick). */
-  private leading = false;
 
   constructor(
     private readonly clock: Clock,
@@ -26,15 +24,13 @@ export class Debouncer {
   /** Records a change. */
   poke(): void {
     const now = this.clock.now();
-    if (this.firstPokeAt === undefined) {
-      this.firstPokeAt = now;
-      // The leading edge: nothing fired lately, so this change is not part of a burst (yet). It
-      // still waits for the next tick, so the changes of one etcd watch response go together.
-      if (now - this.lastFiredAt >= this.quietMs) {
-        this.schedule(0);
-        return;
-      }
-    } else if (this.leading) {
+    const first = this.firstPokeAt === undefined;
+    this.firstPokeAt ??= now;
+    // The leading edge: the first change held came after a quiet spell, so it is not part of a
+    // burst (yet). It still waits for the next tick, so the changes of one etcd watch response go
+    // together; changes until then join it.
+    if (this.firstPokeAt - this.lastFiredAt >= this.quietMs) {
+      if (first) this.schedule(0);
       return;
     }
     const deadline = this.firstPokeAt + this.maxDelayMs;
@@ -52,7 +48,6 @@ export class Debouncer {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.firstPokeAt = undefined;
-    this.leading = false;
   }
 
   get pending(): boolean {
@@ -61,11 +56,9 @@ export class Debouncer {
 
   private schedule(delayMs: number): void {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    this.leading = delayMs === 0;
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       this.firstPokeAt = undefined;
-      this.leading = false;
       this.fireNow();
     }, delayMs);
   }
