@@ -43,6 +43,12 @@ export class LogBurstLimit {
     return false;
   }
 
+  /** Logs a line at `info` while the window allows it, at `debug` beyond that. */
+  log(logger: Logger, fields: object, message: string): void {
+    if (this.allow()) logger.info(fields, message);
+    else logger.debug(fields, message);
+  }
+
   /** Ends the current window now (reporting what it suppressed), e.g. at shutdown. */
   flush(): void {
     clearTimeout(this.timer);

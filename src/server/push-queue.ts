@@ -27,9 +27,9 @@ interface Job<S> {
 }
 
 /** Streams pushed per event-loop turn, at most. */
-export const PUSH_SLICE = 4096;
+const PUSH_SLICE = 4096;
 /** …and for at most this long: each turn lets the bytes written so far go out. */
-export const PUSH_SLICE_MS = 8;
+const PUSH_SLICE_MS = 8;
 
 export class PushQueue<S> {
   private jobs: Job<S>[] = [];

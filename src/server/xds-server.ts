@@ -88,21 +88,8 @@ export class XdsServer {
     (stream, snapshot, changes, previous) => this.push(stream, snapshot, changes, previous),
     { onIdle: () => this.answerHeld() },
   );
-  /** 'xDS client connected' lines: one by one up to 100 per 10 s, then a count (reconnect storms). */
-  private readonly connectLog = new LogBurstLimit(100, 10_000, (suppressed, windowMs) =>
-    this.options.logger.info(
-      { clients: suppressed, windowSeconds: windowMs / 1_000 },
-      'more xDS clients connected than are logged one by one; see etcd_xds_connected_streams',
-    ),
-  );
-
-  /** 'xDS client disconnected' lines, limited the same way. */
-  private readonly disconnectLog = new LogBurstLimit(100, 10_000, (suppressed, windowMs) =>
-    this.options.logger.info(
-      { clients: suppressed, windowSeconds: windowMs / 1_000 },
-      'more xDS clients disconnected than are logged one by one; see etcd_xds_connected_streams',
-    ),
-  );
+  private readonly connectLog = this.clientLines('connected');
+  private readonly disconnectLog = this.clientLines('disconnected');
 
   constructor(private readonly options: XdsServerOptions) {
     this.server = new grpc.Server({
@@ -255,8 +242,7 @@ export class XdsServer {
       const flavour = stream.profile.flavour;
       this.flavourStreams.set(flavour, (this.flavourStreams.get(flavour) ?? 0) + 1);
       this.options.metrics.connectedStreams.inc({ client: stream.profile.kind });
-      const log = this.connectLog.allow() ? this.options.logger.info : this.options.logger.debug;
-      log.call(
+      this.connectLog.log(
         this.options.logger,
         {
           stream: stream.state.id,
@@ -535,17 +521,28 @@ export class XdsServer {
       if (left === 0) this.options.cache.release(stream.profile.flavour);
     }
     const { logger } = this.options;
-    const log = stream.profile !== undefined && this.disconnectLog.allow() ? logger.info : logger.debug;
-    log.call(
-      logger,
-      {
-        stream: stream.state.id,
-        node: stream.state.node?.id,
-        client: stream.profile?.kind,
-        how,
-        connectedSeconds: Math.round((Date.now() - stream.state.connectedAt) / 100) / 10,
-      },
-      stream.profile === undefined ? 'stream closed' : 'xDS client disconnected',
+    const fields = {
+      stream: stream.state.id,
+      node: stream.state.node?.id,
+      client: stream.profile?.kind,
+      how,
+      connectedSeconds: Math.round((Date.now() - stream.state.connectedAt) / 100) / 10,
+    };
+    // A stream that never identified itself was never logged as a client connecting either.
+    if (stream.profile === undefined) logger.debug(fields, 'stream closed');
+    else this.disconnectLog.log(logger, fields, 'xDS client disconnected');
+  }
+
+  /**
+   * Client connect or disconnect lines: one by one up to 100 per 10 s, then a count (a fleet
+   * reconnecting at once).
+   */
+  private clientLines(what: 'connected' | 'disconnected'): LogBurstLimit {
+    return new LogBurstLimit(100, 10_000, (suppressed, windowMs) =>
+      this.options.logger.info(
+        { clients: suppressed, windowSeconds: windowMs / 1_000 },
+        `more xDS clients ${what} than are logged one by one; see etcd_xds_connected_streams`,
+      ),
     );
   }
 }

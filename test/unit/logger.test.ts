@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
-import { LogBurstLimit } from '../../src/logger';
+import { createLogger, LogBurstLimit } from '../../src/logger';
 
 describe('LogBurstLimit', () => {
   it('lets the first lines of a window through, counts the rest and reports them when it ends', () => {
@@ -30,5 +30,24 @@ describe('LogBurstLimit', () => {
     } finally {
       mock.timers.reset();
     }
+  });
+
+  it('log() writes info lines while the window allows, debug lines beyond it', () => {
+    const lines: { level: number; msg: string; n: number }[] = [];
+    const logger = createLogger('debug', {
+      write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]),
+    });
+    const limit = new LogBurstLimit(2, 60_000, () => undefined);
+    for (let n = 0; n < 4; n++) limit.log(logger, { n }, 'a client connected');
+    assert.deepEqual(
+      lines.map(({ level, msg, n }) => [level, msg, n]),
+      [
+        [30, 'a client connected', 0],
+        [30, 'a client connected', 1],
+        [20, 'a client connected', 2],
+        [20, 'a client connected', 3],
+      ],
+    );
+    limit.flush();
   });
 });
