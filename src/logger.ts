@@ -11,6 +11,22 @@ export function createLogger(level: LogLevel, destination: pino.DestinationStrea
   );
 }
 
+/** Longest client-supplied text written to a log line, in characters. */
+export const MAX_LOGGED_TEXT = 256;
+
+/**
+ * Client-supplied text (a node id, a type URL, a NACK's message) as it may appear in a log line:
+ * cut to MAX_LOGGED_TEXT characters, saying how long it was, so a client cannot write megabytes
+ * of log per request.
+ */
+export function clientText(text: string): string;
+export function clientText(text: string | null | undefined): string | undefined;
+export function clientText(text: string | null | undefined): string | undefined {
+  if (text === null || text === undefined) return undefined;
+  if (text.length <= MAX_LOGGED_TEXT) return text;
+  return `${text.slice(0, MAX_LOGGED_TEXT)}… (cut, ${text.length} characters in all)`;
+}
+
 /**
  * Caps a kind of log line that can come in storms (10,000 clients reconnecting at once): the
  * first `limit` in a window are logged one by one, the rest only counted, and `summary` reports

@@ -37,6 +37,11 @@ export class Metrics {
   readonly pushedResources: Counter<'type'>;
   readonly nacks: Counter<'type'>;
   readonly refusedRequests: Counter<'reason'>;
+  readonly heldPushes: Counter<'reason'>;
+
+  readonly stalledStreams: Gauge;
+  /** Streams with a push held because their client is not reading; set by the server, read at scrape. */
+  countStalledStreams: () => number = () => 0;
 
   constructor(options: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     const registry = options.registry ?? new Registry();
@@ -183,9 +188,24 @@ export class Metrics {
     });
     this.refusedRequests = new Counter({
       name: 'etcd_xds_refused_requests_total',
-      help: 'Streams ended because a request broke a limit, by reason (name-too-long, too-many-names, too-many-subscriptions, too-many-held).',
+      help: 'Streams ended (or refused) for breaking a limit, by reason (name-too-long, too-many-names, too-many-subscriptions, too-many-held, too-many-streams, stalled).',
       labelNames: ['reason'],
       registers,
+    });
+    this.heldPushes = new Counter({
+      name: 'etcd_xds_held_pushes_total',
+      help: 'Pushes not written to a stream at once, because its client had not read earlier responses (not-reading) or was backing off after NACKs (nack-backoff); it later gets the latest state instead.',
+      labelNames: ['reason'],
+      registers,
+    });
+    const stalled = (): number => this.countStalledStreams();
+    this.stalledStreams = new Gauge({
+      name: 'etcd_xds_stalled_streams',
+      help: 'Streams whose client has not read its earlier responses while a newer push waits for it.',
+      registers,
+      collect() {
+        this.set(stalled());
+      },
     });
     this.nacks = new Counter({
       name: 'etcd_xds_nacks_total',

@@ -96,6 +96,18 @@ class RawXdsClient<Request extends { node?: Node | null }, Response> {
     }
   }
 
+  /**
+   * Stops reading responses, as a client that hangs would (its connection still answers pings):
+   * grpc-js then stops reading the HTTP/2 stream, and the server's flow-control window fills up.
+   */
+  pause(): void {
+    this.call.pause();
+  }
+
+  resume(): void {
+    this.call.resume();
+  }
+
   close(): void {
     this.call.end();
     this.client.close();

@@ -134,6 +134,18 @@ export class ServerProcess {
     return { status: response.status, body: (isJson ? JSON.parse(text) : text) as T };
   }
 
+  /**
+   * The value of one Prometheus series, e.g. `etcd_xds_pushes_total{type="EDS"}` (0 when the
+   * server has not exported it yet).
+   */
+  async metric(series: string): Promise<number> {
+    const { body } = await this.admin<string>('/metrics');
+    for (const line of body.split('\n')) {
+      if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
+    }
+    return 0;
+  }
+
   /** Sends a signal and resolves to the exit code; SIGKILLs and throws after `timeoutMs`. */
   async signal(signal: NodeJS.Signals, timeoutMs = 15_000): Promise<number | null> {
     if (this.child.exitCode !== null) return this.child.exitCode;

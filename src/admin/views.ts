@@ -66,7 +66,7 @@ export function configDumpView(
 
 export function clientsView(views: readonly StreamView[]): object {
   return {
-    clients: views.map(({ state: stream, profile, protocol, onlyType }) => ({
+    clients: views.map(({ state: stream, profile, protocol, onlyType, writes }) => ({
       stream: stream.id,
       protocol,
       service: onlyType?.short ?? 'ADS',
@@ -84,6 +84,11 @@ export function clientsView(views: readonly StreamView[]): object {
               userAgentVersion: stream.node.user_agent_version ?? null,
               locality: stream.node.locality,
             },
+      writes: {
+        unflushed: writes.unflushed,
+        unflushedSeconds: Math.round(writes.unflushedMs) / 1000,
+        heldPushes: writes.heldPushes,
+      },
       subscriptions: Object.fromEntries(
         [...stream.subscriptions.values()].map((subscription) => [
           subscription.type.short,

@@ -1,8 +1,10 @@
 // Resolves command settings: flags over environment over defaults, validated once at start.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { parseDuration } from '../duration';
 import { EtcdXdsError, ErrorCode } from '../errors';
 import { LOG_LEVELS, type LogLevel } from '../logger';
+import type { ServerLimits } from '../server/server-limits';
 
 /** One command-line setting: its flag (commander's camelCase key is the setting's name), env variable, default. */
 export interface Setting {
@@ -119,6 +121,36 @@ export const SERVE_SETTINGS = {
     default: '0.0.0.0:10000',
     help: 'where Envoy proxies bind the listener etcd-xds serves them',
   },
+  maxConnectionAge: {
+    flag: '--max-connection-age <duration>',
+    env: 'ETCD_XDS_MAX_CONNECTION_AGE',
+    default: '30m',
+    help: 'close a client connection this long (±10 %) after it opened; clients reconnect, to any replica',
+  },
+  maxConnectionAgeGrace: {
+    flag: '--max-connection-age-grace <duration>',
+    env: 'ETCD_XDS_MAX_CONNECTION_AGE_GRACE',
+    default: '10s',
+    help: 'after --max-connection-age, how long calls on the connection may still run before it is closed',
+  },
+  maxConnectionIdle: {
+    flag: '--max-connection-idle <duration>',
+    env: 'ETCD_XDS_MAX_CONNECTION_IDLE',
+    default: '5m',
+    help: 'close a client connection that has had no stream for this long',
+  },
+  maxStreams: {
+    flag: '--max-streams <n>',
+    env: 'ETCD_XDS_MAX_STREAMS',
+    default: '100000',
+    help: 'xDS streams served at once; beyond it new streams end with RESOURCE_EXHAUSTED',
+  },
+  stallTimeout: {
+    flag: '--stall-timeout <duration>',
+    env: 'ETCD_XDS_STALL_TIMEOUT',
+    default: '5m',
+    help: 'end (RESOURCE_EXHAUSTED) a stream whose client has read none of its responses for this long',
+  },
 } as const satisfies Record<string, Setting>;
 
 export type ServeSettingName = keyof typeof SERVE_SETTINGS;
@@ -146,9 +178,17 @@ export interface ServeConfig {
   readonly logLevel: LogLevel;
   /** Where Envoy proxies bind the listener etcd-xds serves them. */
   readonly envoyListener: { readonly host: string; readonly port: number };
+  readonly limits: ServerLimits;
 }
 
 const port = z.coerce.number().int().min(0).max(65535);
+/** A duration flag ("30m", "10s", "250ms"), in milliseconds: 1 ms to 24 h. */
+const duration = z.string().transform((text, ctx) => {
+  const parsed = parseDuration(text, { maxMs: 24 * 3_600_000 });
+  if (parsed.ok) return parsed.ms;
+  ctx.addIssue({ code: 'custom', message: parsed.message });
+  return z.NEVER;
+});
 const keyPrefix = z.string().min(1).endsWith('/', 'must end with "/" so that it names a key directory');
 const file = z.string().min(1).optional();
 
@@ -233,6 +273,11 @@ const serveSchema = z
         return { host: text.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(text.slice(colon + 1)) };
       })
       .refine((address) => address.port >= 1 && address.port <= 65535, 'port must be 1-65535'),
+    maxConnectionAge: duration,
+    maxConnectionAgeGrace: duration,
+    maxConnectionIdle: duration,
+    maxStreams: z.coerce.number().int().min(1).max(10_000_000),
+    stallTimeout: duration,
   })
   .superRefine((c, ctx) => {
     const issue = issueReporter(ctx);
@@ -323,6 +368,13 @@ export function resolveServeConfig(
     maxDelayMs: c.maxDelayMs,
     logLevel: c.logLevel,
     envoyListener: c.envoyListener,
+    limits: {
+      maxConnectionAgeMs: c.maxConnectionAge,
+      maxConnectionAgeGraceMs: c.maxConnectionAgeGrace,
+      maxConnectionIdleMs: c.maxConnectionIdle,
+      maxStreams: c.maxStreams,
+      stallTimeoutMs: c.stallTimeout,
+    },
   };
 }
 

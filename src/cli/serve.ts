@@ -46,6 +46,7 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
     logger: logger.child({ component: 'server' }),
     metrics,
     credentials: serverCredentials(config.tls),
+    limits: config.limits,
   });
   xds.addService(
     CSDS_SERVICE,

@@ -32,11 +32,6 @@ export class DeltaStreamState extends ProtocolStream {
     if (type === undefined) return { outcome: 'unknown-type', type, response: undefined, delta: undefined };
 
     const { subscription, created: first } = this.subscriptionFor(type);
-    if (first) {
-      // A client reconnecting tells us what it already has: only differences need sending.
-      for (const [name, version] of Object.entries(request.initial_resource_versions))
-        subscription.sent.set(name, version);
-    }
 
     // Every delta response is acknowledged on its own; subscription changes in the same request
     // apply whatever the nonce.
@@ -74,6 +69,12 @@ export class DeltaStreamState extends ProtocolStream {
     for (const name of requested) {
       const fresh = subscription.add(name);
       if (fresh !== undefined) added.push(fresh);
+    }
+    if (first) {
+      // A client reconnecting tells us what it already has, so only differences are sent. Only
+      // what it subscribes to is kept: versions of other names would be memory spent on nothing.
+      for (const [name, version] of Object.entries(request.initial_resource_versions))
+        if (subscription.wildcard || subscription.names.has(name)) subscription.sent.set(name, version);
     }
     const subscriptionChanged =
       wasWildcard !== subscription.wildcard || added.length > 0 || removed.length > 0 || requested.length > 0;
@@ -120,6 +121,22 @@ export class DeltaStreamState extends ProtocolStream {
       if (gone.length > 0) removals.push(this.record(subscription, snapshot, [], gone));
     }
     return [...updates, ...removals.reverse()];
+  }
+
+  /**
+   * The responses a stream that missed pushes (its client was not reading, or was backing off)
+   * needs for the `changes` it missed: what differs from what it holds, one response per type
+   * carrying both the changed resources and the removed names.
+   */
+  handleHeld(snapshot: Snapshot, changes: ChangeSet): OutgoingDeltaResponse[] {
+    const responses: OutgoingDeltaResponse[] = [];
+    for (const push of planPush(this.subscriptions, changes)) {
+      const subscription = this.subscriptions.get(push.type)!;
+      const candidates = new Set([...push.updated, ...push.removed]);
+      const response = this.respond(subscription, snapshot, candidates, push.resent, false, new Set());
+      if (response) responses.push(response);
+    }
+    return responses;
   }
 
   /**

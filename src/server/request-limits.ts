@@ -14,7 +14,13 @@ export const MAX_SUBSCRIBED_NAMES = 100_000;
 
 export interface LimitViolation {
   readonly code: grpc.status;
-  readonly reason: 'name-too-long' | 'too-many-names' | 'too-many-subscriptions' | 'too-many-held';
+  readonly reason:
+    | 'name-too-long'
+    | 'too-many-names'
+    | 'too-many-subscriptions'
+    | 'too-many-held'
+    | 'too-many-streams'
+    | 'stalled';
   readonly details: string;
 }
 

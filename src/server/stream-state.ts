@@ -78,6 +78,22 @@ export class StreamState extends ProtocolStream {
    * them follow, in reverse order, once nothing refers to what they remove.
    */
   handleSnapshot(snapshot: Snapshot, changes: ChangeSet, previous?: Snapshot): OutgoingResponse[] {
+    return this.plan(snapshot, changes, previous);
+  }
+
+  /**
+   * The responses a stream that missed pushes (its client was not reading, or was backing off)
+   * needs for the `changes` it missed: the latest state, at most one response per type.
+   */
+  handleHeld(snapshot: Snapshot, changes: ChangeSet): OutgoingResponse[] {
+    return this.plan(snapshot, changes, 'latest');
+  }
+
+  private plan(
+    snapshot: Snapshot,
+    changes: ChangeSet,
+    previous: Snapshot | 'latest' | undefined,
+  ): OutgoingResponse[] {
     const updates: OutgoingResponse[] = [];
     const removals: OutgoingResponse[] = [];
     for (const push of planPush(this.subscriptions, changes)) {
@@ -95,10 +111,16 @@ export class StreamState extends ProtocolStream {
         continue;
       }
       if (this.hasExactly(subscription, snapshot)) continue;
-      if (push.updated.length === 0) {
-        removals.push(
-          this.respond(subscription, snapshot, undefined, [], pushNonce(snapshot, push.type, 'r')),
+      if (push.updated.length === 0 || previous === 'latest') {
+        const response = this.respond(
+          subscription,
+          snapshot,
+          undefined,
+          [],
+          pushNonce(snapshot, push.type, 'r'),
         );
+        if (previous === 'latest') updates.push(response);
+        else removals.push(response);
         continue;
       }
       const retained = push.removed.flatMap((name) => previous?.get(push.type, name) ?? []);

@@ -5,7 +5,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { DeltaDiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DeltaDiscoveryRequest';
 import type { DiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DiscoveryRequest';
-import { LogBurstLimit } from '../logger';
+import { formatDuration } from '../duration';
+import { clientText, LogBurstLimit } from '../logger';
 import type { Metrics } from '../metrics';
 import type { XdsType } from '../proto/xds-types';
 import type { ChangeSet, Snapshot } from '../cache/snapshot';
@@ -14,9 +15,11 @@ import type { Flavour } from '../translate/flavours';
 import { ADS_SERVICE, TYPED_SERVICES, type OutgoingResponse } from './ads-service';
 import { clientProfile, type ClientProfile } from './client-kind';
 import { DeltaStreamState, type OutgoingDeltaResponse } from './delta-stream-state';
+import { HeldChanges } from './held-changes';
 import { checkRequest, checkSubscription, MAX_REQUEST_BYTES, type LimitViolation } from './request-limits';
 import { NackBackoff } from './nack-backoff';
 import { PushQueue } from './push-queue';
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './server-limits';
 import { StreamState } from './stream-state';
 import { SubscriptionIndex } from './subscription-index';
 import type { SubscriptionDelta } from './type-subscription';
@@ -33,6 +36,19 @@ type ActiveStream = {
   waiting: (DiscoveryRequest__Output | DeltaDiscoveryRequest__Output)[] | undefined;
   closed: boolean;
   readonly backoff: NackBackoff;
+  /**
+   * Responses written whose bytes the connection has not taken yet: the client is not reading
+   * (its flow-control window is full), or not yet. While there are any, nothing more is written.
+   */
+  unflushed: number;
+  /** When `unflushed` last went up from 0 (performance.now()). */
+  unflushedSince: number;
+  /** Pushes not written (the client was not reading, or backing off after NACKs), merged. */
+  held: HeldChanges | undefined;
+  /** The write callback (one per stream rather than one per write). */
+  flushed: () => void;
+  /** Warnings this client causes (NACKs, unknown types), each kind limited per stream. */
+  warnings: Map<string, LogBurstLimit> | undefined;
 } & (
   | {
       readonly protocol: 'sotw';
@@ -52,6 +68,8 @@ export interface StreamView {
   /** Set when the stream is a per-type service (LDS, RDS, CDS, EDS) rather than ADS. */
   readonly onlyType: XdsType | undefined;
   readonly profile: ClientProfile | undefined;
+  /** Responses written that the client has not read yet, and pushes held back meanwhile. */
+  readonly writes: { readonly unflushed: number; readonly unflushedMs: number; readonly heldPushes: number };
 }
 
 /** Streams whose held requests are answered per event-loop turn. */
@@ -60,11 +78,15 @@ const ANSWER_SLICE = 256;
 /** Requests a stream may have held (see `waiting`); clients send one per type. */
 const MAX_HELD_REQUESTS = 64;
 
+/** A client's warnings of one kind (NACKs, unknown types): the first, then a count per window. */
+const CLIENT_WARNING_WINDOW_MS = 10_000;
+
 export interface XdsServerOptions {
   readonly cache: SnapshotCache;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly credentials?: grpc.ServerCredentials;
+  readonly limits?: ServerLimits;
 }
 
 interface Outcome {
@@ -84,14 +106,27 @@ export class XdsServer {
   private readonly unsubscribe: () => void;
   private nextStreamId = 1;
   private closing = false;
+  /** Bumped whenever some stream's state changes (what /debug/clients and CSDS show). */
+  private generation = 0;
   private readonly pushes = new PushQueue<ActiveStream>(
     (stream, snapshot, changes, previous) => this.push(stream, snapshot, changes, previous),
     { onIdle: () => this.answerHeld() },
   );
   private readonly connectLog = this.clientLines('connected');
   private readonly disconnectLog = this.clientLines('disconnected');
+  /** Streams ended for breaking a limit: one by one up to 100 per 10 s, then a count. */
+  private readonly refusedLog = new LogBurstLimit(100, 10_000, (suppressed, windowMs) =>
+    this.options.logger.warn(
+      { streams: suppressed, windowSeconds: windowMs / 1_000 },
+      'more streams ended for breaking a limit than are logged one by one; see etcd_xds_refused_requests_total',
+    ),
+  );
+  private readonly limits: ServerLimits;
+  private readonly stallSweep: NodeJS.Timeout;
 
   constructor(private readonly options: XdsServerOptions) {
+    const limits = options.limits ?? DEFAULT_SERVER_LIMITS;
+    this.limits = limits;
     this.server = new grpc.Server({
       // Find clients that vanished without closing their stream: a ping every 30 s, answered
       // within gRPC's default 20 s. (With 10 s, an idle C-core 1.51 Python client sometimes
@@ -100,7 +135,20 @@ export class XdsServer {
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 20_000,
       'grpc.max_receive_message_length': MAX_REQUEST_BYTES,
+      // grpc-js sends GOAWAY at the age (±10 % jitter), and closes the connection after the grace.
+      'grpc.max_connection_age_ms': limits.maxConnectionAgeMs,
+      'grpc.max_connection_age_grace_ms': limits.maxConnectionAgeGraceMs,
+      'grpc.max_connection_idle_ms': limits.maxConnectionIdleMs,
     });
+    // A stalled stream is found within a quarter of the timeout (at most 10 s late).
+    const sweepMs = Math.min(10_000, Math.max(100, limits.stallTimeoutMs / 4));
+    this.stallSweep = setInterval(() => this.endStalled(), sweepMs);
+    this.stallSweep.unref();
+    options.metrics.countStalledStreams = () => {
+      let stalled = 0;
+      for (const stream of this.streams) if (stream.held !== undefined && stream.unflushed > 0) stalled++;
+      return stalled;
+    };
     this.server.addService(ADS_SERVICE, {
       StreamAggregatedResources: (
         call: grpc.ServerDuplexStream<DiscoveryRequest__Output, OutgoingResponse>,
@@ -146,8 +194,10 @@ export class XdsServer {
    */
   async shutdown(graceMs = 5_000): Promise<void> {
     this.closing = true;
+    clearInterval(this.stallSweep);
     this.connectLog.flush();
     this.disconnectLog.flush();
+    this.refusedLog.flush();
     this.unsubscribe();
     this.pushes.clear();
     const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
@@ -167,21 +217,34 @@ export class XdsServer {
     clearTimeout(timer);
   }
 
+  /** Changes whenever some stream's state does; a view of the streams is current while it does not. */
+  get stateGeneration(): number {
+    return this.generation;
+  }
+
   /** Read-only view of the connected streams, for /debug/clients and CSDS. */
   streamViews(): StreamView[] {
-    return [...this.streams].map(({ state, protocol, onlyType, profile }) => ({
-      state,
-      protocol,
-      onlyType,
-      profile,
-    }));
+    const now = performance.now();
+    return [...this.streams].map(
+      ({ state, protocol, onlyType, profile, unflushed, unflushedSince, held }) => ({
+        state,
+        protocol,
+        onlyType,
+        profile,
+        writes: {
+          unflushed,
+          unflushedMs: unflushed === 0 ? 0 : now - unflushedSince,
+          heldPushes: held?.pushes ?? 0,
+        },
+      }),
+    );
   }
 
   private acceptSotw(
     call: grpc.ServerDuplexStream<DiscoveryRequest__Output, OutgoingResponse>,
     onlyType: XdsType | undefined,
   ): void {
-    if (this.refuseWhileClosing(call)) return;
+    if (!this.admit(call)) return;
     const state = new StreamState(this.nextStreamId++, call.getPeer(), Date.now());
     this.track({ protocol: 'sotw', state, call, ...this.freshStream(onlyType) });
   }
@@ -190,27 +253,50 @@ export class XdsServer {
     call: grpc.ServerDuplexStream<DeltaDiscoveryRequest__Output, OutgoingDeltaResponse>,
     onlyType: XdsType | undefined,
   ): void {
-    if (this.refuseWhileClosing(call)) return;
+    if (!this.admit(call)) return;
     const state = new DeltaStreamState(this.nextStreamId++, call.getPeer(), Date.now());
     this.track({ protocol: 'delta', state, call, ...this.freshStream(onlyType) });
   }
 
-  private freshStream(
-    onlyType: XdsType | undefined,
-  ): Pick<ActiveStream, 'onlyType' | 'profile' | 'waiting' | 'closed' | 'backoff'> {
-    return { onlyType, profile: undefined, waiting: undefined, closed: false, backoff: new NackBackoff() };
+  private freshStream(onlyType: XdsType | undefined): Omit<ActiveStream, 'protocol' | 'state' | 'call'> {
+    return {
+      onlyType,
+      profile: undefined,
+      waiting: undefined,
+      closed: false,
+      backoff: new NackBackoff(),
+      unflushed: 0,
+      unflushedSince: 0,
+      held: undefined,
+      flushed: () => undefined,
+      warnings: undefined,
+    };
   }
 
-  private refuseWhileClosing(call: grpc.ServerDuplexStream<unknown, unknown>): boolean {
-    if (this.closing)
+  /** Whether a new stream may be served: not while shutting down, nor beyond --max-streams. */
+  private admit(call: grpc.ServerDuplexStream<unknown, unknown>): boolean {
+    if (this.closing) {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'server is shutting down' });
-    return this.closing;
+      return false;
+    }
+    if (this.streams.size < this.limits.maxStreams) return true;
+    const details = `this server serves at most ${this.limits.maxStreams} streams; try again later or another replica`;
+    this.options.metrics.refusedRequests.inc({ reason: 'too-many-streams' });
+    if (this.refusedLog.allow())
+      this.options.logger.warn(
+        { peer: call.getPeer(), reason: 'too-many-streams', details },
+        'refusing a stream: too many streams',
+      );
+    call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details });
+    return false;
   }
 
   private track(stream: ActiveStream): void {
     const { logger } = this.options;
     const { state, call } = stream;
+    stream.flushed = () => this.onFlushed(stream);
     this.streams.add(stream);
+    this.generation++;
     logger.debug({ stream: state.id, peer: state.peer, protocol: stream.protocol }, 'stream opened');
     call.on('data', (request: DiscoveryRequest__Output | DeltaDiscoveryRequest__Output) => {
       try {
@@ -246,7 +332,7 @@ export class XdsServer {
         this.options.logger,
         {
           stream: stream.state.id,
-          node: request.node?.id,
+          node: clientText(request.node?.id),
           client: stream.profile.kind,
           flavour,
           protocol: stream.protocol,
@@ -259,10 +345,12 @@ export class XdsServer {
     if (
       this.options.cache.current() === undefined ||
       stream.waiting !== undefined ||
+      stream.unflushed > 0 ||
       (this.pushes.busy && this.isPlainAck(stream, request))
     ) {
       // Answering before the first catalog is translated would tell clients their service does
-      // not exist. An ACK changes nothing the push needs: the cores go to the push first.
+      // not exist. An ACK changes nothing the push needs: the cores go to the push first. A
+      // client that has not read what it was sent is written nothing more until it has.
       stream.waiting ??= [];
       if (stream.waiting.length >= MAX_HELD_REQUESTS) {
         this.refuse(stream, {
@@ -273,7 +361,8 @@ export class XdsServer {
         return;
       }
       stream.waiting.push(request);
-      this.waiting.add(stream);
+      // A stream with unread responses is answered when they are read (see onFlushed).
+      if (stream.unflushed === 0) this.waiting.add(stream);
       return;
     }
     this.handle(stream, request);
@@ -292,6 +381,7 @@ export class XdsServer {
     stream: ActiveStream,
     request: DiscoveryRequest__Output | DeltaDiscoveryRequest__Output,
   ): void {
+    this.generation++;
     const violation = checkRequest(request);
     if (violation !== undefined) {
       this.refuse(stream, violation);
@@ -315,22 +405,55 @@ export class XdsServer {
       this.report(stream, result, request);
       if (result.response !== undefined) this.send(stream, stream.call, [result.response]);
     }
+    // An ACK may end a NACK backoff: what was held back goes out (after the response, if any).
+    if (stream.held !== undefined) this.release(stream);
   }
 
-  /** Ends a stream that broke a request limit; other streams are not affected. */
+  /** Ends a stream that broke a limit; other streams are not affected. */
   private refuse(stream: ActiveStream, violation: LimitViolation): void {
     this.options.metrics.refusedRequests.inc({ reason: violation.reason });
-    this.options.logger.warn(
-      {
-        stream: stream.state.id,
-        node: stream.state.node?.id,
-        reason: violation.reason,
-        details: violation.details,
-      },
-      'ending a stream whose request broke a limit',
-    );
+    if (this.refusedLog.allow())
+      this.options.logger.warn(
+        {
+          stream: stream.state.id,
+          node: clientText(stream.state.node?.id),
+          reason: violation.reason,
+          details: violation.details,
+        },
+        'ending a stream that broke a limit',
+      );
     stream.call.emit('error', { code: violation.code, details: violation.details });
     this.forget(stream, `refused: ${violation.reason}`);
+  }
+
+  /** Ends the streams whose client has read none of their responses for --stall-timeout. */
+  private endStalled(): void {
+    const now = performance.now();
+    const { stallTimeoutMs } = this.limits;
+    for (const stream of this.streams) {
+      if (stream.unflushed === 0 || now - stream.unflushedSince < stallTimeoutMs) continue;
+      this.refuse(stream, {
+        code: grpc.status.RESOURCE_EXHAUSTED,
+        reason: 'stalled',
+        details: `the client read none of its responses for ${formatDuration(stallTimeoutMs)}`,
+      });
+    }
+  }
+
+  /** Logs a warning a client caused: per stream and kind, the first, then a count per window. */
+  private clientWarning(stream: ActiveStream, kind: string, fields: object, message: string): void {
+    stream.warnings ??= new Map();
+    let limit = stream.warnings.get(kind);
+    if (limit === undefined) {
+      limit = new LogBurstLimit(1, CLIENT_WARNING_WINDOW_MS, (suppressed, windowMs) =>
+        this.options.logger.warn(
+          { stream: stream.state.id, node: clientText(stream.state.node?.id), kind, suppressed },
+          `${suppressed} more warnings of this kind from this client in ${windowMs / 1_000} s (not logged one by one)`,
+        ),
+      );
+      stream.warnings.set(kind, limit);
+    }
+    if (limit.allow()) this.options.logger.warn(fields, message);
   }
 
   /** Metrics, logs and the subscription index for one handled request. */
@@ -339,7 +462,7 @@ export class XdsServer {
     result: Outcome,
     request: DiscoveryRequest__Output | DeltaDiscoveryRequest__Output,
   ): void {
-    const { metrics, logger } = this.options;
+    const { metrics } = this.options;
     const typeLabel = result.type?.short ?? 'unknown';
     metrics.requests.inc({ type: typeLabel, outcome: result.outcome });
     const subscription = result.type === undefined ? undefined : stream.state.subscriptions.get(result.type);
@@ -357,18 +480,26 @@ export class XdsServer {
     if (result.outcome === 'nack') {
       stream.backoff.nacked(performance.now());
       metrics.nacks.inc({ type: typeLabel });
-      logger.warn(
+      this.clientWarning(
+        stream,
+        'nack',
         {
           stream: stream.state.id,
-          node: stream.state.node?.id,
+          node: clientText(stream.state.node?.id),
           type: typeLabel,
-          error: request.error_detail?.message,
+          error: clientText(request.error_detail?.message),
         },
         'client rejected a response (NACK); it keeps its last accepted version',
       );
     } else if (result.outcome === 'unknown-type') {
-      logger.warn(
-        { stream: stream.state.id, typeUrl: request.type_url, service: stream.onlyType?.short ?? 'ADS' },
+      this.clientWarning(
+        stream,
+        'unknown-type',
+        {
+          stream: stream.state.id,
+          typeUrl: clientText(request.type_url),
+          service: stream.onlyType?.short ?? 'ADS',
+        },
         'request for a resource type not served here',
       );
     }
@@ -420,15 +551,27 @@ export class XdsServer {
   private answerWaiting(streams: ActiveStream[], from = 0): void {
     const end = Math.min(streams.length, from + ANSWER_SLICE);
     for (let i = from; i < end && !this.closing; i++) {
-      const stream = streams[i];
-      const requests = stream.waiting ?? [];
-      stream.waiting = undefined;
-      if (!stream.closed) for (const request of requests) this.handle(stream, request);
+      // A stream whose client has not read what it was sent is answered once it has (onFlushed).
+      if (streams[i].unflushed === 0) this.answer(streams[i]);
     }
     if (end < streams.length && !this.closing) setImmediate(() => this.answerWaiting(streams, end));
   }
 
-  /** Sends a stream what a change means for it, unless it is backing off after NACKs. */
+  /** Handles a stream's held requests, in order. */
+  private answer(stream: ActiveStream): void {
+    const requests = stream.waiting ?? [];
+    stream.waiting = undefined;
+    for (const request of requests) {
+      if (stream.closed) return;
+      this.handle(stream, request);
+    }
+  }
+
+  /**
+   * Sends a stream what a change means for it, unless its client has not read what it was sent
+   * yet or is backing off after NACKs: then the change is held, merged with any others, and the
+   * stream is later sent only the latest state (see release).
+   */
   private push(
     stream: ActiveStream,
     snapshot: Snapshot,
@@ -436,14 +579,11 @@ export class XdsServer {
     previous: Snapshot | undefined,
   ): void {
     if (stream.closed) return;
-    const delay = stream.backoff.delay(performance.now());
-    if (delay > 0) {
-      stream.backoff.defer(changes, previous, delay, () => {
-        const deferred = stream.backoff.take();
-        const current = this.options.cache.current(stream.profile!.flavour);
-        if (deferred !== undefined && current !== undefined)
-          this.push(stream, current, deferred.changes, deferred.previous);
-      });
+    if (stream.held !== undefined || stream.unflushed > 0 || stream.backoff.delay(performance.now()) > 0) {
+      stream.held ??= new HeldChanges();
+      stream.held.merge(changes, snapshot.observedAt);
+      this.options.metrics.heldPushes.inc({ reason: stream.unflushed > 0 ? 'not-reading' : 'nack-backoff' });
+      this.release(stream);
       return;
     }
     if (stream.protocol === 'sotw') {
@@ -455,6 +595,42 @@ export class XdsServer {
       this.notePushes(stream, responses, snapshot.observedAt);
       this.send(stream, stream.call, responses);
     }
+  }
+
+  /**
+   * Sends a stream the latest state of what its held pushes changed (one response per type at
+   * most), once its client has read what it was sent and is not backing off; until then, waits.
+   */
+  private release(stream: ActiveStream): void {
+    const held = stream.held;
+    if (stream.closed || held === undefined || stream.unflushed > 0) return;
+    const delay = stream.backoff.delay(performance.now());
+    if (delay > 0) {
+      stream.backoff.wait(delay, () => this.release(stream));
+      return;
+    }
+    const snapshot = this.options.cache.current(stream.profile!.flavour);
+    if (snapshot === undefined) return;
+    stream.held = undefined;
+    if (stream.protocol === 'sotw') {
+      const responses = stream.state.handleHeld(snapshot, held.changes());
+      this.notePushes(stream, responses, held.observedAt);
+      this.send(stream, stream.call, responses);
+    } else {
+      const responses = stream.state.handleHeld(snapshot, held.changes());
+      this.notePushes(stream, responses, held.observedAt);
+      this.send(stream, stream.call, responses);
+    }
+  }
+
+  /** A response's bytes were taken by the connection; once all are, what waited goes out. */
+  private onFlushed(stream: ActiveStream): void {
+    if (--stream.unflushed > 0 || stream.closed) return;
+    if (stream.waiting !== undefined) {
+      if (this.pushes.busy || this.options.cache.current() === undefined) this.waiting.add(stream);
+      else this.answer(stream);
+    }
+    this.release(stream);
   }
 
   /** Push latency now; convergence when the client answers (see `report`). */
@@ -475,13 +651,15 @@ export class XdsServer {
   /** Writes responses in order (none once the stream is closed) and counts them. */
   private send<R extends OutgoingResponse | OutgoingDeltaResponse>(
     stream: ActiveStream,
-    call: { write(response: R): unknown },
+    call: { write(response: R, flushed: () => void): unknown },
     responses: readonly R[],
   ): void {
     const { logger, metrics } = this.options;
+    if (responses.length > 0) this.generation++;
     for (const response of responses) {
       if (stream.closed) return;
-      call.write(response);
+      if (stream.unflushed++ === 0) stream.unflushedSince = performance.now();
+      call.write(response, stream.flushed);
       const type = response.type.short;
       metrics.pushes.inc({ type });
       metrics.pushedResources.inc({ type }, response.resources.length);
@@ -508,8 +686,11 @@ export class XdsServer {
 
   private forget(stream: ActiveStream, how: string): void {
     if (!this.streams.delete(stream)) return;
+    this.generation++;
     stream.closed = true;
     stream.backoff.cancel();
+    stream.held = undefined;
+    for (const limit of stream.warnings?.values() ?? []) limit.flush();
     this.waiting.delete(stream);
     if (stream.profile !== undefined) {
       const index = this.index(stream.profile.flavour);
@@ -523,7 +704,7 @@ export class XdsServer {
     const { logger } = this.options;
     const fields = {
       stream: stream.state.id,
-      node: stream.state.node?.id,
+      node: clientText(stream.state.node?.id),
       client: stream.profile?.kind,
       how,
       connectedSeconds: Math.round((Date.now() - stream.state.connectedAt) / 100) / 10,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
-import { createLogger, LogBurstLimit } from '../../src/logger';
+import { clientText, createLogger, LogBurstLimit, MAX_LOGGED_TEXT } from '../../src/logger';
 
 describe('LogBurstLimit', () => {
   it('lets the first lines of a window through, counts the rest and reports them when it ends', () => {
@@ -49,5 +49,19 @@ describe('LogBurstLimit', () => {
       ],
     );
     limit.flush();
+  });
+});
+
+describe('clientText', () => {
+  it('keeps short text as it is and cuts long text, saying how long it was', () => {
+    assert.equal(clientText('node-1'), 'node-1');
+    assert.equal(clientText(undefined), undefined);
+    assert.equal(clientText(null), undefined);
+    const long = 'x'.repeat(1 << 20);
+    const cut = clientText(long);
+    assert.ok(cut.startsWith('x'.repeat(MAX_LOGGED_TEXT)));
+    assert.ok(!cut.startsWith('x'.repeat(MAX_LOGGED_TEXT + 1)));
+    assert.match(cut, /1048576 characters in all/);
+    assert.ok(cut.length < 300);
   });
 });

@@ -17,6 +17,27 @@ describe('resolveServeConfig', () => {
       maxDelayMs: 500,
       logLevel: 'info',
       envoyListener: { host: '0.0.0.0', port: 10000 },
+      limits: {
+        maxConnectionAgeMs: 30 * 60_000,
+        maxConnectionAgeGraceMs: 10_000,
+        maxConnectionIdleMs: 5 * 60_000,
+        maxStreams: 100_000,
+        stallTimeoutMs: 5 * 60_000,
+      },
+    });
+  });
+
+  it('reads durations in ms, s and m, with decimals', () => {
+    const config = resolveServeConfig(
+      { maxConnectionAge: '1.5m', maxConnectionIdle: '90s', stallTimeout: '250ms' },
+      { ETCD_XDS_MAX_CONNECTION_AGE_GRACE: '2s', ETCD_XDS_MAX_STREAMS: '10' },
+    );
+    assert.deepEqual(config.limits, {
+      maxConnectionAgeMs: 90_000,
+      maxConnectionAgeGraceMs: 2_000,
+      maxConnectionIdleMs: 90_000,
+      maxStreams: 10,
+      stallTimeoutMs: 250,
     });
   });
 
@@ -107,6 +128,25 @@ describe('resolveServeConfig', () => {
       /--envoy-listener \/ ETCD_XDS_ENVOY_LISTENER/,
     ],
     ['an Envoy listener on port 0', { envoyListener: '0.0.0.0:0' }, /port must be 1-65535/],
+    [
+      'a duration without a unit',
+      { maxConnectionAge: '30' },
+      /--max-connection-age \/ ETCD_XDS_MAX_CONNECTION_AGE: must be a duration such as "250ms", "1.5s", "30m"/,
+    ],
+    [
+      'a duration in hours',
+      { maxConnectionIdle: '1h' },
+      /--max-connection-idle \/ ETCD_XDS_MAX_CONNECTION_IDLE/,
+    ],
+    [
+      'a zero duration',
+      { stallTimeout: '0s' },
+      /--stall-timeout \/ ETCD_XDS_STALL_TIMEOUT: must be between 1ms and/,
+    ],
+    ['a duration over a day', { maxConnectionAgeGrace: '1441m' }, /--max-connection-age-grace.*1440m/],
+    ['no stream allowed', { maxStreams: '0' }, /--max-streams \/ ETCD_XDS_MAX_STREAMS/],
+    ['more streams than the limit allows', { maxStreams: '10000001' }, /--max-streams/],
+    ['a fractional stream count', { maxStreams: '1.5' }, /--max-streams/],
   ];
   for (const [what, flags, message] of bad) {
     it(`rejects ${what} with a message naming the flag and variable`, () => {

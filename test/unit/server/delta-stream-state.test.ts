@@ -4,6 +4,7 @@ import { AliasEncodings, diffSnapshots, Snapshot } from '../../../src/cache/snap
 import type { DeltaDiscoveryRequest__Output } from '../../../src/generated/envoy/service/discovery/v3/DeltaDiscoveryRequest';
 import { CLUSTER, ENDPOINT, type XdsType } from '../../../src/proto/xds-types';
 import { DeltaStreamState, type OutgoingDeltaResponse } from '../../../src/server/delta-stream-state';
+import { HeldChanges } from '../../../src/server/held-changes';
 import { translateFor } from '../../../src/translate/flavours';
 import { catalogOf, type InstanceSpec } from '../fixtures';
 
@@ -50,6 +51,25 @@ describe('DeltaStreamState', () => {
       snapshot,
     );
     assert.deepEqual(sent(result.response), [['app/v2'], ['app/v9']]);
+  });
+
+  it('keeps initial_resource_versions only for names the stream subscribes to', () => {
+    const stream = new DeltaStreamState(1, 'peer', 0);
+    const snapshot = snapshotOf([V1, V2]);
+    const claimed: Record<string, string> = { 'app/v1': snapshot.get(ENDPOINT, 'app/v1')!.version };
+    for (let i = 0; i < 1_000; i++) claimed[`never-asked-${i}`] = 'v';
+    stream.handleRequest(
+      request(ENDPOINT, { resource_names_subscribe: ['app/v1'], initial_resource_versions: claimed }),
+      snapshot,
+    );
+    assert.deepEqual([...stream.subscriptions.get(ENDPOINT)!.sent.keys()], ['app/v1']);
+    // Under a wildcard every name is subscribed: all are kept, and what no longer exists is removed.
+    const wildcard = new DeltaStreamState(2, 'peer', 0);
+    const result = wildcard.handleRequest(
+      request(CLUSTER, { initial_resource_versions: { 'app/v1': 'old', gone: 'v' } }),
+      snapshot,
+    );
+    assert.deepEqual(sent(result.response), [['app', 'app/v1', 'app/v2'], ['gone']]);
   });
 
   it('answers a first request even when there is nothing to send', () => {
@@ -145,6 +165,25 @@ describe('DeltaStreamState', () => {
         ['EDS', ['app', 'app/v1'], []],
         ['EDS', [], ['app/v2']],
         ['CDS', [], ['app/v2']],
+      ],
+    );
+  });
+
+  it('a stream that missed pushes gets one response per type: what changed and what was removed', () => {
+    const stream = new DeltaStreamState(1, 'peer', 0);
+    const first = snapshotOf([V1, V2]);
+    stream.handleRequest(request(CLUSTER), first);
+    stream.handleRequest(request(ENDPOINT, { resource_names_subscribe: ['app', 'app/v1', 'app/v2'] }), first);
+    const second = snapshotOf([V1]);
+    const latest = snapshotOf([V1], { app: { lbPolicy: 'least_request' } });
+    const held = new HeldChanges();
+    held.merge(diffSnapshots(first, second));
+    held.merge(diffSnapshots(second, latest));
+    assert.deepEqual(
+      stream.handleHeld(latest, held.changes()).map((r) => [r.type.short, ...sent(r)]),
+      [
+        ['CDS', ['app', 'app/v1'], ['app/v2']],
+        ['EDS', ['app', 'app/v1'], ['app/v2']],
       ],
     );
   });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ChangeSet } from '../../../src/cache/snapshot';
 import { CLUSTER, ENDPOINT } from '../../../src/proto/xds-types';
+import { HeldChanges } from '../../../src/server/held-changes';
 import { NackBackoff } from '../../../src/server/nack-backoff';
 
 const change = (type = CLUSTER, updated: string[] = [], removed: string[] = []): ChangeSet =>
@@ -21,18 +22,38 @@ describe('NackBackoff', () => {
     assert.equal(backoff.delay(1_000), 0);
   });
 
-  it('merges deferred changes, later ones winning, and flushes once', async () => {
+  it('waits once at a time, and an ACK cancels the wait', async () => {
     const backoff = new NackBackoff();
-    let flushed = 0;
-    backoff.defer(change(CLUSTER, ['a', 'b'], ['c']), undefined, 5, () => flushed++);
-    backoff.defer(change(CLUSTER, ['c'], ['a']), undefined, 5, () => flushed++);
-    backoff.defer(change(ENDPOINT, ['e']), undefined, 5, () => flushed++);
+    let woken = 0;
+    backoff.wait(5, () => woken++);
+    backoff.wait(5, () => woken++);
     await new Promise((resolve) => setTimeout(resolve, 30));
-    assert.equal(flushed, 1);
-    const taken = backoff.take();
-    assert.deepEqual([...taken!.changes.get(CLUSTER)!.updated].sort(), ['b', 'c']);
-    assert.deepEqual([...taken!.changes.get(CLUSTER)!.removed], ['a']);
-    assert.deepEqual([...taken!.changes.get(ENDPOINT)!.updated], ['e']);
-    assert.equal(backoff.take(), undefined);
+    assert.equal(woken, 1);
+    backoff.wait(5, () => woken++);
+    backoff.acked();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(woken, 1);
+  });
+});
+
+describe('HeldChanges', () => {
+  it('merges pushes, later changes of a name winning, and counts them', () => {
+    const held = new HeldChanges();
+    held.merge(change(CLUSTER, ['a', 'b'], ['c']));
+    held.merge(change(CLUSTER, ['c'], ['a']));
+    held.merge(change(ENDPOINT, ['e']));
+    const changes = held.changes();
+    assert.deepEqual([...changes.get(CLUSTER)!.updated].sort(), ['b', 'c']);
+    assert.deepEqual([...changes.get(CLUSTER)!.removed], ['a']);
+    assert.deepEqual([...changes.get(ENDPOINT)!.updated], ['e']);
+    assert.equal(held.pushes, 3);
+  });
+
+  it('leaves out types without changes', () => {
+    const held = new HeldChanges();
+    held.merge(change(ENDPOINT));
+    assert.equal(held.changes().size, 0);
+    held.merge(change(CLUSTER, ['a']));
+    assert.deepEqual([...held.changes().keys()], [CLUSTER]);
   });
 });

@@ -4,6 +4,7 @@ import { AliasEncodings, diffSnapshots, Snapshot } from '../../../src/cache/snap
 import type { DiscoveryRequest__Output } from '../../../src/generated/envoy/service/discovery/v3/DiscoveryRequest';
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type XdsType } from '../../../src/proto/xds-types';
 import { encodeDiscoveryResponse, type OutgoingResponse } from '../../../src/server/ads-service';
+import { HeldChanges } from '../../../src/server/held-changes';
 import { StreamState } from '../../../src/server/stream-state';
 import { translateFor } from '../../../src/translate/flavours';
 import { translateForGrpc } from '../../../src/translate/grpc/translate';
@@ -278,6 +279,43 @@ describe('StreamState (state of the world)', () => {
       ],
     );
     assert.notEqual(pushed[0].versionInfo, pushed[3].versionInfo);
+  });
+
+  it('a stream that missed pushes gets the latest state, one response per type, no make-before-break pair', () => {
+    const stream = new StreamState(1, 'peer', 0);
+    const first = snapshotOf([V1, V2]);
+    subscribeAll(stream, first, [
+      [CLUSTER, []],
+      [ENDPOINT, ['app', 'app/v1', 'app/v2', 'app/v3']],
+      [ROUTE, ['app']],
+    ]);
+    // Three changes the client did not read: v3 comes, v2 goes, v1 gets a second instance.
+    const second = snapshotOf([V1, V2, { id: 'c', version: 'v3', address: '10.0.0.3:80' }]);
+    const third = snapshotOf([V1, { id: 'c', version: 'v3', address: '10.0.0.3:80' }]);
+    const latest = snapshotOf([
+      V1,
+      { id: 'a2', version: 'v1', address: '10.0.0.4:80' },
+      { id: 'c', version: 'v3', address: '10.0.0.3:80' },
+    ]);
+    const held = new HeldChanges();
+    held.merge(diffSnapshots(first, second));
+    held.merge(diffSnapshots(second, third));
+    held.merge(diffSnapshots(third, latest));
+    const pushed = stream.handleHeld(latest, held.changes());
+    assert.deepEqual(
+      pushed.map((r) => [r.type.short, names(r)]),
+      [
+        ['CDS', ['app', 'app/v1', 'app/v3']],
+        ['EDS', ['app', 'app/v1', 'app/v3']],
+        ['RDS', ['app']],
+      ],
+    );
+    for (const response of pushed)
+      for (const resource of response.resources)
+        assert.equal(resource.version, latest.get(response.type, resource.name)!.version, 'the latest state');
+    assert.equal(pushed[0].versionInfo, latest.typeVersion(CLUSTER));
+    // What the stream already has is not sent again.
+    assert.deepEqual(stream.handleHeld(latest, held.changes()), []);
   });
 
   it('sends endpoints again after their cluster changed, and routes after their listener (Envoy warming)', () => {
