@@ -39,6 +39,9 @@ export class Metrics {
   readonly refusedRequests: Counter<'reason'>;
   readonly heldPushes: Counter<'reason'>;
 
+  // admin/
+  readonly adminRefusedRequests: Counter<'endpoint'>;
+  readonly adminViewBuilds: Counter<'view'>;
   readonly stalledStreams: Gauge;
   /** Streams with a push held because their client is not reading; set by the server, read at scrape. */
   countStalledStreams: () => number = () => 0;
@@ -196,6 +199,18 @@ export class Metrics {
       name: 'etcd_xds_held_pushes_total',
       help: 'Pushes not written to a stream at once, because its client had not read earlier responses (not-reading) or was backing off after NACKs (nack-backoff); it later gets the latest state instead.',
       labelNames: ['reason'],
+      registers,
+    });
+    this.adminRefusedRequests = new Counter({
+      name: 'etcd_xds_admin_refused_requests_total',
+      help: 'Heavy admin requests refused (HTTP 503, gRPC RESOURCE_EXHAUSTED) because --max-admin-requests were running, by endpoint (config_dump, clients, csds).',
+      labelNames: ['endpoint'],
+      registers,
+    });
+    this.adminViewBuilds = new Counter({
+      name: 'etcd_xds_admin_view_builds_total',
+      help: 'Admin views built, by view (config_dump, clients, csds); concurrent requests for the same state share one build.',
+      labelNames: ['view'],
       registers,
     });
     const stalled = (): number => this.countStalledStreams();

@@ -1,12 +1,20 @@
-// The admin HTTP listener: health, readiness, Prometheus metrics and /debug views.
-import Fastify from 'fastify';
+// The admin HTTP listener: health, readiness, Prometheus metrics and /debug views. The /debug
+// views are heavy (every resource, every client): they are built once per state and shared
+// (ViewBuilds), written a slice at a time, streamed to each requester at its own pace, and capped
+// in number (HeavyRequests) so the admin port can never take the process from xDS clients.
+import { Readable } from 'node:stream';
+import Fastify, { type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics';
 import type { Snapshot } from '../cache/snapshot';
+import { PUSH_ORDER, type XdsType } from '../proto/xds-types';
 import { FLAVOURS, type Flavour } from '../translate/flavours';
 import type { Catalog } from '../registry/catalog';
 import type { RegistryStatus } from '../registry/etcd-registry';
 import type { StreamView } from '../server/xds-server';
+import type { HeavyRequests } from './heavy-requests';
+import { JsonWriter } from './json-stream';
+import type { ViewBuild, ViewBuilds } from './view-builds';
 import { clientsView, configDumpView } from './views';
 
 export interface AdminSources {
@@ -15,13 +23,57 @@ export interface AdminSources {
   readonly catalog: () => Catalog | undefined;
   readonly registry: () => RegistryStatus;
   readonly streams: () => readonly StreamView[];
+  /** Changes whenever some stream's state does: a /debug/clients view is current while it does not. */
+  readonly clientsVersion: () => number;
+  readonly views: ViewBuilds;
+  readonly heavy: HeavyRequests;
   readonly metrics: Metrics;
   readonly logger: Logger;
 }
 
+/** How long a client may leave its admin connection without reading or writing. */
+const IDLE_CONNECTION_MS = 60_000;
+
+type Query = Record<string, string | string[] | undefined>;
+
+/** The values of a query parameter given once or more (each may also list values split by commas). */
+function values(query: Query, name: string, commas: boolean): string[] | undefined {
+  const raw = query[name];
+  if (raw === undefined) return undefined;
+  const given = typeof raw === 'string' ? [raw] : raw;
+  return commas ? given.flatMap((value) => value.split(',')) : given;
+}
+
+class BadQuery extends Error {}
+
+function nonEmpty(name: string, list: string[] | undefined): Set<string> | undefined {
+  if (list === undefined) return undefined;
+  if (list.length === 0 || list.some((value) => value === ''))
+    throw new BadQuery(`${name} must not be empty`);
+  return new Set(list);
+}
+
+function typesOf(list: string[] | undefined): Set<XdsType> | undefined {
+  const names = nonEmpty('type', list);
+  if (names === undefined) return undefined;
+  return new Set(
+    [...names].map((name) => {
+      const type = PUSH_ORDER.find((t) => t.short === name.toUpperCase());
+      if (type === undefined)
+        throw new BadQuery(
+          `type must be one of ${PUSH_ORDER.map((t) => t.short).join(', ')}, not ${JSON.stringify(name)}`,
+        );
+      return type;
+    }),
+  );
+}
+
 export function createAdminServer(sources: AdminSources) {
   // Requests are not logged (probes and scrapes would drown everything else); warnings and errors are.
-  const app = Fastify({ loggerInstance: sources.logger.child({ component: 'admin' }, { level: 'warn' }) });
+  const app = Fastify({
+    loggerInstance: sources.logger.child({ component: 'admin' }, { level: 'warn' }),
+    connectionTimeout: IDLE_CONNECTION_MS,
+  });
 
   app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
 
@@ -44,20 +96,76 @@ export function createAdminServer(sources: AdminSources) {
     return reply.type(sources.metrics.registry.contentType).send(body);
   });
 
-  app.get<{ Querystring: { flavour?: string } }>('/debug/config_dump', (request, reply) => {
-    const flavour = request.query.flavour ?? 'grpc';
-    if (!(FLAVOURS as readonly string[]).includes(flavour)) {
-      return reply.code(400).send({ error: `flavour must be one of ${FLAVOURS.join(', ')}` });
+  /** Streams a shared view build as the response, holding one heavy-request turn meanwhile. */
+  const streamView = (reply: FastifyReply, endpoint: string, build: () => ViewBuild): FastifyReply => {
+    const end = sources.heavy.begin(endpoint);
+    if (end === undefined) {
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send({
+          error: `${sources.heavy.max} heavy admin requests are already running; retry later`,
+        });
     }
-    return reply.send(
-      configDumpView(sources.snapshot(flavour as Flavour), sources.catalog(), sources.registry(), {
-        flavour,
-        built: sources.flavours(),
-      }),
+    reply.raw.once('close', end);
+    return reply.type('application/json; charset=utf-8').send(Readable.from(build().read()));
+  };
+
+  app.get<{ Querystring: Query }>('/debug/config_dump', (request, reply) => {
+    const flavour = (request.query.flavour ?? 'grpc') as string;
+    let services: Set<string> | undefined;
+    let types: Set<XdsType> | undefined;
+    try {
+      if (typeof flavour !== 'string' || !(FLAVOURS as readonly string[]).includes(flavour))
+        throw new BadQuery(`flavour must be one of ${FLAVOURS.join(', ')}`);
+      services = nonEmpty('service', values(request.query, 'service', true));
+      types = typesOf(values(request.query, 'type', true));
+    } catch (error) {
+      if (error instanceof BadQuery) return reply.code(400).send({ error: error.message });
+      throw error;
+    }
+    const snapshot = sources.snapshot(flavour as Flavour);
+    const catalog = sources.catalog();
+    const registry = sources.registry();
+    const built = sources.flavours();
+    const key = `config_dump ${flavour} ${[...(services ?? [])].sort().join(',')} ${[...(types ?? [])].map((t) => t.short).join(',')}`;
+    return streamView(reply, 'config_dump', () =>
+      sources.views.get(
+        'config_dump',
+        key,
+        [snapshot, catalog, JSON.stringify(registry), built.join()],
+        () => {
+          const view = configDumpView(
+            snapshot,
+            catalog,
+            registry,
+            { flavour, built },
+            {
+              services,
+              types,
+            },
+          );
+          return new JsonWriter(view);
+        },
+      ),
     );
   });
 
-  app.get('/debug/clients', (_request, reply) => reply.send(clientsView(sources.streams())));
+  app.get<{ Querystring: Query }>('/debug/clients', (request, reply) => {
+    let nodes: Set<string> | undefined;
+    try {
+      nodes = nonEmpty('node', values(request.query, 'node', false));
+    } catch (error) {
+      if (error instanceof BadQuery) return reply.code(400).send({ error: error.message });
+      throw error;
+    }
+    const key = `clients ${JSON.stringify([...(nodes ?? [])].sort())}`;
+    return streamView(reply, 'clients', () =>
+      sources.views.get('clients', key, [sources.clientsVersion()], () => {
+        return new JsonWriter(clientsView(sources.streams(), { nodes }));
+      }),
+    );
+  });
 
   return app;
 }

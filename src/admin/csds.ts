@@ -3,6 +3,7 @@
 // reads the same stream state as /debug/clients, so the two always agree.
 import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import * as grpc from '@grpc/grpc-js';
+import { Writer } from 'protobufjs';
 import { RE2JS } from 're2js';
 import type { Node__Output } from '../generated/envoy/config/core/v3/Node';
 import type { ClientStatusRequest__Output } from '../generated/envoy/service/status/v3/ClientStatusRequest';
@@ -12,6 +13,8 @@ import { DECODE_OPTIONS, messageType } from '../proto/proto-root';
 import type { Flavour } from '../translate/flavours';
 import type { TypeSubscription } from '../server/type-subscription';
 import type { StreamView } from '../server/xds-server';
+import type { HeavyRequests } from './heavy-requests';
+import type { SlicedTask, ViewBuilds } from './view-builds';
 
 const REQUEST = 'envoy.service.status.v3.ClientStatusRequest';
 const RESPONSE = 'envoy.service.status.v3.ClientStatusResponse';
@@ -21,34 +24,58 @@ export interface CsdsSources {
   readonly streams: () => readonly StreamView[];
   /** The snapshot a flavour is served now (resource contents for resources still current). */
   readonly snapshot: (flavour: Flavour) => Snapshot | undefined;
+  /** Changes whenever some stream's state does: an answer is current while it does not. */
+  readonly version: () => number;
+  readonly views: ViewBuilds;
+  readonly heavy: HeavyRequests;
 }
 
 class CsdsError extends Error {}
 
-function stringMatches(matcher: StringMatcher__Output, value: string): boolean {
+type StringMatch = (value: string) => boolean;
+
+/** A node id matcher, checked (and its regex compiled) once per request. */
+function stringMatch(matcher: StringMatcher__Output): StringMatch {
   const fold = (text: string): string => (matcher.ignore_case ? text.toLowerCase() : text);
   switch (matcher.match_pattern) {
-    case 'exact':
-      return fold(value) === fold(matcher.exact ?? '');
-    case 'prefix':
-      return fold(value).startsWith(fold(matcher.prefix ?? ''));
-    case 'suffix':
-      return fold(value).endsWith(fold(matcher.suffix ?? ''));
-    case 'contains':
-      return fold(value).includes(fold(matcher.contains ?? ''));
-    case 'safe_regex':
-      return RE2JS.compile(matcher.safe_regex?.regex ?? '').matches(value);
+    case 'exact': {
+      const exact = fold(matcher.exact ?? '');
+      return (value) => fold(value) === exact;
+    }
+    case 'prefix': {
+      const prefix = fold(matcher.prefix ?? '');
+      return (value) => fold(value).startsWith(prefix);
+    }
+    case 'suffix': {
+      const suffix = fold(matcher.suffix ?? '');
+      return (value) => fold(value).endsWith(suffix);
+    }
+    case 'contains': {
+      const part = fold(matcher.contains ?? '');
+      return (value) => fold(value).includes(part);
+    }
+    case 'safe_regex': {
+      let regex: RE2JS;
+      try {
+        regex = RE2JS.compile(matcher.safe_regex?.regex ?? '');
+      } catch (error) {
+        throw new CsdsError(`node_id regex is invalid: ${(error as Error).message}`);
+      }
+      return (value) => regex.matches(value);
+    }
     default:
       throw new CsdsError(`node_id matcher ${String(matcher.match_pattern)} is not supported`);
   }
 }
 
-function nodeSelected(node: Node__Output | null, request: ClientStatusRequest__Output): boolean {
-  if (request.node_matchers.length === 0) return true;
-  return request.node_matchers.some((matcher) => {
+/** Which nodes a request selects; throws CsdsError for matchers that are not supported. */
+function nodeSelector(request: ClientStatusRequest__Output): (node: Node__Output | null) => boolean {
+  if (request.node_matchers.length === 0) return () => true;
+  const matchers = request.node_matchers.map((matcher) => {
     if (matcher.node_metadatas.length > 0) throw new CsdsError('node_metadatas matchers are not supported');
-    return matcher.node_id === null || stringMatches(matcher.node_id, node?.id ?? '');
+    return matcher.node_id === null ? () => true : stringMatch(matcher.node_id);
   });
+  return (node) => matchers.some((matches) => matches(node?.id ?? ''));
 }
 
 function timestamp(ms: number | undefined): object | undefined {
@@ -60,14 +87,14 @@ function resourceConfigs(
   subscription: TypeSubscription,
   snapshot: Snapshot | undefined,
   withContents: boolean,
-): object[] {
+): Iterable<object> {
   const type = subscription.type;
   const names = subscription.wildcard ? [...subscription.sent.keys()] : [...subscription.names.keys()];
   const nacked =
     subscription.lastNack !== undefined && subscription.lastNack.nonce === subscription.lastNonce;
   const acked =
     subscription.ackedVersion !== undefined && subscription.ackedVersion === subscription.lastSentVersion;
-  return names.sort().map((name) => {
+  return lazy(names.sort(), (name) => {
     const version = subscription.sent.get(name);
     let status: [string, string];
     if (version === undefined)
@@ -100,32 +127,105 @@ function resourceConfigs(
   });
 }
 
-/** The ClientStatusResponse for a request: one ClientConfig per node (its streams merged). */
-export function clientStatus(request: ClientStatusRequest__Output, sources: CsdsSources): object {
-  const byNode = new Map<string, { node: Node__Output | null; configs: object[] }>();
-  for (const view of sources.streams()) {
-    const node = view.state.node;
-    if (!nodeSelected(node, request)) continue;
-    const key = node?.id ?? `stream-${view.state.id}`;
-    let entry = byNode.get(key);
-    if (entry === undefined) {
-      entry = { node, configs: [] };
-      byNode.set(key, entry);
-    }
-    const snapshot = view.profile === undefined ? undefined : sources.snapshot(view.profile.flavour);
-    for (const subscription of view.state.subscriptions.values()) {
-      entry.configs.push(...resourceConfigs(subscription, snapshot, !request.exclude_resource_contents));
-    }
-  }
-  return {
-    config: [...byNode.values()].map(({ node, configs }) => ({
-      node: node ?? undefined,
-      generic_xds_configs: configs,
-    })),
-  };
+function* lazy<T, U>(items: readonly T[], fn: (item: T) => U): Iterable<U> {
+  for (const item of items) yield fn(item);
 }
 
+const NODE = 'envoy.config.core.v3.Node';
+const GENERIC_XDS_CONFIG = 'envoy.service.status.v3.ClientConfig.GenericXdsConfig';
+
+/** A length-delimited field: its tag, its length and `bytes`. */
+function field(id: number, bytes: Uint8Array): Uint8Array {
+  return Writer.create()
+    .uint32((id << 3) | 2)
+    .bytes(bytes)
+    .finish();
+}
+
+function encode(messageName: string, message: object): Uint8Array {
+  const type = messageType(messageName);
+  return type.encode(type.fromObject(message)).finish();
+}
+
+/**
+ * The encoded ClientStatusResponse for a request, one ClientConfig per node (its streams merged),
+ * produced a piece at a time: `undefined` marks a point where the work may pause.
+ */
+function* clientStatusBytes(
+  selected: (node: Node__Output | null) => boolean,
+  streams: readonly StreamView[],
+  snapshot: (flavour: Flavour) => Snapshot | undefined,
+  withContents: boolean,
+): Generator<Buffer | undefined> {
+  const byNode = new Map<string, { node: Node__Output | null; streams: StreamView[] }>();
+  for (let i = 0; i < streams.length; i++) {
+    const view = streams[i];
+    const node = view.state.node;
+    if (selected(node)) {
+      const key = node?.id ?? `stream-${view.state.id}`;
+      let entry = byNode.get(key);
+      if (entry === undefined) {
+        entry = { node, streams: [] };
+        byNode.set(key, entry);
+      }
+      entry.streams.push(view);
+    }
+    if (i % 256 === 255) yield undefined;
+  }
+  for (const { node, streams: views } of byNode.values()) {
+    const parts: Uint8Array[] = node === null ? [] : [field(1, encode(NODE, node))];
+    for (const view of views) {
+      const served = view.profile === undefined ? undefined : snapshot(view.profile.flavour);
+      for (const subscription of view.state.subscriptions.values()) {
+        let count = 0;
+        for (const config of resourceConfigs(subscription, served, withContents)) {
+          parts.push(field(3, encode(GENERIC_XDS_CONFIG, config)));
+          if (++count % 64 === 0) yield undefined;
+        }
+      }
+    }
+    yield Buffer.from(field(1, Buffer.concat(parts)));
+  }
+}
+
+/** Runs a generator of output pieces as sliced work. */
+class GeneratorTask implements SlicedTask {
+  done = false;
+  constructor(private readonly pieces: Iterator<Buffer | undefined>) {}
+
+  step(deadline: number, now: () => number): Buffer[] {
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const next = this.pieces.next();
+      if (next.done === true) {
+        this.done = true;
+        return chunks;
+      }
+      if (next.value !== undefined) chunks.push(next.value);
+      if (now() >= deadline) return chunks;
+    }
+  }
+}
+
+/**
+ * The encoded ClientStatusResponse for a request: built once per state of the streams and shared
+ * by identical requests meanwhile, a slice at a time.
+ */
+export function clientStatus(request: ClientStatusRequest__Output, sources: CsdsSources): Promise<Buffer> {
+  const selected = nodeSelector(request);
+  const withContents = !request.exclude_resource_contents;
+  const key = `csds ${JSON.stringify(request.node_matchers)} ${withContents}`;
+  return sources.views
+    .get('csds', key, [sources.version()], () => {
+      const pieces = clientStatusBytes(selected, sources.streams(), sources.snapshot, withContents);
+      return new GeneratorTask(pieces);
+    })
+    .whole();
+}
+
+/** Built answers are bytes already; objects (from other callers) are encoded. */
 function encodeResponse(response: object): Buffer {
+  if (Buffer.isBuffer(response)) return response;
   const type = messageType(RESPONSE);
   return Buffer.from(type.encode(type.fromObject(response)).finish());
 }
@@ -159,16 +259,34 @@ export const CSDS_SERVICE: ServiceDefinition = {
   },
 };
 
+/** Requests one StreamClientStatus stream may have waiting for their answer. */
+const MAX_WAITING_ON_STREAM = 8;
+
+function failure(code: grpc.status, details: string, metadata = new grpc.Metadata()): grpc.ServiceError {
+  return Object.assign(new Error(details), { code, details, metadata });
+}
+
 export function csdsImplementation(sources: CsdsSources): UntypedServiceImplementation {
-  const answer = (
-    request: ClientStatusRequest__Output,
-  ): { response: object } | { error: grpc.ServiceError } => {
+  /** Answers one request, holding one heavy-request turn while the answer is built. */
+  const answer = async (request: ClientStatusRequest__Output): Promise<Buffer> => {
+    const end = sources.heavy.begin('csds');
+    if (end === undefined) {
+      // gRFC A6's server pushback: retry after a second.
+      const metadata = new grpc.Metadata();
+      metadata.set('grpc-retry-pushback-ms', '1000');
+      throw failure(
+        grpc.status.RESOURCE_EXHAUSTED,
+        `${sources.heavy.max} heavy admin requests are already running; retry later`,
+        metadata,
+      );
+    }
     try {
-      return { response: clientStatus(request, sources) };
+      return await clientStatus(request, sources);
     } catch (error) {
-      const details = error instanceof CsdsError ? error.message : 'failed to build the client status';
-      const code = error instanceof CsdsError ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL;
-      return { error: Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() }) };
+      if (error instanceof CsdsError) throw failure(grpc.status.INVALID_ARGUMENT, error.message);
+      throw failure(grpc.status.INTERNAL, 'failed to build the client status');
+    } finally {
+      end();
     }
   };
   return {
@@ -176,18 +294,46 @@ export function csdsImplementation(sources: CsdsSources): UntypedServiceImplemen
       call: grpc.ServerUnaryCall<ClientStatusRequest__Output, object>,
       callback: grpc.sendUnaryData<object>,
     ) => {
-      const result = answer(call.request);
-      if ('error' in result) callback(result.error);
-      else callback(null, result.response);
+      answer(call.request).then(
+        (response) => callback(null, response),
+        (error: grpc.ServiceError) => callback(error),
+      );
     },
     StreamClientStatus: (call: grpc.ServerDuplexStream<ClientStatusRequest__Output, object>) => {
+      // Answered one at a time, in order.
+      let answered: Promise<void> = Promise.resolve();
+      let waiting = 0;
+      let ended = false;
+      const end = (error?: grpc.ServiceError): void => {
+        if (ended) return;
+        ended = true;
+        if (error === undefined) call.end();
+        else call.emit('error', error);
+      };
       call.on('data', (request: ClientStatusRequest__Output) => {
-        const result = answer(request);
-        if ('error' in result) call.emit('error', result.error);
-        else call.write(result.response);
+        if (++waiting > MAX_WAITING_ON_STREAM) {
+          end(
+            failure(
+              grpc.status.RESOURCE_EXHAUSTED,
+              `more than ${MAX_WAITING_ON_STREAM} requests waiting on one stream`,
+            ),
+          );
+          return;
+        }
+        answered = answered.then(async () => {
+          try {
+            const response = await answer(request);
+            if (!ended) call.write(response);
+          } catch (error) {
+            end(error as grpc.ServiceError);
+          } finally {
+            waiting--;
+          }
+        });
       });
-      call.on('end', () => call.end());
+      call.on('end', () => void answered.then(() => end()));
       call.on('error', () => undefined);
+      call.on('cancelled', () => (ended = true));
     },
   };
 }

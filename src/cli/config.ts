@@ -151,6 +151,12 @@ export const SERVE_SETTINGS = {
     default: '5m',
     help: 'end (RESOURCE_EXHAUSTED) a stream whose client has read none of its responses for this long',
   },
+  maxAdminRequests: {
+    flag: '--max-admin-requests <n>',
+    env: 'ETCD_XDS_MAX_ADMIN_REQUESTS',
+    default: '8',
+    help: 'heavy admin requests (/debug/config_dump, /debug/clients, CSDS) served at once; beyond it 503 / RESOURCE_EXHAUSTED',
+  },
 } as const satisfies Record<string, Setting>;
 
 export type ServeSettingName = keyof typeof SERVE_SETTINGS;
@@ -179,6 +185,8 @@ export interface ServeConfig {
   /** Where Envoy proxies bind the listener etcd-xds serves them. */
   readonly envoyListener: { readonly host: string; readonly port: number };
   readonly limits: ServerLimits;
+  /** Heavy admin requests (views of every service or client) served at once. */
+  readonly maxAdminRequests: number;
 }
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -278,6 +286,7 @@ const serveSchema = z
     maxConnectionIdle: duration,
     maxStreams: z.coerce.number().int().min(1).max(10_000_000),
     stallTimeout: duration,
+    maxAdminRequests: z.coerce.number().int().min(1).max(1_000),
   })
   .superRefine((c, ctx) => {
     const issue = issueReporter(ctx);
@@ -375,6 +384,7 @@ export function resolveServeConfig(
       maxStreams: c.maxStreams,
       stallTimeoutMs: c.stallTimeout,
     },
+    maxAdminRequests: c.maxAdminRequests,
   };
 }
 

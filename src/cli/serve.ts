@@ -3,6 +3,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { createAdminServer } from '../admin/admin-server';
 import { CSDS_SERVICE, csdsImplementation } from '../admin/csds';
+import { HeavyRequests } from '../admin/heavy-requests';
+import { ViewBuilds } from '../admin/view-builds';
 import { SnapshotCache } from '../cache/snapshot-cache';
 import { Metrics } from '../metrics';
 import type { Catalog } from '../registry/catalog';
@@ -48,9 +50,21 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
     credentials: serverCredentials(config.tls),
     limits: config.limits,
   });
+  const adminLogger = logger.child({ component: 'admin' });
+  const views = new ViewBuilds({
+    onBuild: (view) => metrics.adminViewBuilds.inc({ view }),
+    onError: (view, error) => adminLogger.error({ err: error, view }, 'failed to build an admin view'),
+  });
+  const heavy = new HeavyRequests(config.maxAdminRequests, metrics.adminRefusedRequests);
   xds.addService(
     CSDS_SERVICE,
-    csdsImplementation({ streams: () => xds.streamViews(), snapshot: (flavour) => cache.peek(flavour) }),
+    csdsImplementation({
+      streams: () => xds.streamViews(),
+      snapshot: (flavour) => cache.peek(flavour),
+      version: () => xds.stateGeneration,
+      views,
+      heavy,
+    }),
   );
   const admin = createAdminServer({
     snapshot: (flavour) => cache.peek(flavour ?? 'grpc'),
@@ -58,6 +72,9 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
     catalog: () => catalog,
     registry: () => registry.status(),
     streams: () => xds.streamViews(),
+    clientsVersion: () => xds.stateGeneration,
+    views,
+    heavy,
     metrics,
     logger,
   });

@@ -24,6 +24,7 @@ describe('resolveServeConfig', () => {
         maxStreams: 100_000,
         stallTimeoutMs: 5 * 60_000,
       },
+      maxAdminRequests: 8,
     });
   });
 
@@ -147,6 +148,11 @@ describe('resolveServeConfig', () => {
     ['no stream allowed', { maxStreams: '0' }, /--max-streams \/ ETCD_XDS_MAX_STREAMS/],
     ['more streams than the limit allows', { maxStreams: '10000001' }, /--max-streams/],
     ['a fractional stream count', { maxStreams: '1.5' }, /--max-streams/],
+    [
+      'no admin request allowed',
+      { maxAdminRequests: '0' },
+      /--max-admin-requests \/ ETCD_XDS_MAX_ADMIN_REQUESTS/,
+    ],
   ];
   for (const [what, flags, message] of bad) {
     it(`rejects ${what} with a message naming the flag and variable`, () => {
