@@ -16,15 +16,16 @@ export const MAX_LOGGED_TEXT = 256;
 
 /**
  * Client-supplied text (a node id, a type URL, a NACK's message) as it may appear in a log line:
- * cut to MAX_LOGGED_TEXT characters, saying how long it was, so a client cannot write megabytes
- * of log per request.
+ * at most MAX_LOGGED_TEXT characters, a longer text cut and ending with how long it was, so a
+ * client cannot write megabytes of log per request.
  */
 export function clientText(text: string): string;
 export function clientText(text: string | null | undefined): string | undefined;
 export function clientText(text: string | null | undefined): string | undefined {
   if (text === null || text === undefined) return undefined;
   if (text.length <= MAX_LOGGED_TEXT) return text;
-  return `${text.slice(0, MAX_LOGGED_TEXT)}… (cut, ${text.length} characters in all)`;
+  const note = `… (cut, ${text.length} characters in all)`;
+  return text.slice(0, MAX_LOGGED_TEXT - note.length) + note;
 }
 
 /**

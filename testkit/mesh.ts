@@ -80,6 +80,16 @@ export class Mesh {
     await running.backend.stop();
   }
 
+  /** Writes raw key/value pairs (registrations without a backend behind them), 100 per transaction. */
+  async putAll(entries: readonly (readonly [string, string])[]): Promise<void> {
+    for (let i = 0; i < entries.length; i += 100) {
+      await this.kv
+        .if('/none', 'Create', '==', 0)
+        .then(...entries.slice(i, i + 100).map(([key, value]) => this.kv.put(key).value(value)))
+        .commit();
+    }
+  }
+
   /** Writes a policy; resolves to the etcd revision of the write. */
   async putPolicy(service: string, policy: object | string): Promise<number> {
     const { header } = await this.kv

@@ -25,16 +25,10 @@ function instanceValue(i: number, generation: number, version = 'v1'): string {
   });
 }
 
-async function seed(mesh: Mesh): Promise<void> {
-  for (let i = 0; i < INSTANCES; i += 100) {
-    const puts = [];
-    for (let j = i; j < Math.min(INSTANCES, i + 100); j++)
-      puts.push(mesh.kv.put(`/services/big/i-${j}`).value(instanceValue(j, 0)));
-    await mesh.kv
-      .if('/services/none', 'Create', '==', 0)
-      .then(...puts)
-      .commit();
-  }
+function seed(mesh: Mesh): Promise<void> {
+  return mesh.putAll(
+    Array.from({ length: INSTANCES }, (_, i) => [`/services/big/i-${i}`, instanceValue(i, 0)] as const),
+  );
 }
 
 /** Changes instance 0's weight; resolves once the server has translated the write. */

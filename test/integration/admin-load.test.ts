@@ -25,15 +25,10 @@ function instanceValue(service: number, instance: number, weight = 1): string {
 }
 
 async function seed(mesh: Mesh): Promise<void> {
-  const puts = [];
+  const entries: [string, string][] = [];
   for (let s = 0; s < SERVICES; s++)
-    for (let i = 0; i < INSTANCES; i++) puts.push([`/services/svc-${s}/i-${i}`, instanceValue(s, i)]);
-  for (let i = 0; i < puts.length; i += 100) {
-    await mesh.kv
-      .if('/none', 'Create', '==', 0)
-      .then(...puts.slice(i, i + 100).map(([key, value]) => mesh.kv.put(key).value(value)))
-      .commit();
-  }
+    for (let i = 0; i < INSTANCES; i++) entries.push([`/services/svc-${s}/i-${i}`, instanceValue(s, i)]);
+  await mesh.putAll(entries);
   await eventually(
     async () => (await mesh.server.admin<{ ready: boolean }>('/readyz')).body.ready,
     (ready) => assert.ok(ready),

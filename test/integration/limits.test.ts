@@ -24,13 +24,14 @@ interface Clients {
   }[];
 }
 
+/** A mesh with one backend of `app`, the server started with `serverArgs`. */
+const withApp = (serverArgs: string[] = []) =>
+  useMesh(async (mesh) => {
+    await mesh.addBackend({ id: 'a1', version: 'v1' });
+  }, serverArgs);
+
 describe('--max-connection-age', () => {
-  const fixture = useMesh(
-    async (mesh) => {
-      await mesh.addBackend({ id: 'a1', version: 'v1' });
-    },
-    ['--max-connection-age', '2s', '--max-connection-age-grace', '500ms'],
-  );
+  const fixture = withApp(['--max-connection-age', '2s', '--max-connection-age-grace', '500ms']);
 
   it('closes client connections as they age; a grpc-js-xds client reconnects and fails no call', async () => {
     const { mesh } = fixture;
@@ -62,12 +63,7 @@ describe('--max-connection-age', () => {
 });
 
 describe('--max-connection-idle', () => {
-  const fixture = useMesh(
-    async (mesh) => {
-      await mesh.addBackend({ id: 'a1', version: 'v1' });
-    },
-    ['--max-connection-idle', '1s'],
-  );
+  const fixture = withApp(['--max-connection-idle', '1s']);
 
   it('closes a connection that has no stream, and keeps one whose stream is open', async () => {
     const { mesh } = fixture;
@@ -93,12 +89,7 @@ describe('--max-connection-idle', () => {
 });
 
 describe('--max-streams', () => {
-  const fixture = useMesh(
-    async (mesh) => {
-      await mesh.addBackend({ id: 'a1', version: 'v1' });
-    },
-    ['--max-streams', '2'],
-  );
+  const fixture = withApp(['--max-streams', '2']);
 
   it('refuses streams beyond the cap with RESOURCE_EXHAUSTED and a metric; a freed slot is used again', async () => {
     const { mesh } = fixture;
@@ -128,9 +119,7 @@ describe('--max-streams', () => {
 });
 
 describe('what clients send, in log lines', () => {
-  const fixture = useMesh(async (mesh) => {
-    await mesh.addBackend({ id: 'a1', version: 'v1' });
-  });
+  const fixture = withApp();
 
   it('cuts a 1 MB type URL and node id to a line under 1 KB that says how long they were', async () => {
     const { mesh } = fixture;
@@ -150,7 +139,8 @@ describe('what clients send, in log lines', () => {
       (l) => l.msg === 'xDS client connected' && String(l.node).startsWith('n-x'),
     );
     assert.ok(connected !== undefined);
-    assert.ok(String(connected.node).length < MAX_LOGGED_TEXT + 64);
+    assert.ok(String(connected.node).length <= MAX_LOGGED_TEXT);
+    assert.ok(String(line.typeUrl).length <= MAX_LOGGED_TEXT);
     assert.ok(JSON.stringify(connected).length < 1024);
   });
 
@@ -196,9 +186,7 @@ describe('what clients send, in log lines', () => {
 });
 
 describe('delta initial_resource_versions', () => {
-  const fixture = useMesh(async (mesh) => {
-    await mesh.addBackend({ id: 'a1', version: 'v1' });
-  });
+  const fixture = withApp();
 
   it('are kept only for names the stream subscribes to', async () => {
     const { mesh } = fixture;
