@@ -19,6 +19,11 @@ export type LoadgenCommand =
       subscriptions: { service: string; clusters: string[] }[];
       /** Streams per HTTP/2 connection. */
       streamsPerChannel: number;
+      /**
+       * Streams that read their first response of each type, then stop reading (their connection
+       * still answers pings), as a hung client would; each on a connection of its own.
+       */
+      stuck?: boolean;
     }
   | { cmd: 'mark' }
   | { cmd: 'arrivals' }
@@ -97,6 +102,7 @@ class SimulatedClient {
     subscription: { service: string; clusters: string[] },
     private readonly onFirstOfEveryType: () => void,
     private readonly onMarkedArrival: () => void,
+    private readonly stuck = false,
   ) {
     const service = subscription.service;
     this.names = new Map([
@@ -148,7 +154,10 @@ class SimulatedClient {
     }
     if (!this.seenTypes.has(head.typeUrl)) {
       this.seenTypes.add(head.typeUrl);
-      if (this.seenTypes.size === this.names.size) this.onFirstOfEveryType();
+      if (this.seenTypes.size === this.names.size) {
+        if (this.stuck) this.call.pause();
+        this.onFirstOfEveryType();
+      }
     }
   }
 
@@ -164,6 +173,7 @@ class SimulatedClient {
 
 function main(): void {
   const clients: SimulatedClient[] = [];
+  const stuckClients: SimulatedClient[] = [];
   const channels: grpc.Client[] = [];
   const send = (event: LoadgenEvent): void => void process.send!(event);
   let arrived = 0;
@@ -195,7 +205,7 @@ function main(): void {
         };
         if (command.streams === 0) send({ ev: 'opened', streams: 0, ms: 0 });
         for (let i = 0; i < command.streams; i++) {
-          if (i % command.streamsPerChannel === 0) {
+          if (command.stuck === true || i % command.streamsPerChannel === 0) {
             // A channel of its own (not shared through the global subchannel pool): one HTTP/2
             // connection per streamsPerChannel streams, as separate client processes would have.
             channels.push(
@@ -206,7 +216,17 @@ function main(): void {
             );
           }
           const subscription = command.subscriptions[i % command.subscriptions.length];
-          clients.push(new SimulatedClient(channels.at(-1)!, i, subscription, onReady, onMarkedArrival));
+          const client = new SimulatedClient(
+            channels.at(-1)!,
+            i,
+            subscription,
+            onReady,
+            // A stuck stream's responses never arrive: it is not awaited.
+            command.stuck === true ? () => undefined : onMarkedArrival,
+            command.stuck === true,
+          );
+          // Stuck streams are kept apart from the measured ones (see 'close').
+          (command.stuck === true ? stuckClients : clients).push(client);
         }
         break;
       }
@@ -231,9 +251,10 @@ function main(): void {
         else awaiting = setTimeout(sendArrivals, command.timeoutMs);
         break;
       case 'close':
-        for (const client of clients) client.close();
+        for (const client of [...clients, ...stuckClients]) client.close();
         for (const channel of channels) channel.close();
         clients.length = 0;
+        stuckClients.length = 0;
         channels.length = 0;
         send({ ev: 'closed' });
         break;

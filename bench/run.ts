@@ -15,194 +15,36 @@ import { compareStrings } from '../src/stable-order';
 import { ADS_SERVICE, encodeDiscoveryRequest } from '../src/server/ads-service';
 import { EtcdProcess } from '../testkit/etcd';
 import { eventually } from '../testkit/mesh';
-import { ServerProcess } from '../testkit/server-process';
+import type { ServerProcess } from '../testkit/server-process';
+import { adminDump, stuckStreams, type AdminDumpResult, type StuckStreamsResult } from './hardening';
 import { IpcChild } from './lib/child';
 import { buildPeer, PeerProcess, type PeerResources } from './lib/peer';
-import { median, round, summarize, type Summary } from './lib/stats';
+import { median, round } from './lib/stats';
 import { writeConvergencePlot } from './lib/svg';
-import { now, type LoadgenCommand, type LoadgenEvent } from './loadgen';
+import {
+  clustersOf,
+  debug,
+  instanceValue,
+  log,
+  measureRounds,
+  memory,
+  metrics,
+  openSpread,
+  SCENARIOS,
+  seed,
+  sleep,
+  startLoadgen,
+  startServer,
+  waitReady,
+  type Loadgen,
+  type Options,
+  type Rounds,
+  type Scenario,
+} from './lib/world';
+import { now } from './loadgen';
 
 const ROOT = path.join(__dirname, '..');
 const CLI = path.join(ROOT, 'dist/cli/main.js');
-const SCENARIOS = ['convergence', 'memory', 'cold-start', 'churn', 'peer'] as const;
-type Scenario = (typeof SCENARIOS)[number];
-
-interface Options {
-  streams: number[];
-  services: number;
-  instances: number;
-  rounds: number;
-  /** Changes made and awaited first, not measured (the servers' JIT warms up). */
-  warmup: number;
-  scenarios: Scenario[];
-  streamsPerChannel: number;
-  debounceMs: number;
-  coldServices: number;
-  coldInstances: number;
-  coldStreams: number;
-  churnRate: number;
-  churnSeconds: number;
-  churnStreams: number;
-  out: string;
-  serverNodeArgs: string[];
-}
-
-type Loadgen = IpcChild<LoadgenCommand, LoadgenEvent>;
-
-function log(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-
-function debug(line: string): void {
-  if (process.env.BENCH_VERBOSE) log(`    ${line}`);
-}
-
-// ---- etcd content -------------------------------------------------------------------------------
-
-function instanceValue(service: number, instance: number): string {
-  return JSON.stringify({
-    name: `svc-${service}`,
-    id: `i-${instance}`,
-    version: `v${(instance % 2) + 1}`,
-    address: `10.${(service >> 8) & 255}.${service & 255}.${(instance % 250) + 1}:${8000 + Math.floor(instance / 250)}`,
-  });
-}
-
-/** Writes services × instances registrations, 128 per transaction, a few transactions at once. */
-async function seed(kv: Etcd3, services: number, instances: number): Promise<void> {
-  const keys: [string, string][] = [];
-  for (let s = 0; s < services; s++) {
-    for (let i = 0; i < instances; i++) keys.push([`/services/svc-${s}/i-${i}`, instanceValue(s, i)]);
-  }
-  const batches: [string, string][][] = [];
-  for (let i = 0; i < keys.length; i += 128) batches.push(keys.slice(i, i + 128));
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < batches.length) {
-      const batch = batches[next++];
-      await kv
-        .if('/bench/none', 'Version', '==', 0)
-        .then(...batch.map(([k, v]) => kv.put(k).value(v)))
-        .commit();
-    }
-  };
-  await Promise.all([worker(), worker(), worker(), worker()]);
-}
-
-const clustersOf = (service: string): string[] => [service, `${service}/v1`, `${service}/v2`];
-
-const startLoadgen = (): Loadgen => new IpcChild<LoadgenCommand, LoadgenEvent>('loadgen.ts');
-
-/** Opens `streams` streams, stream i watching service `svc-<i mod services>` (1: all watch svc-0). */
-function openSpread(
-  loadgen: Loadgen,
-  target: string,
-  streams: number,
-  services: number,
-  options: Options,
-): Promise<Extract<LoadgenEvent, { ev: 'opened' }>> {
-  return loadgen.request(
-    {
-      cmd: 'open',
-      target,
-      streams,
-      subscriptions: Array.from({ length: services }, (_, s) => ({
-        service: `svc-${s}`,
-        clusters: clustersOf(`svc-${s}`),
-      })),
-      streamsPerChannel: options.streamsPerChannel,
-    },
-    'opened',
-  );
-}
-
-// ---- the server's own numbers -------------------------------------------------------------------
-
-async function metrics(server: ServerProcess): Promise<Map<string, number>> {
-  const text = await (await fetch(`${server.adminUrl}/metrics`)).text();
-  const values = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line === '') continue;
-    const space = line.lastIndexOf(' ');
-    values.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return values;
-}
-
-/** The lowest of a few samples of RSS and used heap (GC makes single samples noisy). */
-async function memory(server: ServerProcess): Promise<{ rss: number; heap: number }> {
-  let rss = Infinity;
-  let heap = Infinity;
-  for (let i = 0; i < 5; i++) {
-    const m = await metrics(server);
-    rss = Math.min(rss, m.get('etcd_xds_process_resident_memory_bytes') ?? Infinity);
-    heap = Math.min(heap, m.get('etcd_xds_nodejs_heap_size_used_bytes') ?? Infinity);
-    await sleep(400);
-  }
-  return { rss, heap };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function startServer(etcd: EtcdProcess, options: Options): Promise<ServerProcess> {
-  return ServerProcess.spawn(
-    [
-      ...options.serverNodeArgs,
-      CLI,
-      'serve',
-      `--etcd=${etcd.url}`,
-      '--host=127.0.0.1',
-      '--port=0',
-      '--admin-port=0',
-      '--log-level=info',
-      `--debounce-ms=${options.debounceMs}`,
-    ],
-    { env: { PATH: process.env.PATH } },
-  );
-}
-
-async function waitReady(server: ServerProcess, timeoutMs = 600_000): Promise<void> {
-  await eventually(
-    () => server.admin('/readyz'),
-    ({ status }) => assert.equal(status, 200, 'server not ready'),
-    { timeoutMs, intervalMs: 20 },
-  );
-}
-
-// ---- convergence: etcd-xds vs the transport floor ----------------------------------------------
-
-interface Rounds {
-  /** Per round: summary of every stream's latency (ms). */
-  rounds: Summary[];
-  /** All streams of all rounds. */
-  all: Summary;
-  missing: number;
-}
-
-async function measureRounds(
-  loadgen: Loadgen,
-  { rounds, warmup }: Pick<Options, 'rounds' | 'warmup'>,
-  change: (round: number) => Promise<number>,
-): Promise<Rounds> {
-  const perRound: Summary[] = [];
-  const samples: number[] = [];
-  let missing = 0;
-  for (let r = 0; r < warmup + rounds; r++) {
-    await sleep(300);
-    await loadgen.request({ cmd: 'mark' }, 'marked');
-    const t0 = await change(r);
-    const arrivals = await loadgen.request({ cmd: 'await', timeoutMs: 30_000 }, 'arrivals');
-    const latencies = arrivals.times.filter((t): t is number => t !== null).map((t) => t - t0);
-    const summary = summarize(latencies);
-    const lost = arrivals.times.length - latencies.length;
-    debug(`${r < warmup ? 'warm-up ' : ''}round ${r}: ${JSON.stringify(summary)} missing ${lost}`);
-    if (r < warmup) continue;
-    missing += lost;
-    perRound.push(summary);
-    samples.push(...latencies);
-  }
-  return { rounds: perRound, all: summarize(samples), missing };
-}
 
 /** The DiscoveryResponse bytes a server sends for `names` of one type, as a client receives them. */
 async function captureResponse(target: string, typeUrl: string, names: string[]): Promise<Buffer> {
@@ -596,6 +438,19 @@ async function main(): Promise<void> {
     .option('--churn-rate <n>', 'churn: registration changes per second', '1000')
     .option('--churn-seconds <n>', 'churn: how long', '60')
     .option('--churn-streams <n>', 'churn: streams, spread over the services', '1000')
+    .option('--dump-services <n>', 'admin-dump: services in etcd (× --instances)', '10000')
+    .option('--dump-requests <n>', 'admin-dump: /debug/config_dump requests at once', '100')
+    .option('--dump-streams <n>', 'admin-dump: healthy streams timed meanwhile', '1000')
+    .option(
+      '--dump-limits <list>',
+      'admin-dump: --max-admin-requests of each run ("default": the flag not given)',
+      'default,100',
+    )
+    .option('--stuck-streams <n>', 'stuck-streams: streams that stop reading', '50')
+    .option('--stuck-rate <n>', 'stuck-streams: changes per second to the service they watch', '50')
+    .option('--stuck-seconds <n>', 'stuck-streams: how long', '300')
+    .option('--stuck-healthy <n>', 'stuck-streams: healthy streams beside them', '100')
+    .option('--server-cli <file>', 'the etcd-xds CLI script to run (another build, to compare)', CLI)
     .option('--out <dir>', 'where results go (JSON, SVG)', path.join(ROOT, 'bench/results'))
     .parse();
   const raw = program.opts<Record<string, string>>();
@@ -616,10 +471,19 @@ async function main(): Promise<void> {
     churnStreams: Number(raw.churnStreams),
     out: raw.out,
     serverNodeArgs: raw.serverNodeArgs.split(' ').filter((a) => a !== ''),
+    serverCli: path.resolve(raw.serverCli),
+    dumpServices: Number(raw.dumpServices),
+    dumpRequests: Number(raw.dumpRequests),
+    dumpStreams: Number(raw.dumpStreams),
+    dumpLimits: raw.dumpLimits.split(','),
+    stuckStreams: Number(raw.stuckStreams),
+    stuckRate: Number(raw.stuckRate),
+    stuckSeconds: Number(raw.stuckSeconds),
+    stuckHealthy: Number(raw.stuckHealthy),
   };
   for (const s of options.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
-  if (!fs.existsSync(CLI))
-    throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
+  if (!fs.existsSync(options.serverCli))
+    throw new Error(`${options.serverCli} is missing: run \`npm run build\` first (npm run bench does)`);
 
   const date = new Date().toISOString();
   const results: Record<string, unknown> = { date, machine: machine(), options };
@@ -673,6 +537,20 @@ async function main(): Promise<void> {
     log(`cold start: ${JSON.stringify(cold)}`);
     results.coldStart = cold;
   }
+  if (options.scenarios.includes('admin-dump')) {
+    log(
+      `admin-dump: ${options.dumpRequests} concurrent /debug/config_dump at ${options.dumpServices} services, ${options.dumpStreams} healthy streams`,
+    );
+    results.adminDump = await adminDump(options);
+  }
+  if (options.scenarios.includes('stuck-streams')) {
+    log(
+      `stuck-streams: ${options.stuckStreams} streams stop reading, ${options.stuckRate} changes/s for ${options.stuckSeconds} s`,
+    );
+    const stuck = await stuckStreams(options);
+    log(`  ${JSON.stringify({ ...stuck, curve: stuck.curve.length })}`);
+    results.stuckStreams = stuck;
+  }
 
   fs.mkdirSync(options.out, { recursive: true });
   const stem = path.join(options.out, date.slice(0, 19).replace(/[:T]/g, '-'));
@@ -691,4 +569,4 @@ if (require.main === module)
     },
   );
 
-export type { ChurnResult, ColdStartResult, ConvergenceResult };
+export type { AdminDumpResult, ChurnResult, ColdStartResult, ConvergenceResult, StuckStreamsResult };

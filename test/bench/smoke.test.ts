@@ -8,11 +8,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import type { ChurnResult, ColdStartResult, ConvergenceResult } from '../../bench/run';
+import type {
+  AdminDumpResult,
+  ChurnResult,
+  ColdStartResult,
+  ConvergenceResult,
+  StuckStreamsResult,
+} from '../../bench/run';
 import { ROOT } from '../../testkit/run-cli';
 
 describe('npm run bench (smoke, N = 200)', () => {
-  it('runs convergence (with the floor), memory, cold start and churn, and writes JSON and SVG', async (t) => {
+  it('runs convergence (with the floor), memory, cold start, churn, admin dumps and stuck streams, and writes JSON and SVG', async (t) => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-xds-bench-'));
     try {
       const streams = 200;
@@ -25,13 +31,21 @@ describe('npm run bench (smoke, N = 200)', () => {
           `--streams=${streams}`,
           '--rounds=2',
           '--services=10',
-          '--scenarios=convergence,memory,cold-start,churn',
+          '--scenarios=convergence,memory,cold-start,churn,admin-dump,stuck-streams',
           '--churn-rate=200',
           '--churn-seconds=2',
           `--churn-streams=${streams}`,
           '--cold-services=100',
           '--cold-instances=10',
           `--cold-streams=${streams}`,
+          '--dump-services=50',
+          '--dump-requests=5',
+          '--dump-streams=20',
+          '--dump-limits=default,2',
+          '--stuck-streams=3',
+          '--stuck-rate=20',
+          '--stuck-seconds=3',
+          '--stuck-healthy=10',
           `--out=${out}`,
         ],
         { cwd: ROOT, maxBuffer: 16 << 20 },
@@ -48,6 +62,8 @@ describe('npm run bench (smoke, N = 200)', () => {
         convergence: ConvergenceResult[];
         coldStart: ColdStartResult;
         churn: ChurnResult;
+        adminDump: AdminDumpResult;
+        stuckStreams: StuckStreamsResult;
       };
       const [row] = results.convergence;
       assert.equal(row?.streams, streams);
@@ -66,6 +82,20 @@ describe('npm run bench (smoke, N = 200)', () => {
       assert.ok(results.churn.snapshots > 0 && results.churn.snapshots <= results.churn.changes);
       assert.ok(results.churn.revisionLag.length >= 1);
       assert.ok(Number.isFinite(results.churn.convergeAfterStopMs));
+      assert.deepEqual(
+        results.adminDump.runs.map((run) => [run.limit, run.served + run.refused, run.failed, run.crashed]),
+        [
+          ['default', 5, 0, false],
+          ['2', 5, 0, false],
+        ],
+      );
+      for (const run of results.adminDump.runs) {
+        assert.equal(run.quiet.n, 5 * 20, 'five changes timed at every healthy stream');
+        assert.ok(run.duringDumps.n > 0 && run.dumpMB > 0);
+      }
+      assert.ok(results.stuckStreams.curve.length >= 2, 'memory sampled');
+      assert.equal(results.stuckStreams.healthyAfter.n, 10);
+      assert.ok(results.stuckStreams.healthyAfter.max < 10_000, 'every healthy stream got the last change');
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }
