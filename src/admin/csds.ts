@@ -14,6 +14,7 @@ import type { Flavour } from '../translate/flavours';
 import type { TypeSubscription } from '../server/type-subscription';
 import type { StreamView } from '../server/xds-server';
 import type { HeavyRequests } from './heavy-requests';
+import { mapped } from './json-stream';
 import type { SlicedTask, ViewBuilds } from './view-builds';
 
 const REQUEST = 'envoy.service.status.v3.ClientStatusRequest';
@@ -94,7 +95,7 @@ function resourceConfigs(
     subscription.lastNack !== undefined && subscription.lastNack.nonce === subscription.lastNonce;
   const acked =
     subscription.ackedVersion !== undefined && subscription.ackedVersion === subscription.lastSentVersion;
-  return lazy(names.sort(), (name) => {
+  return mapped(names.sort(), (name) => {
     const version = subscription.sent.get(name);
     let status: [string, string];
     if (version === undefined)
@@ -125,10 +126,6 @@ function resourceConfigs(
         : {}),
     };
   });
-}
-
-function* lazy<T, U>(items: readonly T[], fn: (item: T) => U): Iterable<U> {
-  for (const item of items) yield fn(item);
 }
 
 const NODE = 'envoy.config.core.v3.Node';

@@ -16,13 +16,14 @@ export class LazyObject {
   constructor(readonly entries: Iterable<readonly [string, unknown]>) {}
 }
 
+/** `fn` applied to each of `items`, one at a time as they are taken. */
+export function* mapped<T, U>(items: Iterable<T>, fn: (item: T) => U): Generator<U> {
+  for (const item of items) yield fn(item);
+}
+
 /** A lazy array of `fn` applied to each of `items`, each computed when it is written. */
 export function lazyMap<T>(items: Iterable<T>, fn: (item: T) => unknown): LazyArray {
-  return new LazyArray(
-    (function* () {
-      for (const item of items) yield fn(item);
-    })(),
-  );
+  return new LazyArray(mapped(items, fn));
 }
 
 /** An object whose fields may hold lazy values (a plain object holding one would not be written lazily). */

@@ -16,6 +16,7 @@ export class ViewBuild {
   done = false;
   error: Error | undefined;
   private waiters: (() => void)[] = [];
+  private joined: Buffer | undefined;
 
   constructor(
     readonly key: string,
@@ -33,11 +34,11 @@ export class ViewBuild {
     }
   }
 
-  /** The whole output, once the build is complete. */
+  /** The whole output, once the build is complete (joined once, for every request sharing it). */
   async whole(): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of this.read()) chunks.push(chunk);
-    return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    for await (const _ of this.read());
+    this.joined ??= this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    return this.joined;
   }
 
   /** @internal Runs one step (ViewBuilds' scheduler). */

@@ -7,7 +7,7 @@ import { formatSocketAddress } from '../registry/address';
 import type { RegistryStatus } from '../registry/etcd-registry';
 import type { StreamView } from '../server/xds-server';
 import type { TypeSubscription } from '../server/type-subscription';
-import { LazyObject, lazyFields, lazyMap } from './json-stream';
+import { LazyArray, LazyObject, lazyFields, lazyMap } from './json-stream';
 import { messageJson } from './lazy-decode';
 
 /** What /debug/config_dump is asked to show (every part when a filter is absent). */
@@ -163,14 +163,15 @@ function clientJson({ state: stream, profile, protocol, onlyType, writes }: Stre
   });
 }
 
-/** A subscription; its names and versions (up to 100,000 each) are written a few at a time. */
+/**
+ * A subscription. Its names (in the order subscribed) and versions, up to 100,000 each, are read
+ * from the stream's own maps a few at a time while they are written: no copy, no sort, so one
+ * client's view never holds the event loop long.
+ */
 function subscriptionJson(subscription: TypeSubscription): LazyObject {
-  // Copied now: the stream may change them while the view is being written.
-  const names = [...subscription.names.keys()].sort();
-  const sent = [...subscription.sent];
   return lazyFields({
     wildcard: subscription.wildcard,
-    names: lazyMap(names, (name) => name),
+    names: new LazyArray(subscription.names.keys()),
     lastSent:
       subscription.lastNonce === undefined
         ? null
@@ -178,7 +179,7 @@ function subscriptionJson(subscription: TypeSubscription): LazyObject {
             versionInfo: subscription.lastSentVersion,
             nonce: subscription.lastNonce,
             at: iso(subscription.lastSentAt),
-            resources: new LazyObject(sent),
+            resources: new LazyObject(subscription.sent.entries()),
           }),
     lastAck:
       subscription.ackedVersion === undefined

@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ENDPOINT } from '../../src/proto/xds-types';
 import { useMesh } from '../../testkit/hooks';
 import { eventually, type Mesh } from '../../testkit/mesh';
-import { fetchClientStatus, RawAdsClient } from '../../testkit/raw-ads-client';
+import { fetchClientStatus, RawAdsClient, RawDeltaClient } from '../../testkit/raw-ads-client';
 
 const SERVICES = 2_000;
 const INSTANCES = 5;
@@ -209,5 +209,39 @@ describe('heavy admin requests at 2,000 services', () => {
       (outcome) => assert.equal(outcome, 'ok'),
     );
     assert.equal((await mesh.server.admin('/debug/clients')).status, 200);
+  });
+
+  it('streams /debug/clients with a 99,999-name delta subscription while a healthy client converges', async () => {
+    const { mesh } = fixture;
+    const big = fixture.track(
+      new RawDeltaClient(mesh.server.xdsAddress, { id: 'big', user_agent_name: 'raw' }),
+    );
+    const names = Array.from({ length: 99_999 }, (_, i) => `missing-${i}`);
+    big.send({ type_url: ENDPOINT.typeUrl, resource_names_subscribe: names });
+    await big.next();
+    const healthy = fixture.track(
+      new RawAdsClient(mesh.server.xdsAddress, { id: 'healthy-2', user_agent_name: 'raw' }),
+    );
+    healthy.send({ type_url: ENDPOINT.typeUrl, resource_names: ['svc-1'] });
+    await healthy.next();
+    interface Clients {
+      clients: { node: { id: string }; subscriptions: Record<string, { names: string[] }> }[];
+    }
+    const views = Array.from({ length: 5 }, () =>
+      fetch(`${mesh.server.adminUrl}/debug/clients`).then(async (r) => (await r.json()) as Clients),
+    );
+    const written = performance.now();
+    await mesh.kv.put('/services/svc-1/i-0').value(instanceValue(1, 0, 7));
+    await healthy.next();
+    const convergedMs = performance.now() - written;
+    const bodies = await Promise.all(views);
+    console.log(
+      `# /debug/clients ×5 with a 99,999-name subscription: a healthy client converged in ${convergedMs.toFixed(0)} ms`,
+    );
+    for (const body of bodies) {
+      const entry = body.clients.find((c) => c.node.id === 'big');
+      assert.deepEqual(entry?.subscriptions.EDS.names, names);
+    }
+    assert.ok(convergedMs <= 1_000, `${convergedMs.toFixed(0)} ms`);
   });
 });
