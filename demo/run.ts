@@ -128,7 +128,7 @@ async function main(): Promise<void> {
     for (const c of body.clients) {
       console.log(
         `  node ${c.node.id}: ${Object.entries(c.subscriptions)
-          .map(([t, s]) => `${t} ${s.names.join(' ')}`)
+          .map(([t, s]) => `${t} ${[...s.names].sort().join(' ')}`)
           .join(' | ')}`,
       );
     }
