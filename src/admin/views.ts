@@ -149,6 +149,7 @@ function clientJson({ state: stream, profile, protocol, onlyType, writes }: Stre
             userAgentVersion: stream.node.user_agent_version ?? null,
             locality: stream.node.locality,
           },
+    callerLabels: profile === undefined ? null : Object.fromEntries(profile.labels),
     writes: {
       unflushed: writes.unflushed,
       unflushedSeconds: Math.round(writes.unflushedMs) / 1000,

@@ -1,6 +1,7 @@
 // Builds the gRPC xDS bootstrap file that points proxyless clients at etcd-xds.
 import { isIP } from 'node:net';
 import * as os from 'node:os';
+import { checkLabelKey, checkLabelValue } from '../registry/names';
 
 /** TLS to etcd-xds: the CA that signed its certificate, and the client's own for mutual TLS. */
 export interface ClientTls {
@@ -16,6 +17,41 @@ export interface BootstrapOptions {
   readonly cluster?: string;
   readonly zone?: string;
   readonly tls?: ClientTls;
+  /** Caller labels (contract §7), written into `node.metadata`. */
+  readonly labels?: ReadonlyMap<string, string>;
+}
+
+/**
+ * The caller labels of `--service`, `--version` and each `--label K=V`, checked (keys 1-63 of
+ * [A-Za-z0-9._-], values 0-253 printable ASCII, each key once); an error message names the label.
+ */
+export function bootstrapLabels(options: {
+  readonly service?: string;
+  readonly version?: string;
+  readonly label?: readonly string[];
+}): { ok: true; labels: Map<string, string> } | { ok: false; message: string } {
+  const given: [string, string, string][] = [];
+  if (options.service !== undefined) given.push(['--service', 'service', options.service]);
+  if (options.version !== undefined) given.push(['--version', 'version', options.version]);
+  for (const label of options.label ?? []) {
+    const equals = label.indexOf('=');
+    if (equals < 0) return { ok: false, message: `--label ${JSON.stringify(label)}: must be KEY=VALUE` };
+    given.push(['--label', label.slice(0, equals), label.slice(equals + 1)]);
+  }
+  const labels = new Map<string, string>();
+  for (const [flag, key, value] of given) {
+    const problem = checkLabelKey(key) ?? checkLabelValue(key, value);
+    if (problem !== undefined) return { ok: false, message: `${flag}: ${problem}` };
+    if (labels.has(key))
+      return { ok: false, message: `${flag}: label ${JSON.stringify(key)} is given twice` };
+    labels.set(key, value);
+  }
+  return { ok: true, labels };
+}
+
+/** `node.metadata` holding the caller labels, when there are any. */
+function metadata(labels: ReadonlyMap<string, string> | undefined): { metadata?: Record<string, string> } {
+  return labels === undefined || labels.size === 0 ? {} : { metadata: Object.fromEntries(labels) };
 }
 
 export function grpcBootstrap(options: BootstrapOptions): object {
@@ -43,6 +79,7 @@ export function grpcBootstrap(options: BootstrapOptions): object {
     node: {
       id: options.nodeId ?? `${os.hostname()}`,
       ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
+      ...metadata(options.labels),
       // grpc-js requires a locality, even an empty one.
       locality: options.zone !== undefined ? { zone: options.zone } : {},
     },
@@ -72,6 +109,7 @@ export function envoyBootstrap(options: EnvoyBootstrapOptions): object {
     node: {
       id: options.nodeId ?? os.hostname(),
       cluster: options.cluster ?? 'etcd-xds-envoy',
+      ...metadata(options.labels),
       ...(options.zone !== undefined ? { locality: { zone: options.zone } } : {}),
     },
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: options.adminPort ?? 9901 } } },

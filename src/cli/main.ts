@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { EtcdXdsError } from '../errors';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../logger';
 import { Registrar } from '../register/registrar';
-import { envoyBootstrap, grpcBootstrap } from './bootstrap';
+import { bootstrapLabels, envoyBootstrap, grpcBootstrap } from './bootstrap';
 import {
   ETCD_SETTINGS,
   resolveEtcdConnection,
@@ -86,6 +86,17 @@ program
   .option('--node-id <id>', 'node id the client reports (default: the hostname)')
   .option('--cluster <name>', 'node cluster the client reports')
   .option('--zone <zone>', 'locality zone of the client')
+  .option(
+    '--service <name>',
+    'caller label service=<name> (node metadata): the service this client belongs to',
+  )
+  .option('--version <version>', 'caller label version=<version> (node metadata)')
+  .option(
+    '--label <key=value>',
+    'another caller label (node metadata); repeat for several',
+    (value: string, previous: string[]) => [...previous, value],
+    [] as string[],
+  )
   .option('--envoy', 'print an Envoy bootstrap instead (ADS for listeners and clusters)')
   .option('--delta', 'with --envoy: use incremental (delta) xDS')
   .option('--envoy-admin-port <port>', "with --envoy: Envoy's admin port on 127.0.0.1", '9901')
@@ -98,6 +109,9 @@ program
       nodeId?: string;
       cluster?: string;
       zone?: string;
+      service?: string;
+      version?: string;
+      label: string[];
       envoy?: boolean;
       delta?: boolean;
       envoyAdminPort: string;
@@ -122,9 +136,12 @@ program
         options.tlsCa === undefined
           ? undefined
           : { ca: options.tlsCa, cert: options.tlsCert, key: options.tlsKey };
+      const labels = bootstrapLabels(options);
+      if (!labels.ok) fail(new Error(labels.message));
+      const common = { ...options, servers, tls, labels: labels.labels };
       const bootstrap = options.envoy
-        ? envoyBootstrap({ ...options, servers, tls, adminPort: Number(options.envoyAdminPort) })
-        : grpcBootstrap({ ...options, servers, tls });
+        ? envoyBootstrap({ ...common, adminPort: Number(options.envoyAdminPort) })
+        : grpcBootstrap(common);
       process.stdout.write(`${JSON.stringify(bootstrap, null, 2)}\n`);
     },
   );

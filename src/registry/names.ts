@@ -1,4 +1,5 @@
-// What a service name, version and header name may look like, shared by registrations and policies.
+// What a service name, version, header name and caller label may look like, shared by registrations,
+// policies and the bootstrap command.
 
 /** Service names become `xds:///<service>` targets and resource names; `/` and `:` are separators there. */
 export const SERVICE_NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9_])?$/;
@@ -31,5 +32,24 @@ export function checkHeaderName(name: string): string | undefined {
   if (name.endsWith('-bin'))
     return `header name ${JSON.stringify(name)}: binary (-bin) headers cannot be matched`;
   if (name.startsWith('grpc-')) return `header name ${JSON.stringify(name)}: grpc- headers are reserved`;
+  return undefined;
+}
+
+/** Caller label keys (node metadata fields a policy may match on, contract §7). */
+const LABEL_KEY_PATTERN = /^[A-Za-z0-9._-]{1,63}$/;
+/** Caller label values: printable ASCII. */
+const LABEL_VALUE_PATTERN = /^[\x20-\x7e]{0,253}$/;
+
+export function checkLabelKey(key: string): string | undefined {
+  if (!LABEL_KEY_PATTERN.test(key)) {
+    return `label key ${JSON.stringify(key)} must be 1-63 characters of [A-Za-z0-9._-]`;
+  }
+  return undefined;
+}
+
+export function checkLabelValue(key: string, value: string): string | undefined {
+  if (!LABEL_VALUE_PATTERN.test(value)) {
+    return `label ${JSON.stringify(key)}: value ${JSON.stringify(value)} must be 0-253 printable ASCII characters`;
+  }
   return undefined;
 }

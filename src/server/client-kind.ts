@@ -1,6 +1,7 @@
 // Tells what an xDS client is from its Node message: its kind (for metrics and /debug) and the
 // flavour of resources it must be served.
 import type { Node__Output } from '../generated/envoy/config/core/v3/Node';
+import { callerLabels, type CallerLabels } from '../translate/caller-labels';
 import { FLAVOURS, type Flavour } from '../translate/flavours';
 
 export type ClientKind = 'envoy' | 'grpc-js' | 'grpc-c-core' | 'grpc-go' | 'grpc-java' | 'other';
@@ -8,6 +9,8 @@ export type ClientKind = 'envoy' | 'grpc-js' | 'grpc-c-core' | 'grpc-go' | 'grpc
 export interface ClientProfile {
   readonly kind: ClientKind;
   readonly flavour: Flavour;
+  /** Its caller labels (contract §7), from the node of its first request. */
+  readonly labels: CallerLabels;
 }
 
 export function clientKind(node: Node__Output | null | undefined): ClientKind {
@@ -54,5 +57,5 @@ export function clientProfile(node: Node__Output | null | undefined): ClientProf
   const flavour =
     flavourFromMetadata(node) ??
     (kind === 'envoy' ? 'envoy' : crashesOnRingHash(node) ? 'grpc-no-ring-hash' : 'grpc');
-  return { kind, flavour };
+  return { kind, flavour, labels: callerLabels(node) };
 }

@@ -92,6 +92,52 @@ describe('the etcd-xds binary', () => {
     }
   });
 
+  it('bootstrap --service/--version/--label write caller labels into node.metadata, for gRPC and Envoy', async () => {
+    const args = [
+      '--server',
+      'xds:18000',
+      '--service',
+      'app',
+      '--version',
+      'v2',
+      '--label',
+      'team=pay',
+      '--label',
+      'note=a=b c',
+    ];
+    const grpc = JSON.parse((await runCli(['bootstrap', ...args, '--zone', 'z1'], BIN)).stdout) as {
+      node: { metadata: Record<string, string>; locality: object };
+    };
+    assert.deepEqual(grpc.node.metadata, { service: 'app', version: 'v2', team: 'pay', note: 'a=b c' });
+    assert.deepEqual(grpc.node.locality, { zone: 'z1' });
+    const envoy = JSON.parse((await runCli(['bootstrap', '--envoy', ...args], BIN)).stdout) as {
+      node: { metadata: Record<string, string> };
+    };
+    assert.deepEqual(envoy.node.metadata, grpc.node.metadata);
+    const none = JSON.parse((await runCli(['bootstrap', '--server', 'xds:18000'], BIN)).stdout) as {
+      node: object;
+    };
+    assert.ok(!('metadata' in none.node), 'no labels, no metadata');
+  });
+
+  it('bootstrap refuses a bad label with exit 2, naming the label', async () => {
+    for (const [args, message] of [
+      [['--label', 'nokey'], /--label "nokey": must be KEY=VALUE/],
+      [['--label', '=v'], /label key "" must be 1-63 characters/],
+      [['--label', `${'k'.repeat(64)}=v`], /label key "k{64}" must be 1-63 characters/],
+      [['--label', 'a b=v'], /label key "a b"/],
+      [['--label', 'k=é'], /label "k": value "é" must be 0-253 printable ASCII/],
+      [['--label', `k=${'v'.repeat(254)}`], /label "k": value/],
+      [['--version', 'v\t1'], /--version: label "version": value/],
+      [['--service', 'app', '--label', 'service=other'], /label "service" is given twice/],
+      [['--label', 'k=1', '--label', 'k=2'], /label "k" is given twice/],
+    ] as const) {
+      const result = await runCli(['bootstrap', '--server', 'xds:18000', ...args], BIN);
+      assert.equal(result.code, 2, args.join(' '));
+      assert.match(result.stderr, message);
+    }
+  });
+
   it('bootstrap refuses a server that is not host:port', async () => {
     const result = await runCli(['bootstrap', '--server', 'http://x'], BIN);
     assert.equal(result.code, 2);
