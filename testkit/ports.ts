@@ -1,7 +1,10 @@
 // Free loopback ports for throwaway servers.
 import * as net from 'node:net';
 
-export function freePort(): Promise<number> {
+/** Ports this process has handed out: the kernel may offer a just-closed port again. */
+const handedOut = new Set<number>();
+
+function probe(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
@@ -11,4 +14,18 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A loopback port nothing listens on now, never one this process was given before (two calls in
+ * a row could otherwise return the same port: an Envoy's admin port and the listener it is sent).
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await probe();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
