@@ -12,11 +12,20 @@ export type HeaderMatch =
   | { readonly name: string; readonly invert: boolean; readonly kind: 'regex'; readonly value: string }
   | { readonly name: string; readonly invert: boolean; readonly kind: 'present'; readonly value: boolean };
 
-export interface PolicyRoute {
+export interface VersionWeight {
+  readonly version: string;
+  readonly weight: number;
+}
+
+/** A route: where calls go when all its matchers match — one version, or split by weights. */
+export type PolicyRoute = {
   /** All must match. */
   readonly headers: readonly HeaderMatch[];
-  readonly version: string;
-}
+} & (
+  | { readonly version: string; readonly weights?: undefined }
+  /** Sorted by version; only positive weights. */
+  | { readonly version?: undefined; readonly weights: readonly VersionWeight[] }
+);
 
 export type LbPolicy = 'round_robin' | 'ring_hash' | 'least_request';
 
@@ -26,7 +35,7 @@ export interface RoutingPolicy {
   readonly header: string;
   readonly defaultVersion: string | undefined;
   /** Sorted by version; only positive weights. */
-  readonly weights: readonly { readonly version: string; readonly weight: number }[] | undefined;
+  readonly weights: readonly VersionWeight[] | undefined;
   readonly onUnknownVersion: 'reject' | 'default';
   readonly routes: readonly PolicyRoute[];
   readonly lbPolicy: LbPolicy;
@@ -74,11 +83,13 @@ const headerMatchSchema = z
   );
 
 // Unknown fields are rejected: a typo such as "defualtVersion" must not silently change routing.
+const weightsSchema = z.record(z.string(), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER));
+
 const policySchema = z
   .object({
     header: z.string().optional(),
     defaultVersion: z.string().optional(),
-    weights: z.record(z.string(), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).optional(),
+    weights: weightsSchema.optional(),
     onUnknownVersion: z.enum(['reject', 'default']).optional(),
     routes: z
       .array(
@@ -87,9 +98,14 @@ const policySchema = z
             match: z
               .object({ headers: z.array(headerMatchSchema).min(1).max(MAX_HEADERS_PER_ROUTE) })
               .strict(),
-            version: z.string(),
+            version: z.string().optional(),
+            weights: weightsSchema.optional(),
           })
-          .strict(),
+          .strict()
+          .refine(
+            (route) => (route.version === undefined) !== (route.weights === undefined),
+            'a route needs exactly one of version, weights',
+          ),
       )
       .max(MAX_POLICY_ROUTES)
       .optional(),
@@ -127,19 +143,23 @@ export function parsePolicy(key: string, value: Uint8Array | string): Result<Rou
   checkHeader('header', header);
   if (spec.defaultVersion !== undefined) checkVersionField('defaultVersion', spec.defaultVersion);
 
-  let weights: RoutingPolicy['weights'];
-  if (spec.weights !== undefined) {
-    const entries = Object.entries(spec.weights).sort(([a], [b]) => compareStrings(a, b));
-    for (const [version] of entries) checkVersionField(`weights.${version}`, version);
-    weights = entries.filter(([, weight]) => weight > 0).map(([version, weight]) => ({ version, weight }));
-    if (weights.length === 0) problems.push('weights: at least one version needs a positive weight');
-    if (weights.length > MAX_WEIGHTED_VERSIONS) {
-      problems.push(`weights: at most ${MAX_WEIGHTED_VERSIONS} versions may have a positive weight`);
+  /** Weights sorted by version, positive ones only, each version checked. */
+  const checkWeights = (field: string, given: Record<string, number>): VersionWeight[] => {
+    const entries = Object.entries(given).sort(([a], [b]) => compareStrings(a, b));
+    for (const [version] of entries) checkVersionField(`${field}.${version}`, version);
+    const positive = entries
+      .filter(([, weight]) => weight > 0)
+      .map(([version, weight]) => ({ version, weight }));
+    if (positive.length === 0) problems.push(`${field}: at least one version needs a positive weight`);
+    if (positive.length > MAX_WEIGHTED_VERSIONS) {
+      problems.push(`${field}: at most ${MAX_WEIGHTED_VERSIONS} versions may have a positive weight`);
     }
-  }
+    return positive;
+  };
+  const weights = spec.weights === undefined ? undefined : checkWeights('weights', spec.weights);
 
   const routes: PolicyRoute[] = (spec.routes ?? []).map((route, r) => {
-    checkVersionField(`routes[${r}].version`, route.version);
+    if (route.version !== undefined) checkVersionField(`routes[${r}].version`, route.version);
     const headers = route.match.headers.map((m, h): HeaderMatch => {
       const field = `routes[${r}].match.headers[${h}]`;
       const name = m.name;
@@ -154,7 +174,9 @@ export function parsePolicy(key: string, value: Uint8Array | string): Result<Rou
       }
       return { name, invert, kind: 'present', value: m.present ?? true };
     });
-    return { headers, version: route.version };
+    return route.weights === undefined
+      ? { headers, version: route.version! }
+      : { headers, weights: checkWeights(`routes[${r}].weights`, route.weights) };
   });
 
   const lbPolicy = spec.lbPolicy ?? DEFAULT_POLICY.lbPolicy;

@@ -1,6 +1,6 @@
 // Evaluates a service's routing policy (contract §4) into an ordered, flavour-independent list of
 // routes. Every flavour renders the same plan, so gRPC clients and Envoy route alike.
-import type { HeaderMatch } from '../registry/policy';
+import type { HeaderMatch, VersionWeight } from '../registry/policy';
 import type { ServiceCatalog } from '../registry/catalog';
 import { serviceClusterName, versionClusterName } from './resource-names';
 import { toPercentages } from './weights';
@@ -45,7 +45,11 @@ export function planRoutes(service: ServiceCatalog): RoutePlan {
 
   const routes: PlannedRoute[] = [];
   policy.routes.forEach((route, index) => {
-    routes.push({ name: `policy-${index}`, headers: route.headers, action: toVersion(route.version) });
+    const action =
+      route.weights === undefined
+        ? toVersion(route.version)
+        : weightedAction(service.name, route.weights, available, toVersion);
+    routes.push({ name: `policy-${index}`, headers: route.headers, action });
   });
   for (const version of available) {
     routes.push({
@@ -75,22 +79,29 @@ function defaultAction(
 ): RouteAction {
   const { defaultVersion, weights } = service.policy;
   if (defaultVersion !== undefined) return toVersion(defaultVersion);
-  if (weights !== undefined) {
-    // Only versions that have instances share the traffic; a weight on a version that is not
-    // deployed (yet, or any more) would turn its share into failed calls.
-    const live = weights.filter(({ version }) => available.has(version));
-    if (live.length === 0) {
-      return { kind: 'reject', reason: `no instances of ${service.name} in any weighted version` };
-    }
-    if (live.length === 1) return toVersion(live[0].version);
-    const percentages = toPercentages(live.map(({ weight }) => weight));
-    return {
-      kind: 'weighted',
-      clusters: live.map(({ version }, i) => ({
-        cluster: versionClusterName(service.name, version),
-        weight: percentages[i],
-      })),
-    };
-  }
+  if (weights !== undefined) return weightedAction(service.name, weights, available, toVersion);
   return { kind: 'cluster', cluster: serviceClusterName(service.name) };
+}
+
+/** A split by version weights (the policy's own, or a route's), as whole percentages. */
+function weightedAction(
+  service: string,
+  weights: readonly VersionWeight[],
+  available: ReadonlySet<string>,
+  toVersion: (version: string) => RouteAction,
+): RouteAction {
+  // Only versions that have instances share the traffic; a weight on a version that is not
+  // deployed (yet, or any more) would turn its share into failed calls.
+  const live = weights.filter(({ version }) => available.has(version));
+  if (live.length === 0)
+    return { kind: 'reject', reason: `no instances of ${service} in any weighted version` };
+  if (live.length === 1) return toVersion(live[0].version);
+  const percentages = toPercentages(live.map(({ weight }) => weight));
+  return {
+    kind: 'weighted',
+    clusters: live.map(({ version }, i) => ({
+      cluster: versionClusterName(service, version),
+      weight: percentages[i],
+    })),
+  };
 }

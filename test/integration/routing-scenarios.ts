@@ -113,6 +113,23 @@ export const SCENARIOS: readonly Scenario[] = [
     expect: (r) => assertAnsweredBy(r, ['a1', 'a2']),
   },
   {
+    name: 'a header route with weights splits its calls between versions',
+    policy: {
+      routes: [{ match: { headers: [{ name: 'x-group', exact: 'beta' }] }, weights: { v1: 1, v2: 3 } }],
+    },
+    call: { metadata: { 'x-group': 'beta' }, count: 400 },
+    // As for the policy's own weights: v2 gets 75% (one instance), v1's 25% is shared by two.
+    expect: (r) => assertShares(r, { b1: 0.75, a1: 0.125, a2: 0.125 }, 0.1),
+  },
+  {
+    name: 'a weights route whose versions have no instances fails with UNAVAILABLE',
+    policy: {
+      routes: [{ match: { headers: [{ name: 'x-group', exact: 'beta' }] }, weights: { v8: 1, v9: 1 } }],
+    },
+    call: { metadata: { 'x-group': 'beta' }, count: 4 },
+    expect: (r) => assertAllFailed(r, UNAVAILABLE),
+  },
+  {
     name: 'onUnknownVersion "default" treats an unknown version as no header',
     policy: { defaultVersion: 'v1', onUnknownVersion: 'default' },
     call: { metadata: { version: 'v9' }, count: 8 },

@@ -37,6 +37,27 @@ describe('parsePolicy', () => {
     });
   });
 
+  it('parses a route that splits by weights instead of naming a version', () => {
+    const result = parsePolicy(
+      KEY,
+      JSON.stringify({
+        routes: [
+          { match: { headers: [{ name: 'x-group', exact: 'beta' }] }, weights: { v3: 1, v2: 3, v1: 0 } },
+        ],
+      }),
+    );
+    assert.ok(result.ok);
+    assert.deepEqual(result.value.routes, [
+      {
+        headers: [{ name: 'x-group', invert: false, kind: 'exact', value: 'beta' }],
+        weights: [
+          { version: 'v2', weight: 3 },
+          { version: 'v3', weight: 1 },
+        ],
+      },
+    ]);
+  });
+
   it('fills in the defaults for an empty policy', () => {
     const result = parsePolicy(KEY, '{}');
     assert.ok(result.ok);
@@ -121,9 +142,46 @@ describe('parsePolicy', () => {
       /routes\[0\]\.match\.headers/,
     ],
     [
-      'a route with no version',
+      'a route with neither version nor weights',
       '{"routes":[{"match":{"headers":[{"name":"a","exact":"x"}]}}]}',
-      /routes\[0\]\.version/,
+      /routes\[0\]: a route needs exactly one of version, weights/,
+    ],
+    [
+      'a route with both version and weights',
+      '{"routes":[{"match":{"headers":[{"name":"a","exact":"x"}]},"version":"v1","weights":{"v1":1}}]}',
+      /routes\[0\]: a route needs exactly one of version, weights/,
+    ],
+    [
+      'route weights that are all zero',
+      '{"routes":[{"match":{"headers":[{"name":"a","exact":"x"}]},"weights":{"v1":0}}]}',
+      /routes\[0\]\.weights: at least one version needs a positive weight/,
+    ],
+    [
+      'a negative route weight',
+      '{"routes":[{"match":{"headers":[{"name":"a","exact":"x"}]},"weights":{"v1":-1}}]}',
+      /routes\[0\]\.weights\.v1/,
+    ],
+    [
+      'a fractional route weight',
+      '{"routes":[{"match":{"headers":[{"name":"a","exact":"x"}]},"weights":{"v1":1.5}}]}',
+      /routes\[0\]\.weights\.v1/,
+    ],
+    [
+      'a bad version in route weights',
+      '{"routes":[{"match":{"headers":[{"name":"a","exact":"x"}]},"weights":{"v/1":1}}]}',
+      /routes\[0\]\.weights\.v\/1: version "v\/1" must be/,
+    ],
+    [
+      'too many weighted versions in a route',
+      JSON.stringify({
+        routes: [
+          {
+            match: { headers: [{ name: 'a', exact: 'x' }] },
+            weights: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`v${i}`, 1])),
+          },
+        ],
+      }),
+      /routes\[0\]\.weights: at most 100 versions/,
     ],
     [
       'a route matching on a path',

@@ -55,6 +55,14 @@ describe('translateForGrpc goldens', () => {
     assertGolden('weights-matchers', dump(translateForGrpc(catalogOf(TWO_VERSIONS, { app: policy }))));
   });
 
+  it('a header route that splits by weights', () => {
+    const policy = {
+      defaultVersion: 'v1',
+      routes: [{ match: { headers: [{ name: 'x-group', exact: 'beta' }] }, weights: { v1: 1, v2: 3 } }],
+    };
+    assertGolden('route-weights', dump(translateForGrpc(catalogOf(TWO_VERSIONS, { app: policy }))));
+  });
+
   it('zones and instance weights under round robin', () => {
     const instances: InstanceSpec[] = [
       { id: 'a', version: 'v1', address: '10.0.1.1:80', zone: 'z1' },

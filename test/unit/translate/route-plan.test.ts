@@ -56,6 +56,22 @@ describe('planRoutes (contract §4, in order of evaluation)', () => {
     assert.equal(plan[2][0], 'version-v1');
   });
 
+  it('a route with weights splits between the versions that have instances, like the policy weights', () => {
+    const plan = summary([...v1v2, { id: 'c', version: 'v3', address: '10.0.0.3:80' }], {
+      routes: [
+        { match: { headers: [{ name: 'x-group', exact: 'beta' }] }, weights: { v1: 1, v2: 2, v9: 5 } },
+        { match: { headers: [{ name: 'x-group', exact: 'solo' }] }, weights: { v3: 1, v9: 1 } },
+        { match: { headers: [{ name: 'x-group', exact: 'none' }] }, weights: { v8: 1, v9: 1 } },
+      ],
+    });
+    assert.deepEqual(plan.slice(0, 3), [
+      // v9 has no instances: it gets no share; 1:2 is sent as whole percentages summing to 100.
+      ['policy-0', 'x-group:exact=beta', '→ app/v1@33 app/v2@67'],
+      ['policy-1', 'x-group:exact=solo', '→ app/v3'],
+      ['policy-2', 'x-group:exact=none', 'UNAVAILABLE (no instances of app in any weighted version)'],
+    ]);
+  });
+
   it('uses the configured header', () => {
     assert.deepEqual(summary(v1v2, { header: 'x-version' })[0], [
       'version-v1',
