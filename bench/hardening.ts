@@ -9,6 +9,7 @@ import { now } from './loadgen';
 import { round, summarize, type Summary } from './lib/stats';
 import {
   debug,
+  etcdChange,
   instanceValue,
   log,
   metrics,
@@ -24,18 +25,10 @@ import {
 
 const MB = 2 ** 20;
 
-/** One change to svc-0 (an instance comes or goes); resolves to when it was written. */
-async function change(kv: Etcd3, r: number): Promise<number> {
-  const t0 = now();
-  if (r % 2 === 0) await kv.put('/services/svc-0/bench-extra').value(instanceValue(0, 9999));
-  else await kv.delete().key('/services/svc-0/bench-extra');
-  return t0;
-}
-
 /** Changes svc-0 and times the change's arrival at every stream; latencies in ms. */
 async function measureChange(loadgen: Loadgen, kv: Etcd3, r: number, timeoutMs: number): Promise<number[]> {
   await loadgen.request({ cmd: 'mark' }, 'marked');
-  const t0 = await change(kv, r);
+  const t0 = await etcdChange(kv, r);
   const arrivals = await loadgen.request({ cmd: 'await', timeoutMs }, 'arrivals');
   return arrivals.times.map((t) => (t === null ? timeoutMs : t - t0));
 }

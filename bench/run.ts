@@ -24,6 +24,7 @@ import { writeConvergencePlot } from './lib/svg';
 import {
   clustersOf,
   debug,
+  etcdChange,
   instanceValue,
   log,
   measureRounds,
@@ -110,14 +111,6 @@ interface ConvergenceResult {
   memory?: { rssPerStreamKB: number; heapPerStreamKB: number; rssBeforeMB: number; rssAfterMB: number };
   pushesPerRound: number;
   edsBytes: number;
-}
-
-/** Round r adds (even r) or removes (odd r) one instance of svc-0 in etcd; returns when it started. */
-async function etcdChange(kv: Etcd3, r: number): Promise<number> {
-  const t0 = now();
-  if (r % 2 === 0) await kv.put('/services/svc-0/bench-extra').value(instanceValue(0, 9999));
-  else await kv.delete().key('/services/svc-0/bench-extra');
-  return t0;
 }
 
 /** Opens `streams` streams watching svc-0 on `target`, then measures the rounds; closes them. */

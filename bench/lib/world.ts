@@ -5,7 +5,7 @@ import { type Etcd3 } from 'etcd3';
 import type { EtcdProcess } from '../../testkit/etcd';
 import { eventually } from '../../testkit/mesh';
 import { ServerProcess } from '../../testkit/server-process';
-import type { LoadgenCommand, LoadgenEvent } from '../loadgen';
+import { now, type LoadgenCommand, type LoadgenEvent } from '../loadgen';
 import { IpcChild } from './child';
 import { summarize, type Summary } from './stats';
 
@@ -92,6 +92,14 @@ export async function seed(kv: Etcd3, services: number, instances: number): Prom
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
+}
+
+/** Round r adds (even r) or removes (odd r) one instance of svc-0 in etcd; returns when it started. */
+export async function etcdChange(kv: Etcd3, r: number): Promise<number> {
+  const t0 = now();
+  if (r % 2 === 0) await kv.put('/services/svc-0/bench-extra').value(instanceValue(0, 9999));
+  else await kv.delete().key('/services/svc-0/bench-extra');
+  return t0;
 }
 
 export const clustersOf = (service: string): string[] => [service, `${service}/v1`, `${service}/v2`];

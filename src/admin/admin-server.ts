@@ -111,24 +111,39 @@ export function createAdminServer(sources: AdminSources) {
     return reply.type('application/json; charset=utf-8').send(Readable.from(build().read()));
   };
 
-  app.get<{ Querystring: Query }>('/debug/config_dump', (request, reply) => {
-    const flavour = (request.query.flavour ?? 'grpc') as string;
-    let services: Set<string> | undefined;
-    let types: Set<XdsType> | undefined;
+  /** The query parsed by `parse`, or undefined once a 400 naming the bad parameter is sent. */
+  const parseQuery = <T>(reply: FastifyReply, parse: () => T): T | undefined => {
     try {
+      return parse();
+    } catch (error) {
+      if (!(error instanceof BadQuery)) throw error;
+      void reply.code(400).send({ error: error.message });
+      return undefined;
+    }
+  };
+
+  app.get<{ Querystring: Query }>('/debug/config_dump', (request, reply) => {
+    const query = parseQuery(reply, () => {
+      const flavour = request.query.flavour ?? 'grpc';
       if (typeof flavour !== 'string' || !(FLAVOURS as readonly string[]).includes(flavour))
         throw new BadQuery(`flavour must be one of ${FLAVOURS.join(', ')}`);
-      services = nonEmpty('service', values(request.query, 'service', true));
-      types = typesOf(values(request.query, 'type', true));
-    } catch (error) {
-      if (error instanceof BadQuery) return reply.code(400).send({ error: error.message });
-      throw error;
-    }
-    const snapshot = sources.snapshot(flavour as Flavour);
+      return {
+        flavour: flavour as Flavour,
+        services: nonEmpty('service', values(request.query, 'service', true)),
+        types: typesOf(values(request.query, 'type', true)),
+      };
+    });
+    if (query === undefined) return reply;
+    const { flavour, services, types } = query;
+    const snapshot = sources.snapshot(flavour);
     const catalog = sources.catalog();
     const registry = sources.registry();
     const built = sources.flavours();
-    const key = `config_dump ${flavour} ${[...(services ?? [])].sort().join(',')} ${[...(types ?? [])].map((t) => t.short).join(',')}`;
+    const key = `config_dump ${flavour} ${[...(services ?? [])].sort().join(',')} ${PUSH_ORDER.filter((t) =>
+      types?.has(t),
+    )
+      .map((t) => t.short)
+      .join(',')}`;
     return streamView(reply, 'config_dump', () =>
       sources.views.get(
         'config_dump',
@@ -152,18 +167,19 @@ export function createAdminServer(sources: AdminSources) {
   });
 
   app.get<{ Querystring: Query }>('/debug/clients', (request, reply) => {
-    let nodes: Set<string> | undefined;
-    try {
-      nodes = nonEmpty('node', values(request.query, 'node', false));
-    } catch (error) {
-      if (error instanceof BadQuery) return reply.code(400).send({ error: error.message });
-      throw error;
-    }
+    const query = parseQuery(reply, () => ({
+      nodes: nonEmpty('node', values(request.query, 'node', false)),
+    }));
+    if (query === undefined) return reply;
+    const { nodes } = query;
     const key = `clients ${JSON.stringify([...(nodes ?? [])].sort())}`;
     return streamView(reply, 'clients', () =>
-      sources.views.get('clients', key, [sources.clientsVersion()], () => {
-        return new JsonWriter(clientsView(sources.streams(), { nodes }));
-      }),
+      sources.views.get(
+        'clients',
+        key,
+        [sources.clientsVersion()],
+        () => new JsonWriter(clientsView(sources.streams(), { nodes })),
+      ),
     );
   });
 
