@@ -27,6 +27,7 @@ export class Metrics {
   readonly snapshots: Counter;
   readonly snapshotBuildSeconds: Histogram;
   readonly resources: Gauge<'type'>;
+  readonly views: Gauge;
 
   // server/
   readonly connectedStreams: Gauge<'client'>;
@@ -130,6 +131,11 @@ export class Metrics {
     this.catalogRevision = new Gauge({
       name: 'etcd_xds_catalog_revision',
       help: 'etcd revision of the catalog behind the resources being served.',
+      registers,
+    });
+    this.views = new Gauge({
+      name: 'etcd_xds_views',
+      help: 'Distinct views (resources differing by flavour or by caller routes) served to connected clients.',
       registers,
     });
     this.snapshots = new Counter({

@@ -19,6 +19,8 @@ export interface EnvoyOptions {
   readonly delta?: boolean;
   /** Connect to etcd-xds over TLS. */
   readonly tls?: ClientTls;
+  /** Caller labels in node.metadata (contract §7), as `etcd-xds bootstrap --envoy --label` writes them. */
+  readonly labels?: ReadonlyMap<string, string>;
 }
 
 export class EnvoyProcess {
@@ -51,6 +53,7 @@ export class EnvoyProcess {
           adminPort,
           delta: options.delta,
           tls: options.tls,
+          labels: options.labels,
         }),
       ),
     );

@@ -16,8 +16,17 @@ import type { HeavyRequests } from './heavy-requests';
 import { JsonWriter } from './json-stream';
 import type { ViewBuild, ViewBuilds } from './view-builds';
 import { clientsView, configDumpView } from './views';
+import type { ExplainRequest, Explanation } from './explain';
+import type { CallerLabels } from '../translate/caller-labels';
+import { checkLabelKey, checkLabelValue, checkServiceName } from '../registry/names';
+import { compareStrings } from '../stable-order';
 
 export interface AdminSources {
+  /** Explains a call (contract §11); undefined before the first catalog. */
+  readonly explain: (
+    caller: CallerLabels,
+    request: ExplainRequest,
+  ) => Explanation | 'no-such-service' | undefined;
   readonly snapshot: (flavour?: Flavour) => Snapshot | undefined;
   readonly flavours: () => readonly Flavour[];
   readonly catalog: () => Catalog | undefined;
@@ -183,7 +192,65 @@ export function createAdminServer(sources: AdminSources) {
     );
   });
 
+  app.get<{ Querystring: Query }>('/debug/explain', (request, reply) => {
+    const query = parseQuery(reply, () => parseExplainQuery(request.query));
+    if (query === undefined) return reply;
+    const answer = sources.explain(query.caller, query.request);
+    if (answer === undefined)
+      return reply.code(503).send({ error: 'not ready: no catalog read from etcd yet' });
+    if (answer === 'no-such-service')
+      return reply
+        .code(404)
+        .send({ error: `no service ${JSON.stringify(query.request.service)} in the catalog` });
+    return reply.send(answer);
+  });
+
   return app;
+}
+
+/** A header name as HTTP/2 carries it: lower-case token characters. */
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+
+/** `service=S`, `header=NAME:VALUE`…, `caller=LABEL:VALUE`…, `method=/pkg.Service/Method`. */
+function parseExplainQuery(query: Query): { caller: CallerLabels; request: ExplainRequest } {
+  const known = new Set(['service', 'header', 'caller', 'method']);
+  for (const name of Object.keys(query))
+    if (!known.has(name))
+      throw new BadQuery(`unknown parameter ${JSON.stringify(name)} (service, header, caller, method)`);
+  const services = values(query, 'service', false) ?? [];
+  if (services.length !== 1) throw new BadQuery('service is required, once');
+  const service = services[0];
+  const serviceError = checkServiceName(service);
+  if (serviceError) throw new BadQuery(`service: ${serviceError}`);
+  const pair = (name: string, given: string): [string, string] => {
+    const colon = given.indexOf(':');
+    if (colon <= 0) throw new BadQuery(`${name} must be NAME:VALUE, got ${JSON.stringify(given)}`);
+    return [given.slice(0, colon), given.slice(colon + 1)];
+  };
+  const headers = new Map<string, string>();
+  for (const given of values(query, 'header', false) ?? []) {
+    const [rawName, value] = pair('header', given);
+    const name = rawName.toLowerCase();
+    if (!HEADER_NAME.test(name))
+      throw new BadQuery(`header: ${JSON.stringify(rawName)} is not a header name`);
+    // gRPC presents repeated headers to matchers as one value joined by commas.
+    headers.set(name, headers.has(name) ? `${headers.get(name)},${value}` : value);
+  }
+  const caller = new Map<string, string>();
+  for (const given of values(query, 'caller', false) ?? []) {
+    const [label, value] = pair('caller', given);
+    const error = checkLabelKey(label) ?? checkLabelValue(label, value);
+    if (error) throw new BadQuery(`caller: ${error}`);
+    if (caller.has(label)) throw new BadQuery(`caller: label ${JSON.stringify(label)} given twice`);
+    caller.set(label, value);
+  }
+  const methods = values(query, 'method', false);
+  if (methods !== undefined && (methods.length !== 1 || !/^\/[^/]+\/[^/]+$/.test(methods[0])))
+    throw new BadQuery('method must be given once, as /package.Service/Method');
+  return {
+    caller: new Map([...caller].sort(([a], [b]) => compareStrings(a, b))),
+    request: { service, headers, method: methods?.[0] },
+  };
 }
 
 export type AdminServer = ReturnType<typeof createAdminServer>;

@@ -10,7 +10,6 @@ import type { ClientStatusRequest__Output } from '../generated/envoy/service/sta
 import type { StringMatcher__Output } from '../generated/envoy/type/matcher/v3/StringMatcher';
 import type { Snapshot } from '../cache/snapshot';
 import { DECODE_OPTIONS, messageType } from '../proto/proto-root';
-import type { Flavour } from '../translate/flavours';
 import type { TypeSubscription } from '../server/type-subscription';
 import type { StreamView } from '../server/xds-server';
 import type { HeavyRequests } from './heavy-requests';
@@ -23,8 +22,8 @@ export const CSDS_SERVICE_NAME = 'envoy.service.status.v3.ClientStatusDiscoveryS
 
 export interface CsdsSources {
   readonly streams: () => readonly StreamView[];
-  /** The snapshot a flavour is served now (resource contents for resources still current). */
-  readonly snapshot: (flavour: Flavour) => Snapshot | undefined;
+  /** The snapshot a group of clients (StreamView.clientKey) is served now, for resource contents. */
+  readonly snapshot: (clientKey: string) => Snapshot | undefined;
   /** Changes whenever some stream's state does: an answer is current while it does not. */
   readonly version: () => number;
   readonly views: ViewBuilds;
@@ -152,7 +151,7 @@ function encode(messageName: string, message: object): Uint8Array {
 function* clientStatusBytes(
   selected: (node: Node__Output | null) => boolean,
   streams: readonly StreamView[],
-  snapshot: (flavour: Flavour) => Snapshot | undefined,
+  snapshot: (clientKey: string) => Snapshot | undefined,
   withContents: boolean,
 ): Generator<Buffer | undefined> {
   const byNode = new Map<string, { node: Node__Output | null; streams: StreamView[] }>();
@@ -173,7 +172,7 @@ function* clientStatusBytes(
   for (const { node, streams: views } of byNode.values()) {
     const parts: Uint8Array[] = node === null ? [] : [field(1, encode(NODE, node))];
     for (const view of views) {
-      const served = view.profile === undefined ? undefined : snapshot(view.profile.flavour);
+      const served = view.clientKey === undefined ? undefined : snapshot(view.clientKey);
       for (const subscription of view.state.subscriptions.values()) {
         let count = 0;
         for (const config of resourceConfigs(subscription, served, withContents)) {

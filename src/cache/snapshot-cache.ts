@@ -1,17 +1,17 @@
-// Holds the current Snapshot of each client flavour in use, rebuilds them from new Catalogs
-// (coalescing bursts), and tells subscribers what changed.
+// Holds the current Snapshot of each view in use, rebuilds them from new Catalogs (coalescing
+// bursts), and tells subscribers what changed.
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics';
 import { PUSH_ORDER } from '../proto/xds-types';
 import type { Catalog } from '../registry/catalog';
-import type { Flavour } from '../translate/flavours';
-import type { ResourceSet } from '../translate/resource-set';
+import type { Flavour, Translator } from '../translate/flavours';
+import { clientKey, plainView, viewOf, type Client, type View } from '../translate/view';
 import { systemClock, type Clock } from './clock';
 import { Debouncer } from './debouncer';
-import { AliasEncodings, diffSnapshots, Snapshot, type ChangeSet } from './snapshot';
+import { AliasEncodings, diffSnapshots, diffViews, Snapshot, type ChangeSet } from './snapshot';
 
 export interface SnapshotCacheOptions {
-  readonly translate: (flavour: Flavour, catalog: Catalog) => ResourceSet;
+  readonly translator: Translator;
   /** Wait for etcd events to pause this long before rebuilding. */
   readonly debounceMs: number;
   /** …but rebuild no later than this after the first pending change. */
@@ -21,8 +21,9 @@ export interface SnapshotCacheOptions {
   readonly metrics: Metrics;
 }
 
+/** Told, per group of clients (a client key), the snapshot it is served now and what changed. */
 export type SnapshotListener = (
-  flavour: Flavour,
+  clientKey: string,
   snapshot: Snapshot,
   changes: ChangeSet,
   previous: Snapshot | undefined,
@@ -31,8 +32,26 @@ export type SnapshotListener = (
 /** The flavour whose snapshot decides readiness and is always built. */
 export const PRIMARY_FLAVOUR: Flavour = 'grpc';
 
+/** Clients that declared the same flavour and labels, served one snapshot. */
+interface ClientGroup {
+  readonly client: Client;
+  /** Streams of this group (acquire/release). */
+  refs: number;
+  /** What the group is served now; undefined before the first catalog. */
+  snapshot: Snapshot | undefined;
+}
+
+/**
+ * Holds the snapshot of every view in use and rebuilds them from new Catalogs (coalescing
+ * bursts). Per flavour in use it keeps one plain snapshot; a view that gets caller routes is that
+ * snapshot with the few resources that differ (Snapshot.withOverrides), so views cost what they
+ * differ in. Clients are grouped by what they declared (client key); a group's view is decided
+ * again with every catalog, as the labels that policies read change.
+ */
 export class SnapshotCache {
-  private readonly snapshots = new Map<Flavour, Snapshot>();
+  /** The plain snapshot of each flavour in use. */
+  private readonly plain = new Map<Flavour, Snapshot>();
+  private readonly groups = new Map<string, ClientGroup>();
   /** The catalog behind the current snapshots. */
   private catalog: Catalog | undefined;
   private pendingCatalog: Catalog | undefined;
@@ -48,29 +67,82 @@ export class SnapshotCache {
     );
   }
 
-  /** The snapshot being served to a flavour; undefined until the first catalog is translated. */
+  /** The plain snapshot of a flavour; undefined until the first catalog is translated. */
   current(flavour: Flavour = PRIMARY_FLAVOUR): Snapshot | undefined {
-    const snapshot = this.snapshots.get(flavour);
-    if (snapshot !== undefined || this.catalog === undefined) return snapshot;
-    // First client of this flavour: translate the current catalog for it, and keep doing so.
-    const built = this.build(flavour, this.catalog);
-    this.snapshots.set(flavour, built);
-    return built;
+    return this.plainSnapshot(flavour);
   }
 
-  /** The snapshot of a flavour if some client made it be built; never starts building one. */
+  /** The plain snapshot of a flavour if some client made it be built; never starts building one. */
   peek(flavour: Flavour): Snapshot | undefined {
-    return this.snapshots.get(flavour);
-  }
-
-  /** Stops building a flavour no client uses any more (the primary one is always built). */
-  release(flavour: Flavour): void {
-    if (flavour !== PRIMARY_FLAVOUR) this.snapshots.delete(flavour);
+    return this.plain.get(flavour);
   }
 
   /** Flavours currently built and kept up to date. */
   flavours(): Flavour[] {
-    return [...this.snapshots.keys()];
+    return [...this.plain.keys()];
+  }
+
+  /** How many distinct views the connected clients are served now. */
+  viewCount(): number {
+    const keys = new Set<Snapshot>();
+    for (const group of this.groups.values()) if (group.snapshot !== undefined) keys.add(group.snapshot);
+    return keys.size;
+  }
+
+  /**
+   * Starts serving a client (one stream); returns the key of its group, which names it to
+   * `served`, `release` and listeners. Balanced by `release`.
+   */
+  acquire(client: Client): string {
+    const key = clientKey(client);
+    let group = this.groups.get(key);
+    if (group === undefined) {
+      group = { client, refs: 0, snapshot: undefined };
+      this.groups.set(key, group);
+      if (this.catalog !== undefined) group.snapshot = this.snapshotOf(viewOf(client, this.catalog));
+    }
+    group.refs++;
+    return key;
+  }
+
+  /** The snapshot a group of clients is served; undefined before the first catalog. */
+  served(key: string): Snapshot | undefined {
+    return this.groups.get(key)?.snapshot;
+  }
+
+  /** One stream of the group left; the last one's leaving drops what only it needed. */
+  release(key: string): void {
+    const group = this.groups.get(key);
+    if (group === undefined || --group.refs > 0) return;
+    this.groups.delete(key);
+    const flavour = group.client.flavour;
+    if (flavour === PRIMARY_FLAVOUR) return;
+    for (const other of this.groups.values()) if (other.client.flavour === flavour) return;
+    this.plain.delete(flavour);
+  }
+
+  /**
+   * The snapshot of any view under the current catalog, built now if no client has it (explain and
+   * admin ask for hypothetical clients this way); undefined before the first catalog.
+   */
+  snapshotOf(view: View): Snapshot | undefined {
+    if (this.catalog === undefined) return undefined;
+    for (const group of this.groups.values()) {
+      if (group.snapshot !== undefined && viewOf(group.client, this.catalog).key === view.key)
+        return group.snapshot;
+    }
+    const plain = this.plainSnapshot(view.flavour)!;
+    return plain.withOverrides(this.options.translator.overrides(this.catalog, view));
+  }
+
+  /** The catalog the current snapshots were translated from. */
+  translatedCatalog(): Catalog | undefined {
+    return this.catalog;
+  }
+
+  /** The view a client would have under the current catalog. */
+  viewOf(client: Client): View | undefined {
+    return this.catalog === undefined ? undefined : viewOf(client, this.catalog);
   }
 
   /** Accepts a new catalog. The first one is translated at once; later ones are coalesced. */
@@ -97,6 +169,15 @@ export class SnapshotCache {
     this.listeners.clear();
   }
 
+  private plainSnapshot(flavour: Flavour): Snapshot | undefined {
+    const snapshot = this.plain.get(flavour);
+    if (snapshot !== undefined || this.catalog === undefined) return snapshot;
+    // First client of this flavour: translate the current catalog for it, and keep doing so.
+    const built = this.build(flavour, this.catalog);
+    this.plain.set(flavour, built);
+    return built;
+  }
+
   private rebuild(): void {
     const catalog = this.pendingCatalog;
     if (catalog === undefined) return;
@@ -108,12 +189,16 @@ export class SnapshotCache {
     const { metrics, logger } = this.options;
     metrics.snapshots.inc();
     metrics.catalogRevision.set(catalog.revision);
-    const flavours: Flavour[] = first ? [PRIMARY_FLAVOUR] : [...this.snapshots.keys()];
+
+    const flavours = new Set<Flavour>(first ? [PRIMARY_FLAVOUR] : this.plain.keys());
+    for (const group of this.groups.values()) flavours.add(group.client.flavour);
+    const plainChanges = new Map<Flavour, ChangeSet>();
     for (const flavour of flavours) {
-      const previous = this.snapshots.get(flavour);
+      const previous = this.plain.get(flavour);
       const next = this.build(flavour, catalog, observedAt);
       const changes = diffSnapshots(previous, next);
-      this.snapshots.set(flavour, next);
+      this.plain.set(flavour, next);
+      plainChanges.set(flavour, changes);
       if (flavour === PRIMARY_FLAVOUR) {
         for (const type of PUSH_ORDER) metrics.resources.set({ type: type.short }, next.count(type));
       }
@@ -127,14 +212,45 @@ export class SnapshotCache {
         },
         'snapshot built',
       );
-      if (previous !== undefined && changes.size === 0) continue;
-      for (const listener of this.listeners) listener(flavour, next, changes, previous);
     }
+
+    // Each group's view again (the labels policies read may have changed), one snapshot per view,
+    // and one diff per pair of snapshots (most groups share both).
+    const views = new Map<string, Snapshot>();
+    const diffs = new Map<Snapshot, Map<Snapshot, ChangeSet>>();
+    for (const [key, group] of this.groups) {
+      const view = viewOf(group.client, catalog);
+      let next = views.get(view.key);
+      if (next === undefined) {
+        next = this.plain.get(view.flavour)!.withOverrides(this.options.translator.overrides(catalog, view));
+        views.set(view.key, next);
+      }
+      const previous = group.snapshot;
+      group.snapshot = next;
+      let changes: ChangeSet | undefined;
+      if (previous !== undefined) {
+        let fromPrevious = diffs.get(previous);
+        if (fromPrevious === undefined) diffs.set(previous, (fromPrevious = new Map<Snapshot, ChangeSet>()));
+        changes = fromPrevious.get(next);
+        if (changes === undefined) {
+          changes = diffViews(previous, next, plainChanges.get(view.flavour)!);
+          fromPrevious.set(next, changes);
+        }
+        if (changes.size === 0) continue;
+      }
+      for (const listener of this.listeners)
+        listener(key, next, changes ?? diffSnapshots(undefined, next), previous);
+    }
+    metrics.views.set(views.size);
   }
 
   private build(flavour: Flavour, catalog: Catalog, observedAt?: number): Snapshot {
     const stopTimer = this.options.metrics.snapshotBuildSeconds.startTimer();
-    const snapshot = Snapshot.encode(this.options.translate(flavour, catalog), this.aliases, observedAt);
+    const snapshot = Snapshot.encode(
+      this.options.translator.translate(catalog, plainView(flavour)),
+      this.aliases,
+      observedAt,
+    );
     stopTimer();
     return snapshot;
   }

@@ -1,8 +1,7 @@
 // Snapshot: the encoded resources of one ResourceSet, looked up by the names clients ask for,
 // and the difference between two snapshots.
-import { createHash } from 'node:crypto';
 import { PUSH_ORDER, type XdsType } from '../proto/xds-types';
-import type { ResourceSet } from '../translate/resource-set';
+import type { Resource, ResourceSet } from '../translate/resource-set';
 import { encodeResource, type EncodedResource } from './encoded-resource';
 
 /** Encodings of alias names (listener `app:50051`), shared across snapshots; bounded. */
@@ -22,15 +21,30 @@ export class AliasEncodings {
   }
 }
 
-export class Snapshot {
-  private readonly typeVersions = new Map<XdsType, string>();
+/** Per type: the XOR of every resource's 64-bit mix (see `mix`), as two 32-bit halves. */
+interface TypeSum {
+  high: number;
+  low: number;
+}
 
-  constructor(
+/**
+ * The encoded resources a client of one view is served. A view that differs from its flavour's
+ * plain view only in a few resources (caller routes) is that snapshot plus those overrides: the
+ * same names, other content, and no copy of the rest.
+ */
+export class Snapshot {
+  private readonly sums = new Map<XdsType, TypeSum>();
+
+  private constructor(
     readonly resourceSet: ResourceSet,
     private readonly byType: ReadonlyMap<XdsType, ReadonlyMap<string, EncodedResource>>,
     private readonly aliases: AliasEncodings,
     /** When the oldest etcd change this snapshot carries was seen (performance.now()), if known. */
-    readonly observedAt?: number,
+    readonly observedAt: number | undefined,
+    /** The snapshot this one overrides resources of (undefined for a plain snapshot). */
+    readonly base: Snapshot | undefined,
+    /** Per type, the resources that replace the base's of the same name. */
+    private readonly overrides: ReadonlyMap<XdsType, ReadonlyMap<string, EncodedResource>>,
   ) {}
 
   static encode(resourceSet: ResourceSet, aliases: AliasEncodings, observedAt?: number): Snapshot {
@@ -40,7 +54,32 @@ export class Snapshot {
       for (const [name, resource] of resources) encoded.set(name, encodeResource(resource));
       byType.set(type, encoded);
     }
-    return new Snapshot(resourceSet, byType, aliases, observedAt);
+    return new Snapshot(resourceSet, byType, aliases, observedAt, undefined, new Map());
+  }
+
+  /**
+   * This snapshot with `resources` in place of the ones of the same name (each must exist here).
+   * Returns this snapshot itself when nothing differs.
+   */
+  withOverrides(resources: readonly Resource[]): Snapshot {
+    const overrides = new Map<XdsType, Map<string, EncodedResource>>();
+    for (const resource of resources) {
+      const encoded = encodeResource(resource);
+      const current = this.byType.get(resource.type)?.get(resource.name);
+      if (current === undefined)
+        throw new Error(`override of a missing ${resource.type.short} ${resource.name}`);
+      if (current.version === encoded.version) continue;
+      let named = overrides.get(resource.type);
+      if (named === undefined) overrides.set(resource.type, (named = new Map<string, EncodedResource>()));
+      named.set(resource.name, encoded);
+    }
+    if (overrides.size === 0) return this;
+    return new Snapshot(this.resourceSet, this.byType, this.aliases, this.observedAt, this, overrides);
+  }
+
+  /** The plain snapshot under any overrides. */
+  get root(): Snapshot {
+    return this.base ?? this;
   }
 
   get revision(): number {
@@ -49,7 +88,7 @@ export class Snapshot {
 
   /** The resource a client asking for `name` gets, if it exists. */
   get(type: XdsType, name: string): EncodedResource | undefined {
-    const direct = this.byType.get(type)?.get(name);
+    const direct = this.overrides.get(type)?.get(name) ?? this.byType.get(type)?.get(name);
     if (direct !== undefined) return direct;
     const alias = this.resourceSet.alias(type, name);
     if (alias === undefined) return undefined;
@@ -58,7 +97,17 @@ export class Snapshot {
 
   /** Every resource of a type, sorted by name (what a wildcard subscription gets). */
   all(type: XdsType): Iterable<EncodedResource> {
-    return this.byType.get(type)?.values() ?? [];
+    const resources = this.byType.get(type)?.values() ?? [];
+    const overrides = this.overrides.get(type);
+    if (overrides === undefined) return resources;
+    return (function* () {
+      for (const resource of resources) yield overrides.get(resource.name) ?? resource;
+    })();
+  }
+
+  /** The names a type overrides (none for a plain snapshot). */
+  overridden(type: XdsType): Iterable<string> {
+    return this.overrides.get(type)?.keys() ?? [];
   }
 
   count(type: XdsType): number {
@@ -66,19 +115,51 @@ export class Snapshot {
   }
 
   /**
-   * The version_info of a type: a hash of every resource's name and version, identical on every
-   * replica for the same catalog.
+   * The version_info of a type: a combination of every resource's name and version that does not
+   * depend on order, identical on every replica for the same resources. An overriding snapshot
+   * derives it from its base's in time proportional to its overrides.
    */
   typeVersion(type: XdsType): string {
-    let version = this.typeVersions.get(type);
-    if (version === undefined) {
-      const hash = createHash('sha256');
-      for (const resource of this.all(type)) hash.update(`${resource.name}\n${resource.version}\n`);
-      version = hash.digest('hex').slice(0, 16);
-      this.typeVersions.set(type, version);
-    }
-    return version;
+    const { high, low } = this.sum(type);
+    return hex32(high) + hex32(low);
   }
+
+  private sum(type: XdsType): TypeSum {
+    let sum = this.sums.get(type);
+    if (sum === undefined) {
+      sum = { high: 0, low: 0 };
+      const overrides = this.overrides.get(type);
+      if (this.base === undefined || overrides === undefined) {
+        const plain = this.base?.sum(type);
+        if (plain !== undefined) sum = { ...plain };
+        else for (const resource of this.all(type)) addMix(sum, resource);
+      } else {
+        sum = { ...this.base.sum(type) };
+        for (const [name, resource] of overrides) {
+          addMix(sum, this.byType.get(type)!.get(name)!); // XOR: takes the base's out
+          addMix(sum, resource);
+        }
+      }
+      this.sums.set(type, sum);
+    }
+    return sum;
+  }
+}
+
+/** XORs a resource's 64-bit mix into a sum: its content version with a hash of its name. */
+function addMix(sum: TypeSum, resource: EncodedResource): void {
+  sum.high = (sum.high ^ parseInt(resource.version.slice(0, 8), 16)) >>> 0;
+  sum.low = (sum.low ^ parseInt(resource.version.slice(8, 16), 16) ^ fnv1a(resource.name)) >>> 0;
+}
+
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
+function hex32(value: number): string {
+  return value.toString(16).padStart(8, '0');
 }
 
 export interface TypeChanges {
@@ -89,6 +170,33 @@ export interface TypeChanges {
 }
 
 export type ChangeSet = ReadonlyMap<XdsType, TypeChanges>;
+
+/**
+ * What changed from `previous` to `next` when `rootChanges` is what changed between their plain
+ * snapshots: those changes, with the overridden names of either compared as they resolve. Costs
+ * what the plain changes and the overrides cost, not the size of the snapshots.
+ */
+export function diffViews(previous: Snapshot, next: Snapshot, rootChanges: ChangeSet): ChangeSet {
+  if (previous.base === undefined && next.base === undefined) return rootChanges;
+  const changes = new Map(rootChanges);
+  for (const type of PUSH_ORDER) {
+    const overridden = new Set([...previous.overridden(type), ...next.overridden(type)]);
+    if (overridden.size === 0) continue;
+    const root = rootChanges.get(type);
+    const updated = new Set<string>();
+    const removed = new Set<string>();
+    for (const name of [...overridden, ...(root?.updated ?? []), ...(root?.removed ?? [])]) {
+      const before = previous.get(type, name);
+      const after = next.get(type, name);
+      if (after === undefined) {
+        if (before !== undefined) removed.add(name);
+      } else if (before?.version !== after.version) updated.add(name);
+    }
+    if (updated.size > 0 || removed.size > 0) changes.set(type, { updated, removed });
+    else changes.delete(type);
+  }
+  return changes;
+}
 
 /** What changed from `previous` to `next`, per type; types without changes are absent. */
 export function diffSnapshots(previous: Snapshot | undefined, next: Snapshot): ChangeSet {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The etcd-xds command line: `serve`, `bootstrap` and `register`.
+// The etcd-xds command line: `serve`, `bootstrap`, `explain` and `register`.
 import { Command, Option } from 'commander';
 import { EtcdXdsError } from '../errors';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../logger';
@@ -15,6 +15,7 @@ import {
   type Setting,
 } from './config';
 import { createEtcdClient } from './etcd-client';
+import { DEFAULT_ADMIN_URL, runExplain } from './explain';
 import { startServer } from './serve';
 import { untilSignal } from './signals';
 
@@ -28,12 +29,20 @@ function fail(error: unknown): never {
   process.exit(2);
 }
 
+/** Collects a repeatable option's values. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 const program = new Command('etcd-xds')
   .description('xDS control plane for proxyless gRPC and Envoy, fed by etcd service registrations')
   .version(version)
   // Options after a subcommand belong to it: `register --version v1` is the instance version.
   .enablePositionalOptions()
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Usage errors (unknown option, missing argument) exit 2 like every other bad input; help and
+  // --version exit 0. Subcommands inherit this.
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
 
 const serve = program
   .command('serve')
@@ -94,7 +103,7 @@ program
   .option(
     '--label <key=value>',
     'another caller label (node metadata); repeat for several',
-    (value: string, previous: string[]) => [...previous, value],
+    collect,
     [] as string[],
   )
   .option('--envoy', 'print an Envoy bootstrap instead (ADS for listeners and clusters)')
@@ -143,6 +152,46 @@ program
         ? envoyBootstrap({ ...common, adminPort: Number(options.envoyAdminPort) })
         : grpcBootstrap(common);
       process.stdout.write(`${JSON.stringify(bootstrap, null, 2)}\n`);
+    },
+  );
+
+program
+  .command('explain')
+  .description(
+    'ask a running etcd-xds where a call to <service> would go (exit 0: routed, 3: the call would fail, 2: bad input or server unreachable)',
+  )
+  .argument('<service>', 'the service called (xds:///<service>)')
+  .option(
+    '-H, --header <name:value>',
+    'a header the call carries; repeat for several',
+    collect,
+    [] as string[],
+  )
+  .option(
+    '--caller <label=value>',
+    'a caller label of the calling client; repeat for several',
+    collect,
+    [] as string[],
+  )
+  .option('--method <path>', 'the method called, /package.Service/Method (for routes that match on it)')
+  .option('--admin <url>', "etcd-xds's admin address", DEFAULT_ADMIN_URL)
+  .option('--json', 'print the JSON answer of /debug/explain')
+  .action(
+    async (
+      service: string,
+      options: { header: string[]; caller: string[]; method?: string; admin: string; json?: boolean },
+    ) => {
+      const result = await runExplain({
+        service,
+        headers: options.header,
+        callers: options.caller,
+        method: options.method,
+        admin: options.admin,
+        json: options.json ?? false,
+      });
+      process.stdout.write(result.stdout);
+      process.stderr.write(result.stderr);
+      process.exitCode = result.code;
     },
   );
 

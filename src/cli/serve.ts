@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { createAdminServer } from '../admin/admin-server';
 import { CSDS_SERVICE, csdsImplementation } from '../admin/csds';
+import { explainCall } from '../admin/explain';
 import { HeavyRequests } from '../admin/heavy-requests';
 import { ViewBuilds } from '../admin/view-builds';
 import { SnapshotCache } from '../cache/snapshot-cache';
@@ -25,7 +26,7 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
   const metrics = new Metrics();
   const etcd = createEtcdClient(config.etcd);
   const cache = new SnapshotCache({
-    translate: translator({ envoyListener: config.envoyListener }),
+    translator: translator({ envoyListener: config.envoyListener }),
     debounceMs: config.debounceMs,
     maxDelayMs: config.maxDelayMs,
     logger: logger.child({ component: 'cache' }),
@@ -60,13 +61,14 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
     CSDS_SERVICE,
     csdsImplementation({
       streams: () => xds.streamViews(),
-      snapshot: (flavour) => cache.peek(flavour),
+      snapshot: (clientKey) => cache.served(clientKey),
       version: () => xds.stateGeneration,
       views,
       heavy,
     }),
   );
   const admin = createAdminServer({
+    explain: (caller, request) => explainCall(cache, caller, request),
     snapshot: (flavour) => cache.peek(flavour ?? 'grpc'),
     flavours: () => cache.flavours(),
     catalog: () => catalog,

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ErrorCode, fail, ok, type Result } from '../errors';
 import { compareStrings } from '../stable-order';
 import { decodeJsonValue, formatZodError } from './json-value';
-import { checkHeaderName, checkServiceName, checkVersion } from './names';
+import { checkHeaderName, checkLabelKey, checkLabelValue, checkServiceName, checkVersion } from './names';
 
 export type HeaderMatch =
   | { readonly name: string; readonly invert: boolean; readonly kind: 'exact'; readonly value: string }
@@ -17,10 +17,22 @@ export interface VersionWeight {
   readonly weight: number;
 }
 
+/** Which gRPC methods a route applies to: its path match (gRFC A28), on `/pkg.Service/Method`. */
+export type MethodMatch =
+  | { readonly kind: 'exact'; readonly value: string }
+  | { readonly kind: 'prefix'; readonly value: string }
+  | { readonly kind: 'regex'; readonly value: string };
+
 /** A route: where calls go when all its matchers match — one version, or split by weights. */
 export type PolicyRoute = {
   /** All must match. */
   readonly headers: readonly HeaderMatch[];
+  /**
+   * Caller labels (contract §7), sorted by key, that must all equal the client's; undefined when
+   * the route applies to every caller. Decided per client when its resources are built.
+   */
+  readonly caller?: readonly (readonly [string, string])[];
+  readonly method?: MethodMatch;
 } & (
   | { readonly version: string; readonly weights?: undefined }
   /** Sorted by version; only positive weights. */
@@ -40,6 +52,8 @@ export interface RoutingPolicy {
   readonly routes: readonly PolicyRoute[];
   readonly lbPolicy: LbPolicy;
   readonly hashHeader: string | undefined;
+  /** The caller label keys its routes read, sorted; empty when no route matches on the caller. */
+  readonly callerKeys: readonly string[];
 }
 
 /** What applies to a service that has no policy key. */
@@ -52,11 +66,13 @@ export const DEFAULT_POLICY: RoutingPolicy = {
   routes: [],
   lbPolicy: 'round_robin',
   hashHeader: undefined,
+  callerKeys: [],
 };
 
 export const MAX_POLICY_BYTES = 64 * 1024;
 export const MAX_POLICY_ROUTES = 100;
 export const MAX_HEADERS_PER_ROUTE = 16;
+export const MAX_CALLER_LABELS_PER_ROUTE = 16;
 export const MAX_REGEX_LENGTH = 1024;
 /**
  * Envoy rejects a regex whose RE2 program is over 100 (runtime re2.max_program_size.error_level).
@@ -82,6 +98,18 @@ const headerMatchSchema = z
     'a header matcher needs exactly one of exact, prefix, present, regex',
   );
 
+const methodMatchSchema = z
+  .object({
+    exact: z.string().optional(),
+    prefix: z.string().optional(),
+    regex: z.string().min(1).max(MAX_REGEX_LENGTH).optional(),
+  })
+  .strict()
+  .refine(
+    (m) => [m.exact, m.prefix, m.regex].filter((v) => v !== undefined).length === 1,
+    'a method matcher needs exactly one of exact, prefix, regex',
+  );
+
 // Unknown fields are rejected: a typo such as "defualtVersion" must not silently change routing.
 const weightsSchema = z.record(z.string(), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER));
 
@@ -96,8 +124,16 @@ const policySchema = z
         z
           .object({
             match: z
-              .object({ headers: z.array(headerMatchSchema).min(1).max(MAX_HEADERS_PER_ROUTE) })
-              .strict(),
+              .object({
+                headers: z.array(headerMatchSchema).min(1).max(MAX_HEADERS_PER_ROUTE).optional(),
+                caller: z.record(z.string(), z.string()).optional(),
+                method: methodMatchSchema.optional(),
+              })
+              .strict()
+              .refine(
+                (m) => m.headers !== undefined || m.caller !== undefined || m.method !== undefined,
+                'a route match needs at least one of headers, caller, method',
+              ),
             version: z.string().optional(),
             weights: weightsSchema.optional(),
           })
@@ -160,7 +196,9 @@ export function parsePolicy(key: string, value: Uint8Array | string): Result<Rou
 
   const routes: PolicyRoute[] = (spec.routes ?? []).map((route, r) => {
     if (route.version !== undefined) checkVersionField(`routes[${r}].version`, route.version);
-    const headers = route.match.headers.map((m, h): HeaderMatch => {
+    const caller = route.match.caller === undefined ? undefined : checkCaller(r, route.match.caller);
+    const method = route.match.method === undefined ? undefined : checkMethod(r, route.match.method);
+    const headers = (route.match.headers ?? []).map((m, h): HeaderMatch => {
       const field = `routes[${r}].match.headers[${h}]`;
       const name = m.name;
       checkHeader(`${field}.name`, name);
@@ -174,10 +212,45 @@ export function parsePolicy(key: string, value: Uint8Array | string): Result<Rou
       }
       return { name, invert, kind: 'present', value: m.present ?? true };
     });
+    const matches = { headers, ...(caller && { caller }), ...(method && { method }) };
     return route.weights === undefined
-      ? { headers, version: route.version! }
-      : { headers, weights: checkWeights(`routes[${r}].weights`, route.weights) };
+      ? { ...matches, version: route.version! }
+      : { ...matches, weights: checkWeights(`routes[${r}].weights`, route.weights) };
   });
+
+  function checkCaller(r: number, given: Record<string, string>): [string, string][] {
+    const field = `routes[${r}].match.caller`;
+    const entries = Object.entries(given).sort(([a], [b]) => compareStrings(a, b));
+    if (entries.length === 0 || entries.length > MAX_CALLER_LABELS_PER_ROUTE)
+      problems.push(`${field}: needs 1-${MAX_CALLER_LABELS_PER_ROUTE} labels`);
+    for (const [label, value] of entries) {
+      const error = checkLabelKey(label) ?? checkLabelValue(label, value);
+      if (error) problems.push(`${field}: ${error}`);
+    }
+    return entries;
+  }
+
+  function checkMethod(r: number, given: { exact?: string; prefix?: string; regex?: string }): MethodMatch {
+    const field = `routes[${r}].match.method`;
+    if (given.regex !== undefined) {
+      const error = checkRe2(given.regex);
+      if (error) problems.push(`${field}.regex: ${error}`);
+      return { kind: 'regex', value: given.regex };
+    }
+    if (given.exact !== undefined) {
+      if (!METHOD_PATH.test(given.exact))
+        problems.push(
+          `${field}.exact: ${JSON.stringify(given.exact)} is not a method path /package.Service/Method`,
+        );
+      return { kind: 'exact', value: given.exact };
+    }
+    const prefix = given.prefix!;
+    if (!prefix.startsWith('/'))
+      problems.push(
+        `${field}.prefix: ${JSON.stringify(prefix)} must start with "/" (method paths are /package.Service/Method)`,
+      );
+    return { kind: 'prefix', value: prefix };
+  }
 
   const lbPolicy = spec.lbPolicy ?? DEFAULT_POLICY.lbPolicy;
   if (lbPolicy === 'ring_hash') {
@@ -197,8 +270,14 @@ export function parsePolicy(key: string, value: Uint8Array | string): Result<Rou
     routes,
     lbPolicy,
     hashHeader: spec.hashHeader,
+    callerKeys: [...new Set(routes.flatMap((route) => (route.caller ?? []).map(([label]) => label)))].sort(
+      compareStrings,
+    ),
   });
 }
+
+/** A gRPC method path: `/`, the service's full name, `/`, the method; printable ASCII, no spaces. */
+const METHOD_PATH = /^\/[!-.0-~]+\/[!-.0-~]+$/;
 
 /** Clients evaluate header regexes with RE2 (full match); reject what RE2, or Envoy's size limit, would. */
 function checkRe2(pattern: string): string | undefined {

@@ -3,11 +3,10 @@
 // being prepared (with 10,000 streams, one synchronous loop would hold every byte back until the
 // last stream is done). The server holds plain ACKs while a push is going out (see XdsServer).
 //
-// Each stream still sees its snapshots in order: when a newer snapshot of a flavour arrives
+// Each stream still sees its snapshots in order: when a newer snapshot of a group arrives
 // before a push has reached every stream, the streams not reached yet are re-planned from what
 // they last got to the newer snapshot, in one push.
 import { diffSnapshots, type ChangeSet, type Snapshot } from '../cache/snapshot';
-import type { Flavour } from '../translate/flavours';
 
 export type PushFn<S> = (
   stream: S,
@@ -17,7 +16,8 @@ export type PushFn<S> = (
 ) => void;
 
 interface Job<S> {
-  readonly flavour: Flavour;
+  /** The group of clients (cache client key) whose snapshot this is. */
+  readonly group: string;
   readonly snapshot: Snapshot;
   readonly changes: ChangeSet;
   /** What every stream of this job was last pushed. */
@@ -72,11 +72,11 @@ export class PushQueue<S> {
   }
 
   /**
-   * Queues the push of `snapshot` (which follows `previous` for `flavour`) to `affected`, the
+   * Queues the push of `snapshot` (which follows `previous` for `group`) to `affected`, the
    * streams `changes` touch.
    */
   enqueue(
-    flavour: Flavour,
+    group: string,
     snapshot: Snapshot,
     changes: ChangeSet,
     previous: Snapshot | undefined,
@@ -86,14 +86,14 @@ export class PushQueue<S> {
     const kept: Job<S>[] = [];
     const replanned: Job<S>[] = [];
     for (const job of this.jobs) {
-      if (job.flavour !== flavour) {
+      if (job.group !== group) {
         kept.push(job);
         continue;
       }
       const rest = job.streams.slice(job.next);
       for (const stream of rest) behind.add(stream);
       replanned.push({
-        flavour,
+        group,
         snapshot,
         changes: diffSnapshots(job.previous, snapshot),
         previous: job.previous,
@@ -102,7 +102,7 @@ export class PushQueue<S> {
       });
     }
     const streams = [...affected].filter((stream) => !behind.has(stream));
-    this.jobs = [...kept, ...replanned, { flavour, snapshot, changes, previous, streams, next: 0 }].filter(
+    this.jobs = [...kept, ...replanned, { group, snapshot, changes, previous, streams, next: 0 }].filter(
       (job) => job.streams.length > 0,
     );
     this.wake();

@@ -38,6 +38,13 @@ export class SubscriptionIndex<S> {
     else streams.delete(stream);
   }
 
+  /** Whether no stream subscribes to anything. */
+  isEmpty(): boolean {
+    for (const names of this.byName.values()) if (names.size > 0) return false;
+    for (const streams of this.wildcards.values()) if (streams.size > 0) return false;
+    return true;
+  }
+
   /** Streams subscribed to any changed resource. */
   affected(changes: ChangeSet): Set<S> {
     const result = new Set<S>();

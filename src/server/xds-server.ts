@@ -11,7 +11,6 @@ import type { Metrics } from '../metrics';
 import type { XdsType } from '../proto/xds-types';
 import type { ChangeSet, Snapshot } from '../cache/snapshot';
 import type { SnapshotCache } from '../cache/snapshot-cache';
-import type { Flavour } from '../translate/flavours';
 import { ADS_SERVICE, TYPED_SERVICES, type OutgoingResponse } from './ads-service';
 import { clientProfile, type ClientProfile } from './client-kind';
 import { DeltaStreamState, type OutgoingDeltaResponse } from './delta-stream-state';
@@ -29,6 +28,8 @@ export type Protocol = 'sotw' | 'delta';
 type ActiveStream = {
   readonly onlyType: XdsType | undefined;
   profile: ClientProfile | undefined;
+  /** The cache's key for the group of clients that declared what this one did (with profile). */
+  clientKey: string | undefined;
   /**
    * Requests held: received before the first snapshot existed, or plain ACKs received while a
    * push was going out (and whatever the stream sent after them); answered in order later.
@@ -68,6 +69,8 @@ export interface StreamView {
   /** Set when the stream is a per-type service (LDS, RDS, CDS, EDS) rather than ADS. */
   readonly onlyType: XdsType | undefined;
   readonly profile: ClientProfile | undefined;
+  /** The cache's key for its group of clients (set with profile). */
+  readonly clientKey: string | undefined;
   /** Responses written that the client has not read yet, and pushes held back meanwhile. */
   readonly writes: { readonly unflushed: number; readonly unflushedMs: number; readonly heldPushes: number };
 }
@@ -98,11 +101,10 @@ interface Outcome {
 export class XdsServer {
   private readonly server: grpc.Server;
   private readonly streams = new Set<ActiveStream>();
-  private readonly indexes = new Map<Flavour, SubscriptionIndex<ActiveStream>>();
+  /** Subscriptions per group of clients (cache client key): a snapshot change affects one group. */
+  private readonly indexes = new Map<string, SubscriptionIndex<ActiveStream>>();
   /** Streams with requests held (see ActiveStream.waiting). */
   private readonly waiting = new Set<ActiveStream>();
-  /** Open streams per flavour, so a flavour's snapshots are dropped once no client needs them. */
-  private readonly flavourStreams = new Map<Flavour, number>();
   private readonly unsubscribe: () => void;
   private nextStreamId = 1;
   private closing = false;
@@ -166,8 +168,8 @@ export class XdsServer {
         ) => this.acceptDelta(call, service.type),
       });
     }
-    this.unsubscribe = options.cache.subscribe((flavour, snapshot, changes, previous) =>
-      this.onSnapshot(flavour, snapshot, changes, previous),
+    this.unsubscribe = options.cache.subscribe((clientKey, snapshot, changes, previous) =>
+      this.onSnapshot(clientKey, snapshot, changes, previous),
     );
   }
 
@@ -226,11 +228,12 @@ export class XdsServer {
   streamViews(): StreamView[] {
     const now = performance.now();
     return [...this.streams].map(
-      ({ state, protocol, onlyType, profile, unflushed, unflushedSince, held }) => ({
+      ({ state, protocol, onlyType, profile, clientKey, unflushed, unflushedSince, held }) => ({
         state,
         protocol,
         onlyType,
         profile,
+        clientKey,
         writes: {
           unflushed,
           unflushedMs: unflushed === 0 ? 0 : now - unflushedSince,
@@ -262,6 +265,7 @@ export class XdsServer {
     return {
       onlyType,
       profile: undefined,
+      clientKey: undefined,
       waiting: undefined,
       closed: false,
       backoff: new NackBackoff(),
@@ -326,7 +330,7 @@ export class XdsServer {
     if (stream.profile === undefined) {
       stream.profile = clientProfile(request.node);
       const flavour = stream.profile.flavour;
-      this.flavourStreams.set(flavour, (this.flavourStreams.get(flavour) ?? 0) + 1);
+      stream.clientKey = this.options.cache.acquire(stream.profile);
       this.options.metrics.connectedStreams.inc({ client: stream.profile.kind });
       this.connectLog.log(
         this.options.logger,
@@ -387,7 +391,7 @@ export class XdsServer {
       this.refuse(stream, violation);
       return;
     }
-    const snapshot = this.options.cache.current(stream.profile!.flavour)!;
+    const snapshot = this.options.cache.served(stream.clientKey!)!;
     if (stream.onlyType !== undefined) {
       // A per-type service implies the type; a request for another one is not served there.
       if (request.type_url === '') request = { ...request, type_url: stream.onlyType.typeUrl };
@@ -509,7 +513,7 @@ export class XdsServer {
         this.refuse(stream, violation);
         return;
       }
-      const index = this.index(stream.profile!.flavour);
+      const index = this.index(stream.clientKey!);
       const { type, added, removed, wildcard } = result.delta;
       for (const name of added) index.add(type, name, stream);
       for (const name of removed) index.remove(type, name, stream);
@@ -517,23 +521,25 @@ export class XdsServer {
     }
   }
 
-  private index(flavour: Flavour): SubscriptionIndex<ActiveStream> {
-    let index = this.indexes.get(flavour);
+  private index(clientKey: string): SubscriptionIndex<ActiveStream> {
+    let index = this.indexes.get(clientKey);
     if (index === undefined) {
       index = new SubscriptionIndex();
-      this.indexes.set(flavour, index);
+      this.indexes.set(clientKey, index);
     }
     return index;
   }
 
   private onSnapshot(
-    flavour: Flavour,
+    clientKey: string,
     snapshot: Snapshot,
     changes: ChangeSet,
     previous: Snapshot | undefined,
   ): void {
     this.answerHeld();
-    this.pushes.enqueue(flavour, snapshot, changes, previous, this.index(flavour).affected(changes));
+    const index = this.indexes.get(clientKey);
+    if (index === undefined) return;
+    this.pushes.enqueue(clientKey, snapshot, changes, previous, index.affected(changes));
   }
 
   /** Answers the held requests (see ActiveStream.waiting). */
@@ -609,7 +615,7 @@ export class XdsServer {
       stream.backoff.wait(delay, () => this.release(stream));
       return;
     }
-    const snapshot = this.options.cache.current(stream.profile!.flavour);
+    const snapshot = this.options.cache.served(stream.clientKey!);
     if (snapshot === undefined) return;
     stream.held = undefined;
     if (stream.protocol === 'sotw') {
@@ -693,13 +699,12 @@ export class XdsServer {
     for (const limit of stream.warnings?.values() ?? []) limit.flush();
     this.waiting.delete(stream);
     if (stream.profile !== undefined) {
-      const index = this.index(stream.profile.flavour);
+      const index = this.index(stream.clientKey!);
       for (const [type, name] of stream.state.subscribedNames()) index.remove(type, name, stream);
       for (const type of stream.state.subscriptions.keys()) index.setWildcard(type, stream, false);
       this.options.metrics.connectedStreams.dec({ client: stream.profile.kind });
-      const left = (this.flavourStreams.get(stream.profile.flavour) ?? 1) - 1;
-      this.flavourStreams.set(stream.profile.flavour, left);
-      if (left === 0) this.options.cache.release(stream.profile.flavour);
+      if (index.isEmpty()) this.indexes.delete(stream.clientKey!);
+      this.options.cache.release(stream.clientKey!);
     }
     const { logger } = this.options;
     const fields = {

@@ -1,9 +1,10 @@
 // The client flavours etcd-xds translates for, and which translation each one gets.
 import type { Catalog } from '../registry/catalog';
-import { translateForEnvoy } from './envoy/translate';
+import { envoyViewOverrides, translateForEnvoy } from './envoy/translate';
 import type { EnvoyListenerAddress } from './envoy/listener';
-import { translateForGrpc } from './grpc/translate';
-import type { ResourceSet } from './resource-set';
+import { grpcViewOverrides, translateForGrpc } from './grpc/translate';
+import type { Resource, ResourceSet } from './resource-set';
+import { plainView, type View } from './view';
 
 /**
  * - `grpc`: proxyless gRPC clients.
@@ -22,20 +23,38 @@ export const DEFAULT_TRANSLATE_SETTINGS: TranslateSettings = {
   envoyListener: { host: '0.0.0.0', port: 10000 },
 };
 
-/** The translation function for every flavour, with the deployment's settings applied. */
-export function translator(settings: TranslateSettings): (flavour: Flavour, catalog: Catalog) => ResourceSet {
-  return (flavour, catalog) => {
-    switch (flavour) {
-      case 'grpc':
-      case 'grpc-no-ring-hash':
-        return translateForGrpc(catalog, { flavour, ringHash: flavour === 'grpc' });
-      case 'envoy':
-        return translateForEnvoy(catalog, { listener: settings.envoyListener });
-    }
+/** Catalog → resources for every view, with the deployment's settings applied. Pure. */
+export interface Translator {
+  /** Every resource a client of this view gets. */
+  translate(catalog: Catalog, view: View): ResourceSet;
+  /**
+   * The resources in which this view differs from the plain view of its flavour (same names,
+   * other content): `translate(catalog, view)` is `translate(catalog, plainView(flavour))` with
+   * these in place. Lets a cache keep one snapshot per flavour and only the differences per view.
+   */
+  overrides(catalog: Catalog, view: View): Resource[];
+}
+
+export function translator(settings: TranslateSettings): Translator {
+  const grpcOptions = (flavour: Flavour) => ({ flavour, ringHash: flavour === 'grpc' });
+  return {
+    translate(catalog, view) {
+      return view.flavour === 'envoy'
+        ? translateForEnvoy(catalog, { listener: settings.envoyListener }, view)
+        : translateForGrpc(catalog, grpcOptions(view.flavour), view);
+    },
+    overrides(catalog, view) {
+      return view.flavour === 'envoy'
+        ? envoyViewOverrides(catalog, view)
+        : grpcViewOverrides(catalog, view, grpcOptions(view.flavour));
+    },
   };
 }
 
-/** Translation with the default settings (tests and tools). */
-export function translateFor(flavour: Flavour, catalog: Catalog): ResourceSet {
-  return translator(DEFAULT_TRANSLATE_SETTINGS)(flavour, catalog);
+/** Translation with the default settings (tests and tools), for a flavour's plain view or a view. */
+export function translateFor(view: Flavour | View, catalog: Catalog): ResourceSet {
+  return translator(DEFAULT_TRANSLATE_SETTINGS).translate(
+    catalog,
+    typeof view === 'string' ? plainView(view) : view,
+  );
 }

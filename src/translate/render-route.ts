@@ -3,7 +3,9 @@
 import type { HeaderMatcher } from '../generated/envoy/config/route/v3/HeaderMatcher';
 import type { Route } from '../generated/envoy/config/route/v3/Route';
 import type { RouteAction } from '../generated/envoy/config/route/v3/RouteAction';
-import type { HeaderMatch } from '../registry/policy';
+import type { RegexMatcher } from '../generated/envoy/type/matcher/v3/RegexMatcher';
+import type { RouteMatch } from '../generated/envoy/config/route/v3/RouteMatch';
+import type { HeaderMatch, MethodMatch } from '../registry/policy';
 import { packAny } from './any';
 import { FAULT_FILTER_NAME, FAULT_MESSAGE } from './filters';
 import { serviceClusterName } from './resource-names';
@@ -13,6 +15,8 @@ const GRPC_UNAVAILABLE = 14;
 
 export interface RouteDialect {
   readonly headerMatcher: (match: HeaderMatch) => HeaderMatcher;
+  /** How this flavour writes an RE2 matcher (gRPC names the engine, Envoy deprecates that). */
+  readonly regex: (pattern: string) => RegexMatcher;
   /** Settings added to every route action (e.g. Envoy timeouts). */
   readonly actionExtras: Partial<RouteAction>;
 }
@@ -23,7 +27,7 @@ export function renderRoute(
   hashHeader: string | undefined,
   dialect: RouteDialect,
 ): Route {
-  const match = { prefix: '/', headers: route.headers.map(dialect.headerMatcher) };
+  const match = { ...pathMatch(route.method, dialect), headers: route.headers.map(dialect.headerMatcher) };
   const common = {
     ...dialect.actionExtras,
     hash_policy: hashHeader === undefined ? [] : [{ header: { header_name: hashHeader } }],
@@ -59,6 +63,22 @@ export function renderRoute(
           }),
         },
       };
+  }
+}
+
+/** The route's path match: every method (prefix `/`), or the policy's method matcher (gRFC A28). */
+function pathMatch(
+  method: MethodMatch | undefined,
+  dialect: RouteDialect,
+): Pick<RouteMatch, 'prefix' | 'path' | 'safe_regex'> {
+  if (method === undefined) return { prefix: '/' };
+  switch (method.kind) {
+    case 'exact':
+      return { path: method.value };
+    case 'prefix':
+      return { prefix: method.value };
+    case 'regex':
+      return { safe_regex: dialect.regex(method.value) };
   }
 }
 

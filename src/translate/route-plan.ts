@@ -1,6 +1,7 @@
 // Evaluates a service's routing policy (contract §4) into an ordered, flavour-independent list of
 // routes. Every flavour renders the same plan, so gRPC clients and Envoy route alike.
-import type { HeaderMatch, VersionWeight } from '../registry/policy';
+import type { HeaderMatch, MethodMatch, PolicyRoute, RoutingPolicy, VersionWeight } from '../registry/policy';
+import type { CallerLabels } from './caller-labels';
 import type { ServiceCatalog } from '../registry/catalog';
 import { serviceClusterName, versionClusterName } from './resource-names';
 import { toPercentages } from './weights';
@@ -18,6 +19,8 @@ export interface PlannedRoute {
   /** Route name, for debugging: `policy-0`, `version-v1`, `unknown-version`, `default`. */
   readonly name: string;
   readonly headers: readonly HeaderMatch[];
+  /** The gRPC methods it applies to; undefined for all. */
+  readonly method?: MethodMatch;
   readonly action: RouteAction;
 }
 
@@ -35,7 +38,30 @@ export function versionsWithInstances(service: ServiceCatalog): string[] {
   return [...versions].sort();
 }
 
-export function planRoutes(service: ServiceCatalog): RoutePlan {
+/** Whether a route applies to a client with these caller labels (routes without `caller` do). */
+export function callerMatches(route: PolicyRoute, labels: CallerLabels): boolean {
+  return route.caller === undefined || route.caller.every(([label, value]) => labels.get(label) === value);
+}
+
+/**
+ * The indices of the policy's caller routes that a client with these labels gets: what makes its
+ * resources for this service differ from another client's. Empty for most clients and services.
+ */
+export function selectedCallerRoutes(policy: RoutingPolicy, labels: CallerLabels): number[] {
+  const selected: number[] = [];
+  if (policy.callerKeys.length === 0) return selected;
+  policy.routes.forEach((route, index) => {
+    if (route.caller !== undefined && callerMatches(route, labels)) selected.push(index);
+  });
+  return selected;
+}
+
+/**
+ * The routes a client gets for a service: the policy's routes that apply to it (a caller route
+ * only when `selected` has its index; the others are left out, as if the policy did not have
+ * them), then version routing and the default. A route keeps its policy index in its name.
+ */
+export function planRoutes(service: ServiceCatalog, selected: readonly number[] = []): RoutePlan {
   const policy = service.policy;
   const available = new Set(versionsWithInstances(service));
   const toVersion = (version: string): RouteAction =>
@@ -45,11 +71,17 @@ export function planRoutes(service: ServiceCatalog): RoutePlan {
 
   const routes: PlannedRoute[] = [];
   policy.routes.forEach((route, index) => {
+    if (route.caller !== undefined && !selected.includes(index)) return;
     const action =
       route.weights === undefined
         ? toVersion(route.version)
         : weightedAction(service.name, route.weights, available, toVersion);
-    routes.push({ name: `policy-${index}`, headers: route.headers, action });
+    routes.push({
+      name: `policy-${index}`,
+      headers: route.headers,
+      ...(route.method && { method: route.method }),
+      action,
+    });
   });
   for (const version of available) {
     routes.push({

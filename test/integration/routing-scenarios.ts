@@ -4,6 +4,7 @@
 // it gets instead.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import type { Explanation } from '../../src/admin/explain';
 import { answeredBy, assertAllFailed, assertAnsweredBy, assertShares } from '../../testkit/call-results';
 import { eventually, type Mesh } from '../../testkit/mesh';
 import type { CallOptions, CallResult } from '../../testkit/xds-client-process';
@@ -26,6 +27,8 @@ export interface Scenario {
   readonly target?: string;
   readonly call: CallOptions;
   readonly expect: (results: CallResult[], client: RoutingClient) => void;
+  /** The calls reach only some of the instances explain names (ring hash sticks to one). */
+  readonly explainsMore?: true;
 }
 
 /** gRPC 1.50/1.51 C-core crash on ring_hash (grpc/grpc#31766); etcd-xds serves them round robin. */
@@ -139,6 +142,7 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'ring_hash keeps calls with the same header value on one instance (round robin where it would crash)',
     policy: { lbPolicy: 'ring_hash', hashHeader: 'x-user' },
     call: { metadata: { 'x-user': 'alice', version: 'v1' }, count: 10 },
+    explainsMore: true,
     expect: (r, client) =>
       ringHashCapable(client)
         ? assert.equal(answeredBy(r).size, 1, 'alice should stick to one instance')
@@ -152,15 +156,44 @@ export const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
+/**
+ * /debug/explain for the scenario's call names the instances the clients reached (all of them, or
+ * a superset for ring hash), or says the call fails when every call failed.
+ */
+async function assertExplainAgrees(
+  mesh: Mesh,
+  scenario: Scenario,
+  answered: ReadonlySet<string>,
+): Promise<void> {
+  const service = (scenario.target ?? 'xds:///app').replace(/^xds:\/\/\//, '').replace(/:\d+$/, '');
+  const query = new URLSearchParams({ service });
+  for (const [name, value] of Object.entries(scenario.call.metadata ?? {}))
+    query.append('header', `${name}:${value}`);
+  const { status, body } = await mesh.server.admin<Explanation>(`/debug/explain?${query.toString()}`);
+  assert.equal(status, 200, JSON.stringify(body));
+  const explained = new Set(
+    body.clusters.filter((c) => c.weight > 0).flatMap((c) => c.endpoints.map((e) => e.id ?? e.address)),
+  );
+  const what = `explain ${JSON.stringify(body)} vs calls answered by ${[...answered].join(',')}`;
+  if (answered.size === 0) {
+    assert.equal(body.outcome, 'unavailable', what);
+    return;
+  }
+  assert.equal(body.outcome, 'routed', what);
+  if (scenario.explainsMore) for (const id of answered) assert.ok(explained.has(id), what);
+  else assert.deepEqual([...explained].sort(), [...answered].sort(), what);
+}
+
 /** Registers one test per scenario; every client must pass each before the next policy change. */
 export function defineRoutingTable(mesh: () => Mesh, clients: () => Iterable<RoutingClient>): void {
   for (const scenario of SCENARIOS) {
     it(scenario.name, async () => {
       if (scenario.policy === null) await mesh().deletePolicy('app');
       else if (scenario.policy !== undefined) await mesh().putPolicy('app', scenario.policy);
+      const answered = new Set<string>();
       for (const client of clients()) {
         try {
-          await eventually(
+          const { value } = await eventually(
             () => client.call(scenario.target ?? 'xds:///app', scenario.call),
             (results) => scenario.expect(results, client),
             // C-core 1.51 whose calls were failing fast reads its xDS stream only when the channel
@@ -168,12 +201,14 @@ export function defineRoutingTable(mesh: () => Mesh, clients: () => Iterable<Rou
             // checks the server's push is prompt); 15 s was the edge of that range.
             { timeoutMs: client.language === 'python' ? 30_000 : 15_000 },
           );
+          for (const result of value) if (result.ok) answered.add(result.id);
         } catch (error) {
           throw new Error(
             `${client.language} ${client.version}: ${(error as Error).message}\n${client.log.slice(-2000)}`,
           );
         }
       }
+      await assertExplainAgrees(mesh(), scenario, answered);
     });
   }
 

@@ -3,6 +3,7 @@
 import type { HeaderMatcher } from '../../generated/envoy/config/route/v3/HeaderMatcher';
 import type { RouteConfiguration } from '../../generated/envoy/config/route/v3/RouteConfiguration';
 import type { VirtualHost } from '../../generated/envoy/config/route/v3/VirtualHost';
+import type { RegexMatcher } from '../../generated/envoy/type/matcher/v3/RegexMatcher';
 import type { HeaderMatch } from '../../registry/policy';
 import { invertField, presenceMatcher, renderRoute, type RouteDialect } from '../render-route';
 import type { RoutePlan } from '../route-plan';
@@ -31,8 +32,7 @@ export function envoyHeaderMatcher(match: HeaderMatch): HeaderMatcher {
     case 'regex':
       return {
         name: match.name,
-        // Envoy deprecates naming the engine; RE2 is its default.
-        string_match: { safe_regex: { regex: match.value } },
+        string_match: { safe_regex: envoyRegex(match.value) },
         ...invertField(match.invert),
       };
     case 'present':
@@ -40,8 +40,14 @@ export function envoyHeaderMatcher(match: HeaderMatch): HeaderMatcher {
   }
 }
 
+/** Envoy deprecates naming the engine; RE2 is its default. */
+function envoyRegex(pattern: string): RegexMatcher {
+  return { regex: pattern };
+}
+
 const ENVOY_DIALECT: RouteDialect = {
   headerMatcher: envoyHeaderMatcher,
+  regex: envoyRegex,
   actionExtras: {
     // gRPC calls can stream for as long as they like; their own deadline (grpc-timeout) bounds them.
     timeout: { seconds: 0 },

@@ -4,7 +4,8 @@ import type { VirtualHost } from '../../generated/envoy/config/route/v3/VirtualH
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../../proto/xds-types';
 import type { Catalog, ServiceCatalog } from '../../registry/catalog';
 import { indexResources, type Resource, type ResourceSet } from '../resource-set';
-import { planRoutes } from '../route-plan';
+import { planRoutes, selectedCallerRoutes } from '../route-plan';
+import { viewSelections, type View } from '../view';
 import { serviceClusters } from '../service-clusters';
 import { envoyCluster } from './cluster';
 import { envoyClusterLoadAssignment } from './cluster-load-assignment';
@@ -29,8 +30,27 @@ interface EnvoyServiceResources {
 
 // Per service, as for gRPC clients: a catalog change costs work only for the services it touched.
 const translated = new WeakMap<ServiceCatalog, EnvoyServiceResources>();
+/** Virtual hosts for proxies that get some of the service's caller routes, by selection. */
+const callerHosts = new WeakMap<ServiceCatalog, Map<string, VirtualHost>>();
 
-function translateService(service: ServiceCatalog): EnvoyServiceResources {
+function translateService(service: ServiceCatalog, selected: readonly number[] = []): EnvoyServiceResources {
+  const resources = translatePlainService(service);
+  if (selected.length === 0) return resources;
+  let hosts = callerHosts.get(service);
+  if (hosts === undefined) {
+    hosts = new Map();
+    callerHosts.set(service, hosts);
+  }
+  const key = selected.join(',');
+  let virtualHost = hosts.get(key);
+  if (virtualHost === undefined) {
+    virtualHost = envoyVirtualHost(service.name, planRoutes(service, selected));
+    hosts.set(key, virtualHost);
+  }
+  return { ...resources, virtualHost };
+}
+
+function translatePlainService(service: ServiceCatalog): EnvoyServiceResources {
   let resources = translated.get(service);
   if (resources === undefined) {
     const clusters = serviceClusters(service);
@@ -53,24 +73,30 @@ function translateService(service: ServiceCatalog): EnvoyServiceResources {
 }
 
 // The RouteConfiguration holds every virtual host; while none changed, keep the same Resource so
-// it is not encoded again.
-let lastRoutes: { readonly virtualHosts: readonly VirtualHost[]; readonly resource: Resource } | undefined;
+// it is not encoded again. One per view key (the plain view's is ''), a bounded number of them.
+interface BuiltRoutes {
+  readonly virtualHosts: readonly VirtualHost[];
+  readonly resource: Resource;
+}
+const lastRoutes = new Map<string, BuiltRoutes>();
+const MAX_REMEMBERED_ROUTES = 1_000;
 let lastListener: { readonly key: string; readonly resource: Resource } | undefined;
 
-function routeConfigurationResource(virtualHosts: readonly VirtualHost[]): Resource {
+function routeConfigurationResource(viewKey: string, virtualHosts: readonly VirtualHost[]): Resource {
+  const last = lastRoutes.get(viewKey);
   const same =
-    lastRoutes !== undefined &&
-    lastRoutes.virtualHosts.length === virtualHosts.length &&
-    lastRoutes.virtualHosts.every((host, i) => host === virtualHosts[i]);
-  if (!same) {
-    const resource = {
-      name: ENVOY_ROUTE_CONFIGURATION_NAME,
-      type: ROUTE,
-      message: envoyRouteConfiguration(virtualHosts),
-    };
-    lastRoutes = { virtualHosts, resource };
-  }
-  return lastRoutes!.resource;
+    last !== undefined &&
+    last.virtualHosts.length === virtualHosts.length &&
+    last.virtualHosts.every((host, i) => host === virtualHosts[i]);
+  if (same) return last.resource;
+  const resource = {
+    name: ENVOY_ROUTE_CONFIGURATION_NAME,
+    type: ROUTE,
+    message: envoyRouteConfiguration(virtualHosts),
+  };
+  if (!lastRoutes.has(viewKey) && lastRoutes.size >= MAX_REMEMBERED_ROUTES) lastRoutes.clear();
+  lastRoutes.set(viewKey, { virtualHosts, resource });
+  return resource;
 }
 
 function listenerResource(address: EnvoyListenerAddress): Resource {
@@ -84,11 +110,39 @@ function listenerResource(address: EnvoyListenerAddress): Resource {
   return lastListener.resource;
 }
 
-export function translateForEnvoy(catalog: Catalog, options: EnvoyTranslateOptions): ResourceSet {
-  const services = [...catalog.services.values()].map(translateService);
+function virtualHosts(catalog: Catalog, view: View | undefined): VirtualHost[] {
+  const labels = view?.labels;
+  return [...catalog.services.values()].map(
+    (service) =>
+      translateService(service, labels === undefined ? [] : selectedCallerRoutes(service.policy, labels))
+        .virtualHost,
+  );
+}
+
+/**
+ * Resources of an Envoy view that differ from the plain view's: the one RouteConfiguration, when
+ * some virtual host in it has caller routes for this view.
+ */
+export function envoyViewOverrides(catalog: Catalog, view: View): Resource[] {
+  if (viewSelections(catalog, view).length === 0) return [];
+  return [routeConfigurationResource(view.key, virtualHosts(catalog, view))];
+}
+
+export function translateForEnvoy(
+  catalog: Catalog,
+  options: EnvoyTranslateOptions,
+  view?: View,
+): ResourceSet {
+  const services = [...catalog.services.values()].map((service) => translateService(service));
+  const selections = view === undefined ? [] : viewSelections(catalog, view);
   const byType = indexResources([
     listenerResource(options.listener),
-    routeConfigurationResource(services.map((service) => service.virtualHost)),
+    selections.length === 0
+      ? routeConfigurationResource(
+          '',
+          services.map((service) => service.virtualHost),
+        )
+      : routeConfigurationResource(view!.key, virtualHosts(catalog, view)),
     ...services.flatMap((service) => [...service.clusters, ...service.endpoints]),
   ]);
   return { flavour: 'envoy', revision: catalog.revision, byType, alias: () => undefined };

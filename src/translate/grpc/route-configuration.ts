@@ -1,6 +1,7 @@
 // Renders a service's RoutePlan as the RouteConfiguration proxyless gRPC clients apply.
 import type { HeaderMatcher } from '../../generated/envoy/config/route/v3/HeaderMatcher';
 import type { RouteConfiguration } from '../../generated/envoy/config/route/v3/RouteConfiguration';
+import type { RegexMatcher } from '../../generated/envoy/type/matcher/v3/RegexMatcher';
 import type { HeaderMatch } from '../../registry/policy';
 import { invertField, presenceMatcher, renderRoute, type RouteDialect } from '../render-route';
 import { routeConfigurationName } from '../resource-names';
@@ -30,7 +31,7 @@ export function grpcHeaderMatcher(match: HeaderMatch): HeaderMatcher {
     case 'regex':
       return {
         name: match.name,
-        safe_regex_match: { google_re2: {}, regex: match.value },
+        safe_regex_match: grpcRegex(match.value),
         ...invertField(match.invert),
       };
     case 'present':
@@ -38,4 +39,9 @@ export function grpcHeaderMatcher(match: HeaderMatch): HeaderMatcher {
   }
 }
 
-const GRPC_DIALECT: RouteDialect = { headerMatcher: grpcHeaderMatcher, actionExtras: {} };
+/** C-core 1.51 requires the engine to be named. */
+function grpcRegex(pattern: string): RegexMatcher {
+  return { google_re2: {}, regex: pattern };
+}
+
+const GRPC_DIALECT: RouteDialect = { headerMatcher: grpcHeaderMatcher, regex: grpcRegex, actionExtras: {} };

@@ -4,7 +4,8 @@ import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type XdsType } from '../../proto/xd
 import type { Catalog, ServiceCatalog } from '../../registry/catalog';
 import { indexResources, type Resource, type ResourceAlias, type ResourceSet } from '../resource-set';
 import { listenerName, serviceOfListenerAlias } from '../resource-names';
-import { planRoutes } from '../route-plan';
+import { planRoutes, selectedCallerRoutes } from '../route-plan';
+import { viewSelections, type View } from '../view';
 import { serviceClusters } from '../service-clusters';
 import { grpcCluster } from './cluster';
 import { grpcClusterLoadAssignment } from './cluster-load-assignment';
@@ -30,24 +31,56 @@ const DEFAULT_OPTIONS: GrpcTranslateOptions = { flavour: 'grpc', ringHash: true 
 // its translation is too: a catalog change costs work only for the services it touched.
 const translated = new WeakMap<ServiceCatalog, ServiceResources>();
 const translatedWithoutRingHash = new WeakMap<ServiceCatalog, ServiceResources>();
+/** Route configurations for clients that get some of the service's caller routes, by selection. */
+const callerRoutes = new WeakMap<ServiceCatalog, Map<string, ServiceResources>>();
+const callerRoutesWithoutRingHash = new WeakMap<ServiceCatalog, Map<string, ServiceResources>>();
 
+/**
+ * A service's resources for gRPC clients that get the caller routes `selected` (policy indices;
+ * see view.ts). Only the route configuration depends on them.
+ */
 export function translateServiceForGrpc(
   service: ServiceCatalog,
   options: GrpcTranslateOptions = DEFAULT_OPTIONS,
+  selected: readonly number[] = [],
 ): ServiceResources {
   // Only ring_hash services differ without ring hash; the others share one translation.
   const downgrade = !options.ringHash && service.policy.lbPolicy === 'ring_hash';
   const cache = downgrade ? translatedWithoutRingHash : translated;
   let resources = cache.get(service);
   if (resources === undefined) {
-    resources = buildServiceResources(
-      downgrade
-        ? { ...service, policy: { ...service.policy, lbPolicy: 'round_robin', hashHeader: undefined } }
-        : service,
-    );
+    resources = buildServiceResources(downgrade ? withoutRingHash(service) : service);
     cache.set(service, resources);
   }
-  return resources;
+  if (selected.length === 0) return resources;
+  const byCaller = downgrade ? callerRoutesWithoutRingHash : callerRoutes;
+  let selections = byCaller.get(service);
+  if (selections === undefined) {
+    selections = new Map();
+    byCaller.set(service, selections);
+  }
+  const key = selected.join(',');
+  let forCaller = selections.get(key);
+  if (forCaller === undefined) {
+    forCaller = {
+      ...resources,
+      routes: [routeResource(downgrade ? withoutRingHash(service) : service, selected)],
+    };
+    selections.set(key, forCaller);
+  }
+  return forCaller;
+}
+
+function withoutRingHash(service: ServiceCatalog): ServiceCatalog {
+  return { ...service, policy: { ...service.policy, lbPolicy: 'round_robin', hashHeader: undefined } };
+}
+
+function routeResource(service: ServiceCatalog, selected: readonly number[]): Resource {
+  return {
+    name: service.name,
+    type: ROUTE,
+    message: grpcRouteConfiguration(service.name, planRoutes(service, selected)),
+  };
 }
 
 function buildServiceResources(service: ServiceCatalog): ServiceResources {
@@ -57,7 +90,7 @@ function buildServiceResources(service: ServiceCatalog): ServiceResources {
     listeners: [
       { name: listenerName(name), type: LISTENER, message: grpcListener(listenerName(name), name) },
     ],
-    routes: [{ name, type: ROUTE, message: grpcRouteConfiguration(name, planRoutes(service)) }],
+    routes: [routeResource(service, [])],
     clusters: clusters.map((cluster) => ({
       name: cluster.name,
       type: CLUSTER,
@@ -71,13 +104,27 @@ function buildServiceResources(service: ServiceCatalog): ServiceResources {
   };
 }
 
+/** Resources of a gRPC view that differ from its flavour's plain view: caller-routed RDS only. */
+export function grpcViewOverrides(
+  catalog: Catalog,
+  view: View,
+  options: GrpcTranslateOptions = DEFAULT_OPTIONS,
+): Resource[] {
+  return viewSelections(catalog, view).flatMap(
+    ({ service, selected }) => translateServiceForGrpc(service, options, selected).routes,
+  );
+}
+
 export function translateForGrpc(
   catalog: Catalog,
   options: GrpcTranslateOptions = DEFAULT_OPTIONS,
+  view?: View,
 ): ResourceSet {
+  const labels = view?.labels;
   const byType = indexResources(
     [...catalog.services.values()].flatMap((service) => {
-      const resources = translateServiceForGrpc(service, options);
+      const selected = labels === undefined ? [] : selectedCallerRoutes(service.policy, labels);
+      const resources = translateServiceForGrpc(service, options, selected);
       return [...resources.listeners, ...resources.routes, ...resources.clusters, ...resources.endpoints];
     }),
   );

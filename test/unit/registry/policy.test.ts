@@ -33,8 +33,53 @@ describe('parsePolicy', () => {
         ],
         lbPolicy: 'round_robin',
         hashHeader: undefined,
+        callerKeys: [],
       },
     });
+  });
+
+  it('parses caller and method matches, and lists the caller labels the policy reads', () => {
+    const result = parsePolicy(
+      KEY,
+      JSON.stringify({
+        routes: [
+          { match: { caller: { version: 'v2', service: 'app' } }, version: 'v3' },
+          { match: { method: { exact: '/pkg.Echo/Who' } }, version: 'v1' },
+          { match: { method: { prefix: '/pkg.Echo/' }, caller: { zone: 'z1' } }, weights: { v1: 1, v3: 1 } },
+          {
+            match: { method: { regex: '/pkg\\.Echo/W.*' }, headers: [{ name: 'x-a', present: true }] },
+            version: 'v1',
+          },
+        ],
+      }),
+    );
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.deepEqual(result.value.routes, [
+      {
+        headers: [],
+        caller: [
+          ['service', 'app'],
+          ['version', 'v2'],
+        ],
+        version: 'v3',
+      },
+      { headers: [], method: { kind: 'exact', value: '/pkg.Echo/Who' }, version: 'v1' },
+      {
+        headers: [],
+        caller: [['zone', 'z1']],
+        method: { kind: 'prefix', value: '/pkg.Echo/' },
+        weights: [
+          { version: 'v1', weight: 1 },
+          { version: 'v3', weight: 1 },
+        ],
+      },
+      {
+        headers: [{ name: 'x-a', invert: false, kind: 'present', value: true }],
+        method: { kind: 'regex', value: '/pkg\\.Echo/W.*' },
+        version: 'v1',
+      },
+    ]);
+    assert.deepEqual(result.value.callerKeys, ['service', 'version', 'zone']);
   });
 
   it('parses a route that splits by weights instead of naming a version', () => {
@@ -184,9 +229,66 @@ describe('parsePolicy', () => {
       /routes\[0\]\.weights: at most 100 versions/,
     ],
     [
-      'a route matching on a path',
+      'a route matching on a path (the field is method)',
       '{"routes":[{"match":{"path":"/x","headers":[{"name":"a","exact":"x"}]},"version":"v1"}]}',
       /Unrecognized key.*path/,
+    ],
+    [
+      'a route match with nothing to match',
+      '{"routes":[{"match":{},"version":"v1"}]}',
+      /routes\[0\]\.match: a route match needs at least one of headers, caller, method/,
+    ],
+    [
+      'an empty caller',
+      '{"routes":[{"match":{"caller":{}},"version":"v1"}]}',
+      /match\.caller: needs 1-16 labels/,
+    ],
+    [
+      'a caller with 17 labels',
+      JSON.stringify({
+        routes: [
+          {
+            match: { caller: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'x'])) },
+            version: 'v1',
+          },
+        ],
+      }),
+      /match\.caller: needs 1-16 labels/,
+    ],
+    [
+      'a caller label key with a space',
+      '{"routes":[{"match":{"caller":{"my key":"x"}},"version":"v1"}]}',
+      /routes\[0\]\.match\.caller: label key "my key" must be 1-63 characters/,
+    ],
+    [
+      'a caller label value that is not printable ASCII',
+      '{"routes":[{"match":{"caller":{"team":"caf\\u00e9"}},"version":"v1"}]}',
+      /routes\[0\]\.match\.caller: label "team": value "café" must be 0-253 printable ASCII/,
+    ],
+    [
+      'a caller label value that is not a string',
+      '{"routes":[{"match":{"caller":{"version":2}},"version":"v1"}]}',
+      /routes\[0\]\.match\.caller\.version: Invalid input: expected string/,
+    ],
+    [
+      'a method matcher with two kinds',
+      '{"routes":[{"match":{"method":{"exact":"/a.B/C","prefix":"/a."}},"version":"v1"}]}',
+      /a method matcher needs exactly one of exact, prefix, regex/,
+    ],
+    [
+      'an exact method that is not /package.Service/Method',
+      '{"routes":[{"match":{"method":{"exact":"a.B/C"}},"version":"v1"}]}',
+      /routes\[0\]\.match\.method\.exact: "a\.B\/C" is not a method path/,
+    ],
+    [
+      'a method prefix without the leading slash',
+      '{"routes":[{"match":{"method":{"prefix":"pkg."}},"version":"v1"}]}',
+      /routes\[0\]\.match\.method\.prefix: "pkg\." must start with "\/"/,
+    ],
+    [
+      'a method regex RE2 cannot run',
+      '{"routes":[{"match":{"method":{"regex":"(a)\\\\1"}},"version":"v1"}]}',
+      /routes\[0\]\.match\.method\.regex: not a valid RE2/,
     ],
     [
       'an invalid regex',

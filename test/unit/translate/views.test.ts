@@ -1,0 +1,237 @@
+// Per-client views (contract §7): which labels split views, what two views of one service get, and
+// that a view's snapshot built as overrides of the plain one is the full translation, byte for byte.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AliasEncodings, diffSnapshots, diffViews, Snapshot } from '../../../src/cache/snapshot';
+import { PUSH_ORDER, ROUTE } from '../../../src/proto/xds-types';
+import type { Catalog } from '../../../src/registry/catalog';
+import {
+  DEFAULT_TRANSLATE_SETTINGS,
+  FLAVOURS,
+  translateFor,
+  translator,
+} from '../../../src/translate/flavours';
+import { callerRouting, clientKey, plainView, viewOf, type View } from '../../../src/translate/view';
+import { catalogOf, type InstanceSpec } from '../fixtures';
+import { assertGolden, dump } from './golden';
+
+const USER: InstanceSpec[] = [
+  { service: 'user', id: 'u1', version: 'v1', address: '10.0.0.1:50051' },
+  { service: 'user', id: 'u3', version: 'v3', address: '10.0.0.3:50051' },
+  { service: 'app', id: 'a2', version: 'v2', address: '10.0.1.2:50051' },
+];
+const PIN = { routes: [{ match: { caller: { service: 'app', version: 'v2' } }, version: 'v3' }] };
+
+const labels = (entries: Record<string, string>): Map<string, string> =>
+  new Map(Object.entries(entries).sort(([a], [b]) => (a < b ? -1 : 1)));
+
+describe('viewOf', () => {
+  const catalog = catalogOf(USER, { user: PIN });
+
+  it('keeps only the labels some policy reads', () => {
+    const view = viewOf(
+      { flavour: 'grpc', labels: labels({ service: 'app', version: 'v2', pod: 'x-1' }) },
+      catalog,
+    );
+    assert.deepEqual(
+      [...view.labels],
+      [
+        ['service', 'app'],
+        ['version', 'v2'],
+      ],
+    );
+    // Another pod of the same app and version: a different client, the same view.
+    const other = viewOf(
+      { flavour: 'grpc', labels: labels({ service: 'app', version: 'v2', pod: 'x-2' }) },
+      catalog,
+    );
+    assert.equal(other.key, view.key);
+    assert.notEqual(
+      clientKey({ flavour: 'grpc', labels: labels({ pod: 'x-1' }) }),
+      clientKey({ flavour: 'grpc', labels: labels({ pod: 'x-2' }) }),
+    );
+  });
+
+  it('gives every client the plain view when no policy reads labels', () => {
+    const plain = catalogOf(USER, { user: { defaultVersion: 'v1' } });
+    assert.deepEqual(callerRouting(plain).keys, []);
+    const view = viewOf({ flavour: 'envoy', labels: labels({ service: 'app', version: 'v2' }) }, plain);
+    assert.deepEqual(view, plainView('envoy'));
+  });
+
+  it('gives a client without the read labels the plain view, and splits views by flavour', () => {
+    assert.equal(viewOf({ flavour: 'grpc', labels: labels({ team: 'a' }) }, catalog).key, 'grpc');
+    const grpc = viewOf({ flavour: 'grpc', labels: labels({ service: 'app' }) }, catalog);
+    const envoy = viewOf({ flavour: 'envoy', labels: labels({ service: 'app' }) }, catalog);
+    assert.notEqual(grpc.key, envoy.key);
+  });
+
+  it('has a canonical key: label values cannot forge another view', () => {
+    const a = viewOf(
+      { flavour: 'grpc', labels: labels({ service: 'app","version', version: 'v2' }) },
+      catalog,
+    );
+    const b = viewOf({ flavour: 'grpc', labels: labels({ service: 'app', version: 'v2' }) }, catalog);
+    assert.notEqual(a.key, b.key);
+  });
+});
+
+describe('translation of two views of one service', () => {
+  const catalog = catalogOf(USER, { user: PIN });
+  const appV2 = viewOf({ flavour: 'grpc', labels: labels({ service: 'app', version: 'v2' }) }, catalog);
+  const appV1 = viewOf({ flavour: 'grpc', labels: labels({ service: 'app', version: 'v1' }) }, catalog);
+
+  it('pins app v2 to user v3 (golden)', () => {
+    assertGolden('caller-pinned', dump(translateFor(appV2, catalog)));
+  });
+
+  it('gives app v1 exactly what a client without labels gets (golden)', () => {
+    assertGolden('caller-other', dump(translateFor(appV1, catalog)));
+    assert.deepEqual(dump(translateFor(appV1, catalog)), dump(translateFor('grpc', catalog)));
+  });
+
+  it('differs between the views only in the route configuration of the service with caller routes', () => {
+    const pinned = Snapshot.encode(translateFor(appV2, catalog), new AliasEncodings());
+    const plain = Snapshot.encode(translateFor('grpc', catalog), new AliasEncodings());
+    const changes = diffSnapshots(plain, pinned);
+    assert.deepEqual(
+      [...changes].map(([type, c]) => [type.short, [...c.updated], [...c.removed]]),
+      [['RDS', ['user'], []]],
+    );
+  });
+
+  it('renders caller and method routes for Envoy in the one route configuration (golden)', () => {
+    const policy = {
+      routes: [
+        {
+          match: { caller: { service: 'app' }, method: { prefix: '/pkg.Echo/' } },
+          weights: { v1: 1, v3: 3 },
+        },
+        { match: { method: { exact: '/pkg.Echo/Who' } }, version: 'v1' },
+        {
+          match: { method: { regex: '/pkg\\.Echo/W.*' }, headers: [{ name: 'x-a', present: true }] },
+          version: 'v3',
+        },
+      ],
+    };
+    const withMethods = catalogOf(USER, { user: policy });
+    const envoyApp = viewOf({ flavour: 'envoy', labels: labels({ service: 'app' }) }, withMethods);
+    assertGolden('caller-envoy', dump(translateFor(envoyApp, withMethods)));
+    const grpcApp = viewOf({ flavour: 'grpc', labels: labels({ service: 'app' }) }, withMethods);
+    assertGolden('caller-methods', dump(translateFor(grpcApp, withMethods)));
+  });
+});
+
+/** The view's snapshot as the cache builds it: the plain snapshot with the view's overrides. */
+function overlaid(catalog: Catalog, view: View): Snapshot {
+  const translate = translator(DEFAULT_TRANSLATE_SETTINGS);
+  const plain = Snapshot.encode(translate.translate(catalog, plainView(view.flavour)), new AliasEncodings());
+  return plain.withOverrides(translate.overrides(catalog, view));
+}
+
+function assertSameSnapshot(actual: Snapshot, expected: Snapshot): void {
+  for (const type of PUSH_ORDER) {
+    const a = [...actual.all(type)].map((r) => [r.name, r.version, Buffer.from(r.bytes).toString('hex')]);
+    const e = [...expected.all(type)].map((r) => [r.name, r.version, Buffer.from(r.bytes).toString('hex')]);
+    assert.deepEqual(a, e, type.short);
+    assert.equal(actual.typeVersion(type), expected.typeVersion(type), `${type.short} version`);
+    assert.equal(actual.count(type), expected.count(type));
+    for (const [name] of e) assert.equal(actual.get(type, name)?.version, expected.get(type, name)?.version);
+  }
+}
+
+describe('a view snapshot as overrides of the plain one', () => {
+  const policies = {
+    user: {
+      routes: [
+        { match: { caller: { service: 'app', version: 'v2' } }, version: 'v3' },
+        { match: { caller: { zone: 'z1' } }, weights: { v1: 1, v3: 1 } },
+        { match: { headers: [{ name: 'x-beta', present: true }] }, version: 'v3' },
+      ],
+    },
+    app: {
+      lbPolicy: 'ring_hash',
+      hashHeader: 'x-user',
+      routes: [{ match: { caller: { service: 'user' } }, version: 'v2' }],
+    },
+  };
+  const catalog = catalogOf(USER, policies);
+  const clients = [
+    labels({}),
+    labels({ service: 'app', version: 'v2' }),
+    labels({ service: 'app', version: 'v2', zone: 'z1' }),
+    labels({ zone: 'z1' }),
+    labels({ service: 'user' }),
+  ];
+
+  for (const flavour of FLAVOURS) {
+    it(`equals the full translation of the view (${flavour})`, () => {
+      for (const clientLabels of clients) {
+        const view = viewOf({ flavour, labels: clientLabels }, catalog);
+        assertSameSnapshot(
+          overlaid(catalog, view),
+          Snapshot.encode(translateFor(view, catalog), new AliasEncodings()),
+        );
+      }
+    });
+  }
+
+  it('is the plain snapshot itself for a view that gets no caller route', () => {
+    const translate = translator(DEFAULT_TRANSLATE_SETTINGS);
+    const plain = Snapshot.encode(translateFor('grpc', catalog), new AliasEncodings());
+    const view = viewOf({ flavour: 'grpc', labels: labels({ service: 'app', version: 'v1' }) }, catalog);
+    assert.equal(plain.withOverrides(translate.overrides(catalog, view)), plain);
+  });
+
+  it('diffs two views as a full diff would, from the plain changes and the overrides alone', () => {
+    const next = catalogOf(
+      [...USER, { service: 'user', id: 'u4', version: 'v3', address: '10.0.0.4:50051' }],
+      {
+        ...policies,
+        user: { routes: [{ match: { caller: { zone: 'z1' } }, version: 'v1' }] },
+      },
+    );
+    for (const flavour of FLAVOURS) {
+      for (const before of clients) {
+        for (const after of clients) {
+          const previous = overlaid(catalog, viewOf({ flavour, labels: before }, catalog));
+          const current = overlaid(next, viewOf({ flavour, labels: after }, next));
+          const rootChanges = diffSnapshots(previous.root, current.root);
+          const fast = diffViews(previous, current, rootChanges);
+          const full = diffSnapshots(previous, current);
+          const show = (changes: typeof full) =>
+            [...changes].map(([type, c]) => [type.short, [...c.updated].sort(), [...c.removed].sort()]);
+          assert.deepEqual(
+            show(fast),
+            show(full),
+            `${flavour} ${JSON.stringify([...before])} → ${JSON.stringify([...after])}`,
+          );
+        }
+      }
+    }
+  });
+});
+
+describe('Snapshot.typeVersion', () => {
+  it('does not depend on the order resources were added in', () => {
+    const catalog = catalogOf(USER);
+    const set = translateFor('grpc', catalog);
+    const reversed = {
+      ...set,
+      byType: new Map([...set.byType].map(([type, named]) => [type, new Map([...named].reverse())])),
+    };
+    const a = Snapshot.encode(set, new AliasEncodings());
+    const b = Snapshot.encode(reversed, new AliasEncodings());
+    for (const type of PUSH_ORDER) assert.equal(a.typeVersion(type), b.typeVersion(type));
+    assert.match(a.typeVersion(ROUTE), /^[0-9a-f]{16}$/);
+  });
+
+  it('changes when any resource does', () => {
+    const a = Snapshot.encode(translateFor('grpc', catalogOf(USER)), new AliasEncodings());
+    const b = Snapshot.encode(
+      translateFor('grpc', catalogOf(USER, { user: { defaultVersion: 'v3' } })),
+      new AliasEncodings(),
+    );
+    assert.notEqual(a.typeVersion(ROUTE), b.typeVersion(ROUTE));
+  });
+});
