@@ -1,7 +1,7 @@
 // Envoy as a routing client for the shared scenario tables: calls to `xds:///<service>` become
 // plain gRPC calls to Envoy's listener with `<service>` as the authority.
 import * as grpc from '@grpc/grpc-js';
-import { createEchoClient } from './echo-backend';
+import { createEchoClient, echoMethod } from './echo-backend';
 import { EnvoyProcess, type EnvoyOptions } from './envoy';
 import type { CallOptions, CallResult } from './xds-client-process';
 
@@ -48,9 +48,11 @@ export class EnvoyRoutingClient {
     for (let i = 0; i < (options.count ?? 1); i++) {
       const metadata = new grpc.Metadata();
       for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value);
+      const method = echoMethod(client, options.method);
+      if (method === undefined) throw new Error(`no such Echo method ${options.method}`);
       results.push(
         await new Promise<CallResult>((resolve) =>
-          client.Who(
+          method(
             { caller: 'envoy' },
             metadata,
             { deadline: Date.now() + (options.deadlineMs ?? 5_000) },

@@ -49,6 +49,8 @@ export type CallResult =
 
 export interface CallOptions {
   readonly metadata?: Record<string, string>;
+  /** The method's full path (default /etcd_xds.demo.v1.Echo/Who; WhoElse is the other one). */
+  readonly method?: string;
   readonly count?: number;
   readonly deadlineMs?: number;
 }

@@ -14,13 +14,30 @@ export interface WhoReply {
   headers: Record<string, string>;
 }
 
+type EchoMethod = (
+  request: { caller?: string },
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: (error: grpc.ServiceError | null, reply?: WhoReply) => void,
+) => grpc.ClientUnaryCall;
+
 export interface EchoServiceClient extends grpc.Client {
-  Who(
-    request: { caller?: string },
-    metadata: grpc.Metadata,
-    options: grpc.CallOptions,
-    callback: (error: grpc.ServiceError | null, reply?: WhoReply) => void,
-  ): grpc.ClientUnaryCall;
+  Who: EchoMethod;
+  /** The same answer under another method name (for routes that match on the method). */
+  WhoElse: EchoMethod;
+}
+
+/** The Echo methods by full path, for test clients that are told which one to call. */
+export const ECHO_METHODS = {
+  [`/${ECHO_SERVICE}/Who`]: 'Who',
+  [`/${ECHO_SERVICE}/WhoElse`]: 'WhoElse',
+} as const satisfies Record<string, keyof EchoServiceClient>;
+
+/** The client method for a full method path (Who when none is given); undefined for another. */
+export function echoMethod(client: EchoServiceClient, path: string | undefined): EchoMethod | undefined {
+  const name =
+    path === undefined ? 'Who' : (ECHO_METHODS as Record<string, 'Who' | 'WhoElse' | undefined>)[path];
+  return name === undefined ? undefined : client[name].bind(client);
 }
 
 export interface EchoIdentity {
@@ -66,15 +83,17 @@ export async function startEchoServer(
 ): Promise<EchoServer> {
   const server = new grpc.Server();
   let advertised = listen.advertise ?? '';
-  server.addService(echoConstructor().service, {
-    Who: (call: grpc.ServerUnaryCall<unknown, WhoReply>, callback: grpc.sendUnaryData<WhoReply>) => {
-      const headers: Record<string, string> = {};
-      for (const [key, value] of Object.entries(call.metadata.getMap())) {
-        if (typeof value === 'string') headers[key] = value;
-      }
-      callback(null, { ...identity, address: advertised, headers });
-    },
-  });
+  const who = (
+    call: grpc.ServerUnaryCall<unknown, WhoReply>,
+    callback: grpc.sendUnaryData<WhoReply>,
+  ): void => {
+    const headers: Record<string, string> = {};
+    for (const [key, value] of Object.entries(call.metadata.getMap())) {
+      if (typeof value === 'string') headers[key] = value;
+    }
+    callback(null, { ...identity, address: advertised, headers });
+  };
+  server.addService(echoConstructor().service, { Who: who, WhoElse: who });
   const bindHost = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${bindHost}:${listen.port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>

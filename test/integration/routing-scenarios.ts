@@ -133,6 +133,49 @@ export const SCENARIOS: readonly Scenario[] = [
     expect: (r) => assertAllFailed(r, UNAVAILABLE),
   },
   {
+    name: 'a method route sends calls of that method to its version (exact path)',
+    policy: { routes: [{ match: { method: { exact: '/etcd_xds.demo.v1.Echo/WhoElse' } }, version: 'v2' }] },
+    call: { method: '/etcd_xds.demo.v1.Echo/WhoElse', count: 6 },
+    expect: (r) => assertAnsweredBy(r, ['b1']),
+  },
+  {
+    name: 'calls of other methods are not matched by a method route',
+    call: { count: 15 },
+    expect: (r) => assertAnsweredBy(r, ['a1', 'a2', 'b1']),
+  },
+  {
+    name: 'a method route by prefix, with a header, wins over version routing',
+    policy: {
+      routes: [
+        {
+          match: {
+            method: { prefix: '/etcd_xds.demo.v1.Echo/WhoE' },
+            headers: [{ name: 'x-group', exact: 'beta' }],
+          },
+          version: 'v2',
+        },
+      ],
+    },
+    call: {
+      method: '/etcd_xds.demo.v1.Echo/WhoElse',
+      metadata: { 'x-group': 'beta', version: 'v1' },
+      count: 6,
+    },
+    expect: (r) => assertAnsweredBy(r, ['b1']),
+  },
+  {
+    name: 'a method route by RE2 regex matches the whole path',
+    policy: {
+      routes: [
+        { match: { method: { regex: '/etcd_xds\\.demo\\.v1\\.Echo/Who' } }, version: 'v2' },
+        { match: { method: { regex: '.*Else' } }, weights: { v1: 1, v2: 1 } },
+      ],
+    },
+    call: { method: '/etcd_xds.demo.v1.Echo/WhoElse', count: 200 },
+    // Not the first route (Who is not the whole path); the second splits v1 and v2 evenly.
+    expect: (r) => assertShares(r, { b1: 0.5, a1: 0.25, a2: 0.25 }, 0.1),
+  },
+  {
     name: 'onUnknownVersion "default" treats an unknown version as no header',
     policy: { defaultVersion: 'v1', onUnknownVersion: 'default' },
     call: { metadata: { version: 'v9' }, count: 8 },
@@ -169,6 +212,7 @@ async function assertExplainAgrees(
   const query = new URLSearchParams({ service });
   for (const [name, value] of Object.entries(scenario.call.metadata ?? {}))
     query.append('header', `${name}:${value}`);
+  if (scenario.call.method !== undefined) query.append('method', scenario.call.method);
   const { status, body } = await mesh.server.admin<Explanation>(`/debug/explain?${query.toString()}`);
   assert.equal(status, 200, JSON.stringify(body));
   const explained = new Set(

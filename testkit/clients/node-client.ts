@@ -1,10 +1,10 @@
 // A proxyless gRPC client (@grpc/grpc-js + @grpc/grpc-js-xds) driven over stdin/stdout, one JSON
-// request per line: {"id", "target", "metadata", "count", "deadlineMs"} → {"id", "results"}.
+// request per line: {"id", "target", "metadata", "method", "count", "deadlineMs"} → {"id", "results"}.
 // It reads its bootstrap from GRPC_XDS_BOOTSTRAP like any real application.
 import * as readline from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
 import * as grpcXds from '@grpc/grpc-js-xds';
-import { createEchoClient } from '../echo-backend';
+import { createEchoClient, echoMethod } from '../echo-backend';
 
 grpcXds.register();
 
@@ -12,6 +12,7 @@ interface CallRequest {
   id: number;
   target: string;
   metadata?: Record<string, string>;
+  method?: string;
   count?: number;
   deadlineMs?: number;
 }
@@ -30,8 +31,11 @@ function call(request: CallRequest): Promise<CallResult> {
   const metadata = new grpc.Metadata();
   for (const [key, value] of Object.entries(request.metadata ?? {})) metadata.set(key, value);
   const deadline = Date.now() + (request.deadlineMs ?? 5_000);
+  const method = echoMethod(client, request.method);
+  if (method === undefined)
+    return Promise.resolve({ ok: false, code: 12, details: `no such Echo method ${request.method}` });
   return new Promise((resolve) => {
-    client.Who({ caller: 'node' }, metadata, { deadline }, (error, reply) => {
+    method({ caller: 'node' }, metadata, { deadline }, (error, reply) => {
       if (error) resolve({ ok: false, code: error.code, details: error.details });
       else resolve({ ok: true, id: reply!.id, version: reply!.version, address: reply!.address });
     });

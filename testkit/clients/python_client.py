@@ -1,5 +1,5 @@
 """A proxyless gRPC client in Python (C-core) driven over stdin/stdout, one JSON request per line:
-{"id", "target", "metadata", "count", "deadlineMs"} -> {"id", "results"}.
+{"id", "target", "metadata", "method", "count", "deadlineMs"} -> {"id", "results"}.
 It reads its bootstrap from GRPC_XDS_BOOTSTRAP like any real application."""
 import json
 import sys
@@ -43,16 +43,21 @@ WhoRequest, WhoReply = _echo_messages()
 stubs = {}
 
 
+channels = {}
+
+
 def call(request):
     target = request["target"]
-    if target not in stubs:
-        channel = grpc.insecure_channel(target)
-        stubs[target] = channel.unary_unary("/etcd_xds.demo.v1.Echo/Who",
-                                            request_serializer=WhoRequest.SerializeToString,
-                                            response_deserializer=WhoReply.FromString)
+    method = request.get("method") or "/etcd_xds.demo.v1.Echo/Who"
+    if target not in channels:
+        channels[target] = grpc.insecure_channel(target)
+    if (target, method) not in stubs:
+        stubs[(target, method)] = channels[target].unary_unary(method,
+                                                               request_serializer=WhoRequest.SerializeToString,
+                                                               response_deserializer=WhoReply.FromString)
     metadata = list((request.get("metadata") or {}).items())
     try:
-        reply = stubs[target](WhoRequest(caller="python"), metadata=metadata,
+        reply = stubs[(target, method)](WhoRequest(caller="python"), metadata=metadata,
                               timeout=request.get("deadlineMs", 5000) / 1000.0)
         return {"ok": True, "id": reply.id, "version": reply.version, "address": reply.address}
     except grpc.RpcError as error:

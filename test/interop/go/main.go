@@ -24,12 +24,13 @@ import (
 	_ "google.golang.org/grpc/xds" // registers the xds:/// resolver and the xDS balancers
 )
 
-const method = "/etcd_xds.demo.v1.Echo/Who"
+const defaultMethod = "/etcd_xds.demo.v1.Echo/Who"
 
 type callRequest struct {
 	ID         int64             `json:"id"`
 	Target     string            `json:"target"`
 	Metadata   map[string]string `json:"metadata"`
+	Method     string            `json:"method"`
 	Count      *int              `json:"count"`
 	DeadlineMs *int64            `json:"deadlineMs"`
 }
@@ -91,6 +92,10 @@ func call(req *callRequest, deadline time.Duration) callResult {
 	request := dynamicpb.NewMessage(whoRequest)
 	request.Set(whoRequest.Fields().ByName("caller"), protoreflect.ValueOfString("go"))
 	reply := dynamicpb.NewMessage(whoReply)
+	method := req.Method
+	if method == "" {
+		method = defaultMethod
+	}
 	if err := cc.Invoke(ctx, method, request, reply); err != nil {
 		st := status.Convert(err)
 		code := int(st.Code())

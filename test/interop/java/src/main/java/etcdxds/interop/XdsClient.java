@@ -77,13 +77,20 @@ public final class XdsClient {
     }
   }
 
-  private static final MethodDescriptor<DynamicMessage, DynamicMessage> WHO =
-      MethodDescriptor.<DynamicMessage, DynamicMessage>newBuilder()
-          .setType(MethodDescriptor.MethodType.UNARY)
-          .setFullMethodName("etcd_xds.demo.v1.Echo/Who")
-          .setRequestMarshaller(ProtoUtils.marshaller(DynamicMessage.getDefaultInstance(WHO_REQUEST)))
-          .setResponseMarshaller(ProtoUtils.marshaller(DynamicMessage.getDefaultInstance(WHO_REPLY)))
-          .build();
+  private static final String DEFAULT_METHOD = "/etcd_xds.demo.v1.Echo/Who";
+  private static final Map<String, MethodDescriptor<DynamicMessage, DynamicMessage>> METHODS =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** The descriptor of a unary Echo method (WhoRequest → WhoReply) by its path, /pkg.Service/Method. */
+  private static MethodDescriptor<DynamicMessage, DynamicMessage> method(String path) {
+    return METHODS.computeIfAbsent(path, p ->
+        MethodDescriptor.<DynamicMessage, DynamicMessage>newBuilder()
+            .setType(MethodDescriptor.MethodType.UNARY)
+            .setFullMethodName(p.substring(1))
+            .setRequestMarshaller(ProtoUtils.marshaller(DynamicMessage.getDefaultInstance(WHO_REQUEST)))
+            .setResponseMarshaller(ProtoUtils.marshaller(DynamicMessage.getDefaultInstance(WHO_REPLY)))
+            .build());
+  }
 
   private static FieldDescriptorProto.Builder string(String name, int number) {
     return FieldDescriptorProto.newBuilder().setName(name).setNumber(number)
@@ -95,7 +102,7 @@ public final class XdsClient {
     return (String) message.getField(message.getDescriptorForType().findFieldByName(name));
   }
 
-  private static JsonObject call(String target, Metadata headers, long deadlineMs) {
+  private static JsonObject call(String target, String path, Metadata headers, long deadlineMs) {
     ManagedChannel managed = CHANNELS.computeIfAbsent(
         target, t -> Grpc.newChannelBuilder(t, InsecureChannelCredentials.create()).build());
     Channel channel = ClientInterceptors.intercept(managed, MetadataUtils.newAttachHeadersInterceptor(headers));
@@ -105,7 +112,7 @@ public final class XdsClient {
     JsonObject result = new JsonObject();
     try {
       DynamicMessage reply = ClientCalls.blockingUnaryCall(
-          channel, WHO, CallOptions.DEFAULT.withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS), request);
+          channel, method(path), CallOptions.DEFAULT.withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS), request);
       result.addProperty("ok", true);
       result.addProperty("id", field(reply, "id"));
       result.addProperty("version", field(reply, "version"));
@@ -144,8 +151,9 @@ public final class XdsClient {
       int count = request.has("count") ? request.get("count").getAsInt() : 1;
       long deadlineMs = request.has("deadlineMs") ? request.get("deadlineMs").getAsLong() : 5_000;
       String target = request.get("target").getAsString();
+      String path = request.has("method") ? request.get("method").getAsString() : DEFAULT_METHOD;
       JsonArray results = new JsonArray();
-      for (int i = 0; i < count; i++) results.add(call(target, headers, deadlineMs));
+      for (int i = 0; i < count; i++) results.add(call(target, path, headers, deadlineMs));
       JsonObject response = new JsonObject();
       response.add("id", request.get("id"));
       response.add("results", results);
