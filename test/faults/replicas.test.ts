@@ -14,6 +14,8 @@ import { ServerProcess } from '../../testkit/server-process';
 import { TcpProxy } from '../../testkit/tcp-proxy';
 import { XdsClientProcess, type ClientLanguage } from '../../testkit/xds-client-process';
 
+const ROUTE_TYPE = 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration';
+
 interface Dump {
   catalog: { revision: number } | null;
   resources: Record<string, { versionInfo: string; resources: { name: string; version: string }[] }> | null;
@@ -123,6 +125,42 @@ describe('two replicas behind one address', () => {
       }
     } finally {
       for (const raw of raws) raw.close();
+    }
+  });
+
+  it('serve byte-identical route configurations to clients with equal caller labels', async () => {
+    const pin = { routes: [{ match: { caller: { service: 'web', version: 'v2' } }, version: 'v2' }] };
+    const revision = await mesh.putPolicy('app', pin);
+    await eventually(
+      () => Promise.all(replicas.map((r) => r!.admin<Dump>('/debug/config_dump?type=RDS'))),
+      (dumps) => {
+        for (const dump of dumps) assert.ok((dump.body.catalog?.revision ?? 0) >= revision);
+      },
+    );
+    const routeOf = async (replica: ServerProcess, id: string, labels: Record<string, string>) => {
+      const fields = Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, { stringValue: v }]));
+      const raw = new RawAdsClient(replica.xdsAddress, { id, metadata: { fields } });
+      try {
+        raw.send({ type_url: ROUTE_TYPE, resource_names: ['app'] });
+        const response = await raw.next();
+        assert.equal(response.resources.length, 1);
+        return {
+          version: response.version_info,
+          bytes: Buffer.from(response.resources[0].value).toString('hex'),
+        };
+      } finally {
+        raw.close();
+      }
+    };
+    try {
+      // Two pods of web v2 (a label no policy reads differs) on different replicas.
+      const a = await routeOf(replicas[0]!, 'web-1', { service: 'web', version: 'v2', pod: 'web-1' });
+      const b = await routeOf(replicas[1]!, 'web-2', { service: 'web', version: 'v2', pod: 'web-2' });
+      assert.deepEqual(a, b, 'equal labels got different bytes or versions');
+      const plain = await routeOf(replicas[1]!, 'other', { service: 'web', version: 'v1' });
+      assert.notEqual(plain.bytes, a.bytes, 'the caller route is not in effect');
+    } finally {
+      await mesh.deletePolicy('app');
     }
   });
 
