@@ -118,9 +118,9 @@ function resourceConfigs(
       ...(nacked
         ? {
             error_state: {
-              details: subscription.lastNack!.message,
-              version_info: subscription.lastNack!.rejectedVersion,
-              last_update_attempt: timestamp(subscription.lastNack!.at),
+              details: subscription.lastNack.message,
+              version_info: subscription.lastNack.rejectedVersion,
+              last_update_attempt: timestamp(subscription.lastNack.at),
             },
           }
         : {}),

@@ -53,8 +53,8 @@ export class DeltaStreamState extends ProtocolStream {
     const wasWildcard = subscription.wildcard;
     // The legacy wildcard: a first LDS/CDS request that names nothing.
     if (subscribe.includes('*') || (first && type.fullState && subscribe.length === 0))
-      subscription.wildcard = true;
-    if (unsubscribe.includes('*')) subscription.wildcard = false;
+      subscription.setWildcard(true);
+    if (unsubscribe.includes('*')) subscription.setWildcard(false);
     const added: string[] = [];
     const removed: string[] = [];
     const requested = subscribe.filter((name) => name !== '*');
@@ -74,7 +74,7 @@ export class DeltaStreamState extends ProtocolStream {
       // A client reconnecting tells us what it already has, so only differences are sent. Only
       // what it subscribes to is kept: versions of other names would be memory spent on nothing.
       for (const [name, version] of Object.entries(request.initial_resource_versions))
-        if (subscription.wildcard || subscription.names.has(name)) subscription.sent.set(name, version);
+        if (subscription.wildcard || subscription.names.has(name)) subscription.holds(name, version);
     }
     const subscriptionChanged =
       wasWildcard !== subscription.wildcard || added.length > 0 || removed.length > 0 || requested.length > 0;
@@ -180,8 +180,6 @@ export class DeltaStreamState extends ProtocolStream {
     resources: readonly EncodedResource[],
     removed: readonly string[],
   ): OutgoingDeltaResponse {
-    for (const resource of resources) subscription.sent.set(resource.name, resource.version);
-    for (const name of removed) subscription.sent.delete(name);
     const response: OutgoingDeltaResponse = {
       type: subscription.type,
       systemVersionInfo: snapshot.typeVersion(subscription.type),
@@ -189,9 +187,12 @@ export class DeltaStreamState extends ProtocolStream {
       resources,
       removed,
     };
-    subscription.lastNonce = response.nonce;
-    subscription.lastSentVersion = response.systemVersionInfo;
-    subscription.lastSentAt = this.now();
+    subscription.recordSent(
+      { nonce: response.nonce, version: response.systemVersionInfo, at: this.now() },
+      resources,
+      removed,
+      false,
+    );
     return response;
   }
 }

@@ -1,6 +1,7 @@
 // Slows down pushes to a client that keeps rejecting them. The rejected version is never resent
 // anyway; this keeps a client stuck NACKing (version skew, a bug) from costing a push per change.
 // What is not pushed meanwhile is held by the server (see HeldChanges) and sent when this ends.
+import type { ObservedStream, RequestOutcome, XdsObserver } from './observer';
 
 export const NACK_BACKOFF_INITIAL_MS = 250;
 export const NACK_BACKOFF_MAX_MS = 30_000;
@@ -41,5 +42,27 @@ export class NackBackoff {
   cancel(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+  }
+}
+
+/** The backoff of every stream, kept up to date as an observer of the server (NACKs and ACKs). */
+export class NackBackoffs implements XdsObserver {
+  private readonly backoffs = new WeakMap<ObservedStream, NackBackoff>();
+
+  /** The stream's backoff. */
+  of(stream: ObservedStream): NackBackoff {
+    let backoff = this.backoffs.get(stream);
+    if (backoff === undefined) this.backoffs.set(stream, (backoff = new NackBackoff()));
+    return backoff;
+  }
+
+  requestHandled(stream: ObservedStream, result: RequestOutcome): undefined {
+    if (result.outcome === 'ack') this.backoffs.get(stream)?.acked();
+    else if (result.outcome === 'nack') this.of(stream).nacked(performance.now());
+    return undefined;
+  }
+
+  streamClosed(stream: ObservedStream): void {
+    this.backoffs.get(stream)?.cancel();
   }
 }

@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { DeltaDiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DeltaDiscoveryRequest';
 import type { DiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DiscoveryRequest';
+import type { AnyRequest, ObservedStream, RequestOutcome, XdsObserver } from './observer';
 import type { TypeSubscription } from './type-subscription';
 
 /** Largest discovery request accepted, in bytes (gRPC's own default). */
@@ -64,4 +65,30 @@ export function checkSubscription(subscription: TypeSubscription): LimitViolatio
     reason: 'too-many-subscriptions',
     details: `a stream may subscribe to at most ${MAX_SUBSCRIBED_NAMES} ${subscription.type.short} resources`,
   };
+}
+
+/**
+ * The limits as an observer of the server: --max-streams when a stream opens, the names a request
+ * lists before it is applied, and the names a stream subscribes to after.
+ */
+export class RequestLimits implements XdsObserver {
+  constructor(private readonly maxStreams: number) {}
+
+  streamOpening(_peer: string, open: number): LimitViolation | undefined {
+    if (open < this.maxStreams) return undefined;
+    return {
+      code: grpc.status.RESOURCE_EXHAUSTED,
+      reason: 'too-many-streams',
+      details: `this server serves at most ${this.maxStreams} streams; try again later or another replica`,
+    };
+  }
+
+  requestReceived(_stream: ObservedStream, request: AnyRequest): LimitViolation | undefined {
+    return checkRequest(request);
+  }
+
+  requestHandled(stream: ObservedStream, result: RequestOutcome): LimitViolation | undefined {
+    if (result.delta === undefined) return undefined;
+    return checkSubscription(stream.state.subscriptions.get(result.delta.type)!);
+  }
 }

@@ -171,11 +171,12 @@ export class StreamState extends ProtocolStream {
           buildResponse(type, snapshot, wanted, retained, sharedNonce),
         )
       : buildResponse(type, snapshot, wanted, retained, this.nextNonce());
-    if (names === undefined) subscription.sent.clear();
-    for (const resource of response.resources) subscription.sent.set(resource.name, resource.version);
-    subscription.lastNonce = response.nonce;
-    subscription.lastSentVersion = response.versionInfo;
-    subscription.lastSentAt = this.now();
+    subscription.recordSent(
+      { nonce: response.nonce, version: response.versionInfo, at: this.now() },
+      response.resources,
+      [],
+      names === undefined,
+    );
     return response;
   }
 }
@@ -288,13 +289,13 @@ function resubscribe(
 ): { added: string[]; removed: string[]; addedRequested: string[]; changed: boolean } {
   if (sameNames(subscription, requested)) return UNCHANGED;
   const explicit = requested.filter((name) => name !== '*');
-  if (explicit.length > 0) subscription.explicitEver = true;
+  if (explicit.length > 0) subscription.markListed();
   // A first empty LDS/CDS request is the legacy wildcard; "*" is the explicit one.
   const wildcard =
     requested.includes('*') ||
     (subscription.type.fullState && requested.length === 0 && !subscription.explicitEver);
   let changed = wildcard !== subscription.wildcard;
-  subscription.wildcard = wildcard;
+  subscription.setWildcard(wildcard);
 
   const wanted = new Set(explicit);
   const added: string[] = [];

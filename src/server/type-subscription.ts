@@ -11,44 +11,121 @@ export interface NackRecord {
   readonly at: number;
 }
 
+/**
+ * One stream's subscription to one type: the names it asked for, what it was sent, and what it
+ * acknowledged or rejected. The protocol state machines (stream-state.ts, delta-stream-state.ts)
+ * change it only through these methods; everyone else reads it.
+ */
 export class TypeSubscription {
-  wildcard = false;
+  private isWildcard = false;
+  private listedEver = false;
   /** Requested name → canonical name. */
-  readonly names = new Map<string, string>();
+  private readonly requested = new Map<string, string>();
   /** Canonical name → the requested names that stand for it. */
-  readonly canonical = new Map<string, Set<string>>();
-  /** Whether the client ever listed names explicitly (then an empty list means "none", not wildcard). */
-  explicitEver = false;
-  lastNonce: string | undefined;
-  lastSentVersion: string | undefined;
-  lastSentAt: number | undefined;
-  ackedVersion: string | undefined;
-  ackedAt: number | undefined;
-  lastNack: NackRecord | undefined;
+  private readonly byCanonical = new Map<string, Set<string>>();
   /**
    * Name → version the client holds: what it was sent (and, for delta, what it said it had on
    * reconnect). A NACKed version stays here, so it is not sent again until it changes.
    */
-  readonly sent = new Map<string, string>();
-  /** When the oldest etcd change pushed to this subscription and not yet ACKed was seen. */
-  changeSeenAt: number | undefined;
+  private readonly held = new Map<string, string>();
+  private last: { readonly nonce: string; readonly version: string; readonly at: number } | undefined;
+  private acked: { readonly version: string; readonly at: number } | undefined;
+  private nack: NackRecord | undefined;
 
   constructor(readonly type: XdsType) {}
 
+  get wildcard(): boolean {
+    return this.isWildcard;
+  }
+
+  /** Requested name → canonical name. */
+  get names(): ReadonlyMap<string, string> {
+    return this.requested;
+  }
+
+  /** Canonical name → the requested names that stand for it. */
+  get canonical(): ReadonlyMap<string, ReadonlySet<string>> {
+    return this.byCanonical;
+  }
+
+  /** Whether the client ever listed names explicitly (then an empty list means "none", not wildcard). */
+  get explicitEver(): boolean {
+    return this.listedEver;
+  }
+
+  /** Name → the version the client holds. */
+  get sent(): ReadonlyMap<string, string> {
+    return this.held;
+  }
+
+  get lastNonce(): string | undefined {
+    return this.last?.nonce;
+  }
+
+  get lastSentVersion(): string | undefined {
+    return this.last?.version;
+  }
+
+  get lastSentAt(): number | undefined {
+    return this.last?.at;
+  }
+
+  get ackedVersion(): string | undefined {
+    return this.acked?.version;
+  }
+
+  get ackedAt(): number | undefined {
+    return this.acked?.at;
+  }
+
+  get lastNack(): NackRecord | undefined {
+    return this.nack;
+  }
+
+  setWildcard(wildcard: boolean): void {
+    this.isWildcard = wildcard;
+  }
+
+  /** The client listed names explicitly. */
+  markListed(): void {
+    this.listedEver = true;
+  }
+
+  /** The client says it already holds `version` of `name` (delta initial_resource_versions). */
+  holds(name: string, version: string): void {
+    this.held.set(name, version);
+  }
+
+  /**
+   * A response went out: the client now holds `resources` (and, with `replacing`, nothing else of
+   * this type; delta responses list `removed` names instead).
+   */
+  recordSent(
+    response: { readonly nonce: string; readonly version: string; readonly at: number },
+    resources: readonly { readonly name: string; readonly version: string }[],
+    removed: readonly string[],
+    replacing: boolean,
+  ): void {
+    if (replacing) this.held.clear();
+    for (const resource of resources) this.held.set(resource.name, resource.version);
+    for (const name of removed) this.held.delete(name);
+    this.last = { nonce: response.nonce, version: response.version, at: response.at };
+  }
+
   subscribes(canonicalName: string): boolean {
-    return this.wildcard || this.canonical.has(canonicalName);
+    return this.isWildcard || this.byCanonical.has(canonicalName);
   }
 
   /** Adds a requested name; returns its canonical name if that is newly subscribed. */
   add(name: string): string | undefined {
-    if (this.names.has(name)) return undefined;
+    if (this.requested.has(name)) return undefined;
     const canonical = canonicalName(this.type, name);
-    this.names.set(name, canonical);
-    let aliases = this.canonical.get(canonical);
+    this.requested.set(name, canonical);
+    let aliases = this.byCanonical.get(canonical);
     const isNew = aliases === undefined;
     if (aliases === undefined) {
       aliases = new Set();
-      this.canonical.set(canonical, aliases);
+      this.byCanonical.set(canonical, aliases);
     }
     aliases.add(name);
     return isNew ? canonical : undefined;
@@ -56,30 +133,29 @@ export class TypeSubscription {
 
   /** Removes a requested name; returns its canonical name if nothing subscribes to it any more. */
   remove(name: string): string | undefined {
-    const canonical = this.names.get(name);
+    const canonical = this.requested.get(name);
     if (canonical === undefined) return undefined;
-    this.names.delete(name);
-    this.sent.delete(name);
-    const aliases = this.canonical.get(canonical)!;
+    this.requested.delete(name);
+    this.held.delete(name);
+    const aliases = this.byCanonical.get(canonical)!;
     aliases.delete(name);
     if (aliases.size > 0) return undefined;
-    this.canonical.delete(canonical);
+    this.byCanonical.delete(canonical);
     return canonical;
   }
 
   /** Appends the requested names standing for `canonicalName` (none if it is not subscribed). */
   addRequestedFor(canonicalName: string, into: string[]): void {
-    const aliases = this.canonical.get(canonicalName);
+    const aliases = this.byCanonical.get(canonicalName);
     if (aliases !== undefined) for (const name of aliases) into.push(name);
   }
 
   recordNack(nonce: string, code: number, message: string, at: number): void {
-    this.lastNack = { rejectedVersion: this.lastSentVersion ?? '', nonce, code, message, at };
+    this.nack = { rejectedVersion: this.lastSentVersion ?? '', nonce, code, message, at };
   }
 
   recordAck(versionInfo: string, at: number): void {
-    this.ackedVersion = versionInfo;
-    this.ackedAt = at;
+    this.acked = { version: versionInfo, at };
   }
 }
 

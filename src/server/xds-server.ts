@@ -6,7 +6,6 @@ import type { Logger } from 'pino';
 import type { DeltaDiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DeltaDiscoveryRequest';
 import type { DiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DiscoveryRequest';
 import { formatDuration } from '../duration';
-import { clientText, LogBurstLimit } from '../logger';
 import type { Metrics } from '../metrics';
 import type { XdsType } from '../proto/xds-types';
 import type { ChangeSet, Snapshot } from '../cache/snapshot';
@@ -15,15 +14,16 @@ import { ADS_SERVICE, TYPED_SERVICES, type OutgoingResponse } from './ads-servic
 import { clientProfile, type ClientProfile } from './client-kind';
 import { DeltaStreamState, type OutgoingDeltaResponse } from './delta-stream-state';
 import { HeldChanges } from './held-changes';
-import { checkRequest, checkSubscription, MAX_REQUEST_BYTES, type LimitViolation } from './request-limits';
-import { NackBackoff } from './nack-backoff';
+import { MAX_REQUEST_BYTES, RequestLimits, type LimitViolation } from './request-limits';
+import { NackBackoffs } from './nack-backoff';
+import { Observers, type AnyRequest, type Protocol, type RequestOutcome, type XdsObserver } from './observer';
 import { PushQueue } from './push-queue';
+import { Telemetry } from './telemetry';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './server-limits';
 import { StreamState } from './stream-state';
 import { SubscriptionIndex } from './subscription-index';
-import type { SubscriptionDelta } from './type-subscription';
 
-export type Protocol = 'sotw' | 'delta';
+export type { Protocol } from './observer';
 
 type ActiveStream = {
   readonly onlyType: XdsType | undefined;
@@ -34,9 +34,8 @@ type ActiveStream = {
    * Requests held: received before the first snapshot existed, or plain ACKs received while a
    * push was going out (and whatever the stream sent after them); answered in order later.
    */
-  waiting: (DiscoveryRequest__Output | DeltaDiscoveryRequest__Output)[] | undefined;
+  waiting: AnyRequest[] | undefined;
   closed: boolean;
-  readonly backoff: NackBackoff;
   /**
    * Responses written whose bytes the connection has not taken yet: the client is not reading
    * (its flow-control window is full), or not yet. While there are any, nothing more is written.
@@ -48,8 +47,6 @@ type ActiveStream = {
   held: HeldChanges | undefined;
   /** The write callback (one per stream rather than one per write). */
   flushed: () => void;
-  /** Warnings this client causes (NACKs, unknown types), each kind limited per stream. */
-  warnings: Map<string, LogBurstLimit> | undefined;
 } & (
   | {
       readonly protocol: 'sotw';
@@ -81,21 +78,14 @@ const ANSWER_SLICE = 256;
 /** Requests a stream may have held (see `waiting`); clients send one per type. */
 const MAX_HELD_REQUESTS = 64;
 
-/** A client's warnings of one kind (NACKs, unknown types): the first, then a count per window. */
-const CLIENT_WARNING_WINDOW_MS = 10_000;
-
 export interface XdsServerOptions {
   readonly cache: SnapshotCache;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly credentials?: grpc.ServerCredentials;
   readonly limits?: ServerLimits;
-}
-
-interface Outcome {
-  readonly outcome: string;
-  readonly type: XdsType | undefined;
-  readonly delta: SubscriptionDelta | undefined;
+  /** Observers besides the server's own (telemetry, NACK backoff, limits), told after them. */
+  readonly observers?: readonly XdsObserver[];
 }
 
 export class XdsServer {
@@ -114,21 +104,21 @@ export class XdsServer {
     (stream, snapshot, changes, previous) => this.push(stream, snapshot, changes, previous),
     { onIdle: () => this.answerHeld() },
   );
-  private readonly connectLog = this.clientLines('connected');
-  private readonly disconnectLog = this.clientLines('disconnected');
-  /** Streams ended for breaking a limit: one by one up to 100 per 10 s, then a count. */
-  private readonly refusedLog = new LogBurstLimit(100, 10_000, (suppressed, windowMs) =>
-    this.options.logger.warn(
-      { streams: suppressed, windowSeconds: windowMs / 1_000 },
-      'more streams ended for breaking a limit than are logged one by one; see etcd_xds_refused_requests_total',
-    ),
-  );
+  private readonly backoffs = new NackBackoffs();
+  /** Metrics, logs, convergence timing, the NACK backoff and the limits, in that order. */
+  private readonly observer: Observers;
   private readonly limits: ServerLimits;
   private readonly stallSweep: NodeJS.Timeout;
 
   constructor(private readonly options: XdsServerOptions) {
     const limits = options.limits ?? DEFAULT_SERVER_LIMITS;
     this.limits = limits;
+    this.observer = new Observers([
+      new Telemetry(options.logger, options.metrics),
+      this.backoffs,
+      new RequestLimits(limits.maxStreams),
+      ...(options.observers ?? []),
+    ]);
     this.server = new grpc.Server({
       // Find clients that vanished without closing their stream: a ping every 30 s, answered
       // within gRPC's default 20 s. (With 10 s, an idle C-core 1.51 Python client sometimes
@@ -197,9 +187,7 @@ export class XdsServer {
   async shutdown(graceMs = 5_000): Promise<void> {
     this.closing = true;
     clearInterval(this.stallSweep);
-    this.connectLog.flush();
-    this.disconnectLog.flush();
-    this.refusedLog.flush();
+    this.observer.close();
     this.unsubscribe();
     this.pushes.clear();
     const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
@@ -268,12 +256,10 @@ export class XdsServer {
       clientKey: undefined,
       waiting: undefined,
       closed: false,
-      backoff: new NackBackoff(),
       unflushed: 0,
       unflushedSince: 0,
       held: undefined,
       flushed: () => undefined,
-      warnings: undefined,
     };
   }
 
@@ -283,15 +269,10 @@ export class XdsServer {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'server is shutting down' });
       return false;
     }
-    if (this.streams.size < this.limits.maxStreams) return true;
-    const details = `this server serves at most ${this.limits.maxStreams} streams; try again later or another replica`;
-    this.options.metrics.refusedRequests.inc({ reason: 'too-many-streams' });
-    if (this.refusedLog.allow())
-      this.options.logger.warn(
-        { peer: call.getPeer(), reason: 'too-many-streams', details },
-        'refusing a stream: too many streams',
-      );
-    call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details });
+    const violation = this.observer.streamOpening(call.getPeer(), this.streams.size);
+    if (violation === undefined) return true;
+    this.observer.streamRefused(undefined, call.getPeer(), violation);
+    call.emit('error', { code: violation.code, details: violation.details });
     return false;
   }
 
@@ -301,8 +282,8 @@ export class XdsServer {
     stream.flushed = () => this.onFlushed(stream);
     this.streams.add(stream);
     this.generation++;
-    logger.debug({ stream: state.id, peer: state.peer, protocol: stream.protocol }, 'stream opened');
-    call.on('data', (request: DiscoveryRequest__Output | DeltaDiscoveryRequest__Output) => {
+    this.observer.streamOpened(stream);
+    call.on('data', (request: AnyRequest) => {
       try {
         this.onRequest(stream, request);
       } catch (error) {
@@ -322,29 +303,12 @@ export class XdsServer {
     call.on('close', () => this.forget(stream, 'closed'));
   }
 
-  private onRequest(
-    stream: ActiveStream,
-    request: DiscoveryRequest__Output | DeltaDiscoveryRequest__Output,
-  ): void {
+  private onRequest(stream: ActiveStream, request: AnyRequest): void {
     if (stream.closed) return;
     if (stream.profile === undefined) {
       stream.profile = clientProfile(request.node);
-      const flavour = stream.profile.flavour;
       stream.clientKey = this.options.cache.acquire(stream.profile);
-      this.options.metrics.connectedStreams.inc({ client: stream.profile.kind });
-      this.connectLog.log(
-        this.options.logger,
-        {
-          stream: stream.state.id,
-          node: clientText(request.node?.id),
-          client: stream.profile.kind,
-          flavour,
-          protocol: stream.protocol,
-          service: stream.onlyType?.short ?? 'ADS',
-          peer: stream.state.peer,
-        },
-        'xDS client connected',
-      );
+      this.observer.clientIdentified(stream, request.node);
     }
     if (
       this.options.cache.current() === undefined ||
@@ -372,21 +336,15 @@ export class XdsServer {
     this.handle(stream, request);
   }
 
-  private isPlainAck(
-    stream: ActiveStream,
-    request: DiscoveryRequest__Output | DeltaDiscoveryRequest__Output,
-  ): boolean {
+  private isPlainAck(stream: ActiveStream, request: AnyRequest): boolean {
     return stream.protocol === 'sotw'
       ? stream.state.isPlainAck(request as DiscoveryRequest__Output)
       : stream.state.isPlainAck(request as DeltaDiscoveryRequest__Output);
   }
 
-  private handle(
-    stream: ActiveStream,
-    request: DiscoveryRequest__Output | DeltaDiscoveryRequest__Output,
-  ): void {
+  private handle(stream: ActiveStream, request: AnyRequest): void {
     this.generation++;
-    const violation = checkRequest(request);
+    const violation = this.observer.requestReceived(stream, request);
     if (violation !== undefined) {
       this.refuse(stream, violation);
       return;
@@ -415,17 +373,7 @@ export class XdsServer {
 
   /** Ends a stream that broke a limit; other streams are not affected. */
   private refuse(stream: ActiveStream, violation: LimitViolation): void {
-    this.options.metrics.refusedRequests.inc({ reason: violation.reason });
-    if (this.refusedLog.allow())
-      this.options.logger.warn(
-        {
-          stream: stream.state.id,
-          node: clientText(stream.state.node?.id),
-          reason: violation.reason,
-          details: violation.details,
-        },
-        'ending a stream that broke a limit',
-      );
+    this.observer.streamRefused(stream, stream.state.peer, violation);
     stream.call.emit('error', { code: violation.code, details: violation.details });
     this.forget(stream, `refused: ${violation.reason}`);
   }
@@ -444,75 +392,14 @@ export class XdsServer {
     }
   }
 
-  /** Logs a warning a client caused: per stream and kind, the first, then a count per window. */
-  private clientWarning(stream: ActiveStream, kind: string, fields: object, message: string): void {
-    stream.warnings ??= new Map();
-    let limit = stream.warnings.get(kind);
-    if (limit === undefined) {
-      limit = new LogBurstLimit(1, CLIENT_WARNING_WINDOW_MS, (suppressed, windowMs) =>
-        this.options.logger.warn(
-          { stream: stream.state.id, node: clientText(stream.state.node?.id), kind, suppressed },
-          `${suppressed} more warnings of this kind from this client in ${windowMs / 1_000} s (not logged one by one)`,
-        ),
-      );
-      stream.warnings.set(kind, limit);
-    }
-    if (limit.allow()) this.options.logger.warn(fields, message);
-  }
-
-  /** Metrics, logs and the subscription index for one handled request. */
-  private report(
-    stream: ActiveStream,
-    result: Outcome,
-    request: DiscoveryRequest__Output | DeltaDiscoveryRequest__Output,
-  ): void {
-    const { metrics } = this.options;
-    const typeLabel = result.type?.short ?? 'unknown';
-    metrics.requests.inc({ type: typeLabel, outcome: result.outcome });
-    const subscription = result.type === undefined ? undefined : stream.state.subscriptions.get(result.type);
-    if (subscription?.changeSeenAt !== undefined && request.response_nonce === subscription.lastNonce) {
-      // The client answered the latest push, so it now has every change pushed so far (or refused them).
-      if (result.outcome === 'ack' || result.outcome === 'resubscribe') {
-        metrics.convergenceSeconds.observe(
-          { type: typeLabel },
-          (performance.now() - subscription.changeSeenAt) / 1000,
-        );
-      }
-      subscription.changeSeenAt = undefined;
-    }
-    if (result.outcome === 'ack') stream.backoff.acked();
-    if (result.outcome === 'nack') {
-      stream.backoff.nacked(performance.now());
-      metrics.nacks.inc({ type: typeLabel });
-      this.clientWarning(
-        stream,
-        'nack',
-        {
-          stream: stream.state.id,
-          node: clientText(stream.state.node?.id),
-          type: typeLabel,
-          error: clientText(request.error_detail?.message),
-        },
-        'client rejected a response (NACK); it keeps its last accepted version',
-      );
-    } else if (result.outcome === 'unknown-type') {
-      this.clientWarning(
-        stream,
-        'unknown-type',
-        {
-          stream: stream.state.id,
-          typeUrl: clientText(request.type_url),
-          service: stream.onlyType?.short ?? 'ADS',
-        },
-        'request for a resource type not served here',
-      );
+  /** Tells the observers how a request was handled, and keeps the subscription index up to date. */
+  private report(stream: ActiveStream, result: RequestOutcome, request: AnyRequest): void {
+    const violation = this.observer.requestHandled(stream, result, request);
+    if (violation !== undefined) {
+      this.refuse(stream, violation);
+      return;
     }
     if (result.delta !== undefined) {
-      const violation = checkSubscription(stream.state.subscriptions.get(result.delta.type)!);
-      if (violation !== undefined) {
-        this.refuse(stream, violation);
-        return;
-      }
       const index = this.index(stream.clientKey!);
       const { type, added, removed, wildcard } = result.delta;
       for (const name of added) index.add(type, name, stream);
@@ -585,21 +472,23 @@ export class XdsServer {
     previous: Snapshot | undefined,
   ): void {
     if (stream.closed) return;
-    if (stream.held !== undefined || stream.unflushed > 0 || stream.backoff.delay(performance.now()) > 0) {
+    if (
+      stream.held !== undefined ||
+      stream.unflushed > 0 ||
+      this.backoffs.of(stream).delay(performance.now()) > 0
+    ) {
       stream.held ??= new HeldChanges();
       stream.held.merge(changes, snapshot.observedAt);
-      this.options.metrics.heldPushes.inc({ reason: stream.unflushed > 0 ? 'not-reading' : 'nack-backoff' });
+      this.observer.pushHeld(stream, stream.unflushed > 0 ? 'not-reading' : 'nack-backoff');
       this.release(stream);
       return;
     }
     if (stream.protocol === 'sotw') {
       const responses = stream.state.handleSnapshot(snapshot, changes, previous);
-      this.notePushes(stream, responses, snapshot.observedAt);
-      this.send(stream, stream.call, responses);
+      this.send(stream, stream.call, responses, snapshot.observedAt);
     } else {
       const responses = stream.state.handleSnapshot(snapshot, changes);
-      this.notePushes(stream, responses, snapshot.observedAt);
-      this.send(stream, stream.call, responses);
+      this.send(stream, stream.call, responses, snapshot.observedAt);
     }
   }
 
@@ -610,9 +499,10 @@ export class XdsServer {
   private release(stream: ActiveStream): void {
     const held = stream.held;
     if (stream.closed || held === undefined || stream.unflushed > 0) return;
-    const delay = stream.backoff.delay(performance.now());
+    const backoff = this.backoffs.of(stream);
+    const delay = backoff.delay(performance.now());
     if (delay > 0) {
-      stream.backoff.wait(delay, () => this.release(stream));
+      backoff.wait(delay, () => this.release(stream));
       return;
     }
     const snapshot = this.options.cache.served(stream.clientKey!);
@@ -620,12 +510,10 @@ export class XdsServer {
     stream.held = undefined;
     if (stream.protocol === 'sotw') {
       const responses = stream.state.handleHeld(snapshot, held.changes());
-      this.notePushes(stream, responses, held.observedAt);
-      this.send(stream, stream.call, responses);
+      this.send(stream, stream.call, responses, held.observedAt);
     } else {
       const responses = stream.state.handleHeld(snapshot, held.changes());
-      this.notePushes(stream, responses, held.observedAt);
-      this.send(stream, stream.call, responses);
+      this.send(stream, stream.call, responses, held.observedAt);
     }
   }
 
@@ -639,50 +527,30 @@ export class XdsServer {
     this.release(stream);
   }
 
-  /** Push latency now; convergence when the client answers (see `report`). */
-  private notePushes(
-    stream: ActiveStream,
-    responses: readonly { type: XdsType }[],
-    observedAt: number | undefined,
-  ): void {
-    if (observedAt === undefined) return;
-    const now = performance.now();
-    for (const { type } of responses) {
-      this.options.metrics.pushLatencySeconds.observe({ type: type.short }, (now - observedAt) / 1000);
-      const subscription = stream.state.subscriptions.get(type)!;
-      subscription.changeSeenAt = Math.min(subscription.changeSeenAt ?? Infinity, observedAt);
-    }
-  }
-
-  /** Writes responses in order (none once the stream is closed) and counts them. */
+  /**
+   * Writes responses in order (none once the stream is closed) and tells the observers; a push
+   * passes when its oldest etcd change was seen.
+   */
   private send<R extends OutgoingResponse | OutgoingDeltaResponse>(
     stream: ActiveStream,
     call: { write(response: R, flushed: () => void): unknown },
     responses: readonly R[],
+    observedAt?: number,
   ): void {
-    const { logger, metrics } = this.options;
-    if (responses.length > 0) this.generation++;
+    if (responses.length === 0) return;
+    this.generation++;
+    let written = 0;
     for (const response of responses) {
-      if (stream.closed) return;
+      if (stream.closed) break;
       if (stream.unflushed++ === 0) stream.unflushedSince = performance.now();
       call.write(response, stream.flushed);
-      const type = response.type.short;
-      metrics.pushes.inc({ type });
-      metrics.pushedResources.inc({ type }, response.resources.length);
-      // Listing the names costs an array per stream per push: only when it will be logged.
-      if (logger.isLevelEnabled('debug')) {
-        logger.debug(
-          {
-            stream: stream.state.id,
-            type,
-            nonce: response.nonce,
-            resources: response.resources.map((r) => r.name),
-            removed: 'removed' in response ? response.removed : [],
-          },
-          'sent',
-        );
-      }
+      written++;
     }
+    this.observer.responsesSent(
+      stream,
+      written === responses.length ? responses : responses.slice(0, written),
+      observedAt,
+    );
   }
 
   private close(stream: ActiveStream, how: string): void {
@@ -694,41 +562,15 @@ export class XdsServer {
     if (!this.streams.delete(stream)) return;
     this.generation++;
     stream.closed = true;
-    stream.backoff.cancel();
     stream.held = undefined;
-    for (const limit of stream.warnings?.values() ?? []) limit.flush();
     this.waiting.delete(stream);
     if (stream.profile !== undefined) {
       const index = this.index(stream.clientKey!);
       for (const [type, name] of stream.state.subscribedNames()) index.remove(type, name, stream);
       for (const type of stream.state.subscriptions.keys()) index.setWildcard(type, stream, false);
-      this.options.metrics.connectedStreams.dec({ client: stream.profile.kind });
       if (index.isEmpty()) this.indexes.delete(stream.clientKey!);
       this.options.cache.release(stream.clientKey!);
     }
-    const { logger } = this.options;
-    const fields = {
-      stream: stream.state.id,
-      node: clientText(stream.state.node?.id),
-      client: stream.profile?.kind,
-      how,
-      connectedSeconds: Math.round((Date.now() - stream.state.connectedAt) / 100) / 10,
-    };
-    // A stream that never identified itself was never logged as a client connecting either.
-    if (stream.profile === undefined) logger.debug(fields, 'stream closed');
-    else this.disconnectLog.log(logger, fields, 'xDS client disconnected');
-  }
-
-  /**
-   * Client connect or disconnect lines: one by one up to 100 per 10 s, then a count (a fleet
-   * reconnecting at once).
-   */
-  private clientLines(what: 'connected' | 'disconnected'): LogBurstLimit {
-    return new LogBurstLimit(100, 10_000, (suppressed, windowMs) =>
-      this.options.logger.info(
-        { clients: suppressed, windowSeconds: windowMs / 1_000 },
-        `more xDS clients ${what} than are logged one by one; see etcd_xds_connected_streams`,
-      ),
-    );
+    this.observer.streamClosed(stream, how);
   }
 }
