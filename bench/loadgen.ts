@@ -24,6 +24,8 @@ export type LoadgenCommand =
        * still answers pings), as a hung client would; each on a connection of its own.
        */
       stuck?: boolean;
+      /** Stream i sends callerLabels[i % length] as its node's metadata (contract §7); none if absent. */
+      callerLabels?: Record<string, string>[];
     }
   | { cmd: 'mark' }
   | { cmd: 'arrivals' }
@@ -103,6 +105,7 @@ class SimulatedClient {
     private readonly onFirstOfEveryType: () => void,
     private readonly onMarkedArrival: () => void,
     private readonly stuck = false,
+    labels: Record<string, string> | undefined = undefined,
   ) {
     const service = subscription.service;
     this.names = new Map([
@@ -123,7 +126,20 @@ class SimulatedClient {
       this.call.write(
         encodeDiscoveryRequest({
           ...(first
-            ? { node: { id: `bench-${index}`, user_agent_name: 'etcd-xds-bench', locality: {} } }
+            ? {
+                node: {
+                  id: `bench-${index}`,
+                  user_agent_name: 'etcd-xds-bench',
+                  locality: {},
+                  ...(labels && {
+                    metadata: {
+                      fields: Object.fromEntries(
+                        Object.entries(labels).map(([key, value]) => [key, { stringValue: value }]),
+                      ),
+                    },
+                  }),
+                },
+              }
             : {}),
           type_url: typeUrl,
           resource_names: names,
@@ -224,6 +240,7 @@ function main(): void {
             // A stuck stream's responses never arrive: it is not awaited.
             command.stuck === true ? () => undefined : onMarkedArrival,
             command.stuck === true,
+            command.callerLabels?.[i % command.callerLabels.length],
           );
           // Stuck streams are kept apart from the measured ones (see 'close').
           (command.stuck === true ? stuckClients : clients).push(client);

@@ -43,6 +43,7 @@ import {
   type Scenario,
 } from './lib/world';
 import { now } from './loadgen';
+import { callerViews } from './views';
 
 const ROOT = path.join(__dirname, '..');
 const CLI = path.join(ROOT, 'dist/cli/main.js');
@@ -543,6 +544,13 @@ async function main(): Promise<void> {
     const stuck = await stuckStreams(options);
     log(`  ${JSON.stringify({ ...stuck, curve: stuck.curve.length })}`);
     results.stuckStreams = stuck;
+  }
+
+  if (options.scenarios.includes('caller-views')) {
+    log('caller-views: 1,000 streams over 100 caller label sets, 100 services, 10 with caller routes');
+    const views = await callerViews(options);
+    log(`  ratios caller / plain: ${JSON.stringify(views.ratios)}`);
+    results.callerViews = views;
   }
 
   fs.mkdirSync(options.out, { recursive: true });

@@ -1,6 +1,8 @@
 // `npm run demo`: the whole story on one machine. A throwaway etcd, `etcd-xds serve`, v1 and v2
 // backends registering themselves under leases, and a proxyless grpc-js client that calls
-// xds:///app by version. Prints which instance answered each call.
+// xds:///app by version. The client is itself app v2 (caller labels in its bootstrap, as
+// `etcd-xds bootstrap --service app --version v2` writes them), so the last act pins it to user v3
+// with one policy key, and `etcd-xds explain` says why. Prints which instance answered each call.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -9,6 +11,7 @@ import * as grpcXds from '@grpc/grpc-js-xds';
 import { grpcBootstrap } from '../src/cli/bootstrap';
 import { createEchoClient } from '../src/demo/echo';
 import { Mesh } from '../testkit/mesh';
+import { runCli } from '../testkit/run-cli';
 
 type Outcome = { id: string; version: string } | { error: string };
 
@@ -28,17 +31,34 @@ async function main(): Promise<void> {
   const bootstrapPath = path.join(dir, 'bootstrap.json');
   fs.writeFileSync(
     bootstrapPath,
-    JSON.stringify(grpcBootstrap({ servers: [mesh.server.xdsAddress], nodeId: 'demo-client' }), null, 2),
+    JSON.stringify(
+      grpcBootstrap({
+        servers: [mesh.server.xdsAddress],
+        nodeId: 'demo-client',
+        labels: new Map([
+          ['service', 'app'],
+          ['version', 'v2'],
+        ]),
+      }),
+      null,
+      2,
+    ),
   );
   process.env.GRPC_XDS_BOOTSTRAP = bootstrapPath;
   grpcXds.register();
-  const client = createEchoClient('xds:///app');
+  const clients = new Map<string, ReturnType<typeof createEchoClient>>();
+  const clientOf = (target: string): ReturnType<typeof createEchoClient> => {
+    let client = clients.get(target);
+    if (client === undefined) clients.set(target, (client = createEchoClient(target)));
+    return client;
+  };
+  let target = 'xds:///app';
 
   const call = (metadata: Record<string, string> = {}): Promise<Outcome> =>
     new Promise((resolve) => {
       const md = new grpc.Metadata();
       for (const [key, value] of Object.entries(metadata)) md.set(key, value);
-      client.Who({ caller: 'demo' }, md, { deadline: Date.now() + 3_000 }, (error, reply) =>
+      clientOf(target).Who({ caller: 'demo' }, md, { deadline: Date.now() + 3_000 }, (error, reply) =>
         resolve(
           error
             ? { error: `${grpc.status[error.code]}: ${error.details}` }
@@ -121,20 +141,52 @@ async function main(): Promise<void> {
     await waitUntil((o) => 'id' in o && o.id === 'app-v2-b', { version: 'v2' }, 10);
     await show('header version: v2', { version: 'v2' }, 6);
 
+    step('app v2 may only call user v3: one policy key, no application code');
+    for (const [id, version] of [
+      ['user-v1', 'v1'],
+      ['user-v3', 'v3'],
+    ])
+      await mesh.addBackend({ service: 'user', id, version });
+    target = 'xds:///user';
+    console.log('  this client is app v2: its bootstrap has node.metadata {"service":"app","version":"v2"}');
+    await waitUntil((o) => 'id' in o && o.version === 'v1', { version: 'v1' });
+    await show('user, header version: v1', { version: 'v1' }, 4);
+    const pin = { routes: [{ match: { caller: { service: 'app', version: 'v2' } }, version: 'v3' }] };
+    console.log(`  etcdctl put /xds/policies/user '${JSON.stringify(pin)}'`);
+    await mesh.putPolicy('user', pin);
+    await waitUntil((o) => 'id' in o && o.version === 'v3', { version: 'v1' }, 10);
+    await show('user, pinned, header version: v1', { version: 'v1' }, 4);
+    await show('user, pinned, no header', {}, 4);
+    for (const args of [
+      ['--caller', 'service=app', '--caller', 'version=v2', '-H', 'version:v1'],
+      ['-H', 'version:v1'],
+    ]) {
+      console.log(`\n  $ etcd-xds explain user ${args.join(' ')}`);
+      const explained = await runCli(['explain', 'user', ...args, '--admin', mesh.server.adminUrl]);
+      console.log(`${explained.stdout.replace(/^/gm, '    ').trimEnd()}\n    (exit ${explained.code})`);
+    }
+    await mesh.deletePolicy('user');
+    await waitUntil((o) => 'id' in o && o.version === 'v1', { version: 'v1' }, 10);
+    await show('policy deleted: header version: v1', { version: 'v1' }, 4);
+
     step('What the server knows (GET /debug/clients)');
     const { body } = await mesh.server.admin<{
-      clients: { node: { id: string }; subscriptions: Record<string, { names: string[] }> }[];
+      clients: {
+        node: { id: string };
+        callerLabels: Record<string, string>;
+        subscriptions: Record<string, { names: string[] }>;
+      }[];
     }>('/debug/clients');
     for (const c of body.clients) {
       console.log(
-        `  node ${c.node.id}: ${Object.entries(c.subscriptions)
+        `  node ${c.node.id} ${JSON.stringify(c.callerLabels)}: ${Object.entries(c.subscriptions)
           .map(([t, s]) => `${t} ${[...s.names].sort().join(' ')}`)
           .join(' | ')}`,
       );
     }
     console.log('\nDone. Every answer above came through etcd → etcd-xds → xDS → a stock gRPC client.');
   } finally {
-    client.close();
+    for (const client of clients.values()) client.close();
     await mesh.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }

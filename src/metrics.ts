@@ -26,6 +26,7 @@ export class Metrics {
   readonly catalogRevision: Gauge;
   readonly snapshots: Counter;
   readonly snapshotBuildSeconds: Histogram;
+  readonly rebuildSeconds: Histogram;
   readonly resources: Gauge<'type'>;
   readonly views: Gauge;
 
@@ -146,6 +147,12 @@ export class Metrics {
     this.snapshotBuildSeconds = new Histogram({
       name: 'etcd_xds_snapshot_build_seconds',
       help: 'Time to translate a catalog and encode its resources.',
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    });
+    this.rebuildSeconds = new Histogram({
+      name: 'etcd_xds_rebuild_seconds',
+      help: 'Time from a new catalog to every view rebuilt and every stream group told what changed (before pushes go out).',
       buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers,
     });

@@ -17,6 +17,7 @@ export const SCENARIOS = [
   'peer',
   'admin-dump',
   'stuck-streams',
+  'caller-views',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 

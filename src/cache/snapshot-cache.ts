@@ -5,7 +5,8 @@ import type { Metrics } from '../metrics';
 import { PUSH_ORDER } from '../proto/xds-types';
 import type { Catalog } from '../registry/catalog';
 import type { Flavour, Translator } from '../translate/flavours';
-import { clientKey, plainView, viewOf, type Client, type View } from '../translate/view';
+import type { Resource } from '../translate/resource-set';
+import { callerRouting, clientKey, plainView, viewOf, type Client, type View } from '../translate/view';
 import { systemClock, type Clock } from './clock';
 import { Debouncer } from './debouncer';
 import { AliasEncodings, diffSnapshots, diffViews, Snapshot, type ChangeSet } from './snapshot';
@@ -39,6 +40,8 @@ interface ClientGroup {
   refs: number;
   /** What the group is served now; undefined before the first catalog. */
   snapshot: Snapshot | undefined;
+  /** Its view, and the caller label keys policies read when it was decided. */
+  view: { readonly keys: readonly string[]; readonly view: View } | undefined;
 }
 
 /**
@@ -52,6 +55,11 @@ export class SnapshotCache {
   /** The plain snapshot of each flavour in use. */
   private readonly plain = new Map<Flavour, Snapshot>();
   private readonly groups = new Map<string, ClientGroup>();
+  /** Per view key, its overrides and the caller-routing signature they were made under. */
+  private readonly overrides = new Map<
+    string,
+    { readonly signature: string; readonly resources: readonly Resource[] }
+  >();
   /** The catalog behind the current snapshots. */
   private catalog: Catalog | undefined;
   private pendingCatalog: Catalog | undefined;
@@ -97,7 +105,7 @@ export class SnapshotCache {
     const key = clientKey(client);
     let group = this.groups.get(key);
     if (group === undefined) {
-      group = { client, refs: 0, snapshot: undefined };
+      group = { client, refs: 0, snapshot: undefined, view: undefined };
       this.groups.set(key, group);
       if (this.catalog !== undefined) group.snapshot = this.snapshotOf(viewOf(client, this.catalog));
     }
@@ -187,6 +195,7 @@ export class SnapshotCache {
     const first = this.catalog === undefined;
     this.catalog = catalog;
     const { metrics, logger } = this.options;
+    const stopTimer = metrics.rebuildSeconds.startTimer();
     metrics.snapshots.inc();
     metrics.catalogRevision.set(catalog.revision);
 
@@ -218,11 +227,15 @@ export class SnapshotCache {
     // and one diff per pair of snapshots (most groups share both).
     const views = new Map<string, Snapshot>();
     const diffs = new Map<Snapshot, Map<Snapshot, ChangeSet>>();
+    const { keys } = callerRouting(catalog);
     for (const [key, group] of this.groups) {
-      const view = viewOf(group.client, catalog);
+      // A group's view changes only with the set of label keys policies read.
+      if (group.view === undefined || !sameStrings(group.view.keys, keys))
+        group.view = { keys, view: viewOf(group.client, catalog) };
+      const view = group.view.view;
       let next = views.get(view.key);
       if (next === undefined) {
-        next = this.plain.get(view.flavour)!.withOverrides(this.options.translator.overrides(catalog, view));
+        next = this.plain.get(view.flavour)!.withOverrides(this.overridesOf(catalog, view));
         views.set(view.key, next);
       }
       const previous = group.snapshot;
@@ -242,6 +255,22 @@ export class SnapshotCache {
         listener(key, next, changes ?? diffSnapshots(undefined, next), previous);
     }
     metrics.views.set(views.size);
+    for (const key of this.overrides.keys()) if (!views.has(key)) this.overrides.delete(key);
+    stopTimer();
+  }
+
+  /**
+   * A view's overrides, kept from the last rebuild while nothing they depend on changed (gRPC
+   * views; Envoy's one route configuration holds every service, so it is asked for each time).
+   */
+  private overridesOf(catalog: Catalog, view: View): readonly Resource[] {
+    if (view.labels.size === 0) return [];
+    const { signature } = callerRouting(catalog);
+    const kept = this.overrides.get(view.key);
+    if (kept !== undefined && kept.signature === signature && view.flavour !== 'envoy') return kept.resources;
+    const resources = this.options.translator.overrides(catalog, view);
+    this.overrides.set(view.key, { signature, resources });
+    return resources;
   }
 
   private build(flavour: Flavour, catalog: Catalog, observedAt?: number): Snapshot {
@@ -254,4 +283,8 @@ export class SnapshotCache {
     stopTimer();
     return snapshot;
   }
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  return a === b || (a.length === b.length && a.every((value, i) => value === b[i]));
 }

@@ -105,6 +105,28 @@ export class Snapshot {
     })();
   }
 
+  /**
+   * The snapshot whose resources and version of `type` this one serves: its base when it
+   * overrides nothing of that type. Responses of that type built for one are right for the other.
+   */
+  ownerOf(type: XdsType): Snapshot {
+    return this.base !== undefined && !this.overrides.has(type) ? this.base : this;
+  }
+
+  hasOverrides(type: XdsType): boolean {
+    return this.overrides.has(type);
+  }
+
+  /** Whether this snapshot and `other` override the same resources of `type` (none counts). */
+  sameOverrides(other: Snapshot, type: XdsType): boolean {
+    const mine = this.overrides.get(type);
+    const theirs = other.overrides.get(type);
+    if (mine === undefined || theirs === undefined) return mine === theirs;
+    if (mine.size !== theirs.size) return false;
+    for (const [name, resource] of mine) if (theirs.get(name) !== resource) return false;
+    return true;
+  }
+
   /** The names a type overrides (none for a plain snapshot). */
   overridden(type: XdsType): Iterable<string> {
     return this.overrides.get(type)?.keys() ?? [];
@@ -178,6 +200,14 @@ export type ChangeSet = ReadonlyMap<XdsType, TypeChanges>;
  */
 export function diffViews(previous: Snapshot, next: Snapshot, rootChanges: ChangeSet): ChangeSet {
   if (previous.base === undefined && next.base === undefined) return rootChanges;
+  // Most often a view's overrides stay what they were and the plain changes are of other types.
+  if (
+    PUSH_ORDER.every(
+      (type) =>
+        previous.sameOverrides(next, type) && (!previous.hasOverrides(type) || !rootChanges.has(type)),
+    )
+  )
+    return rootChanges;
   const changes = new Map(rootChanges);
   for (const type of PUSH_ORDER) {
     const overridden = new Set([...previous.overridden(type), ...next.overridden(type)]);

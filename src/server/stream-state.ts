@@ -255,10 +255,13 @@ let lastSnapshotSerial = 0;
  * most one update and one removal of a type per snapshot, so its nonces stay unique.
  */
 export function pushNonce(snapshot: Snapshot, type: XdsType, kind: 'u' | 'r'): string {
-  let serial = snapshotSerials.get(snapshot);
+  // Views that serve their flavour's resources of this type share its nonces, and so the
+  // responses built for them (a view differs only in the types it overrides).
+  const owner = snapshot.ownerOf(type);
+  let serial = snapshotSerials.get(owner);
   if (serial === undefined) {
     serial = ++lastSnapshotSerial;
-    snapshotSerials.set(snapshot, serial);
+    snapshotSerials.set(owner, serial);
   }
   return `p${serial}.${type.short}.${kind}`;
 }

@@ -7,7 +7,8 @@
 import type { Catalog, ServiceCatalog } from '../registry/catalog';
 import type { CallerLabels } from './caller-labels';
 import type { Flavour } from './flavours';
-import { selectedCallerRoutes } from './route-plan';
+import type { RoutingPolicy } from '../registry/policy';
+import { selectedCallerRoutes, versionsWithInstances } from './route-plan';
 
 export interface Client {
   readonly flavour: Flavour;
@@ -45,6 +46,11 @@ interface CallerRouting {
   readonly keys: readonly string[];
   /** Services whose policy has caller routes, by name order. */
   readonly services: readonly ServiceCatalog[];
+  /**
+   * Changes when anything caller-routed gRPC route configurations depend on does (a policy, or
+   * the versions of a service with caller routes); equal signatures, equal overrides per view.
+   */
+  readonly signature: string;
 }
 
 const callerRoutings = new WeakMap<Catalog, CallerRouting>();
@@ -60,7 +66,11 @@ export function callerRouting(catalog: Catalog): CallerRouting {
       services.push(service);
       for (const key of service.policy.callerKeys) keys.add(key);
     }
-    routing = { keys: [...keys].sort(), services };
+    routing = {
+      keys: [...keys].sort(),
+      services,
+      signature: services.map((service) => `${policyId(service.policy)} ${routeInputs(service)}`).join('\n'),
+    };
     callerRoutings.set(catalog, routing);
   }
   return routing;
@@ -89,7 +99,69 @@ export function viewSelections(
   view: View,
 ): readonly { readonly service: ServiceCatalog; readonly selected: readonly number[] }[] {
   if (view.labels.size === 0) return [];
-  return callerRouting(catalog)
-    .services.map((service) => ({ service, selected: selectedCallerRoutes(service.policy, view.labels) }))
-    .filter(({ selected }) => selected.length > 0);
+  const result: { service: ServiceCatalog; selected: readonly number[] }[] = [];
+  for (const service of callerRouting(catalog).services) {
+    const selected = selectionOf(service.policy, view);
+    if (selected.length > 0) result.push({ service, selected });
+  }
+  return result;
+}
+
+const policyIds = new WeakMap<RoutingPolicy, number>();
+let lastPolicyId = 0;
+
+/** A number naming a policy object while it lives (a policy key's value, until it changes). */
+function policyId(policy: RoutingPolicy): number {
+  let id = policyIds.get(policy);
+  if (id === undefined) policyIds.set(policy, (id = ++lastPolicyId));
+  return id;
+}
+
+const versionSignatures = new WeakMap<ServiceCatalog, string>();
+
+/** What a service's routes depend on besides its policy: its name and the versions it has. */
+function routeInputs(service: ServiceCatalog): string {
+  let signature = versionSignatures.get(service);
+  if (signature === undefined) {
+    signature = `${service.name}\n${versionsWithInstances(service).join(',')}`;
+    versionSignatures.set(service, signature);
+  }
+  return signature;
+}
+
+/**
+ * Route configurations (or virtual hosts) of a service for clients that get its caller routes
+ * `selected`, memoised on what routes depend on: the policy object (kept while its etcd value is
+ * unchanged), the service's name and versions, and the selection. An instance coming or going
+ * without changing the versions reuses them, so views cost nothing for it.
+ */
+export class SelectionMemo<T> {
+  private readonly byPolicy = new WeakMap<RoutingPolicy, Map<string, T>>();
+
+  get(service: ServiceCatalog, selected: readonly number[], build: () => T): T {
+    let built = this.byPolicy.get(service.policy);
+    if (built === undefined) this.byPolicy.set(service.policy, (built = new Map<string, T>()));
+    const key = `${routeInputs(service)}\n${selected.join(',')}`;
+    let value = built.get(key);
+    if (value === undefined) {
+      // Versions come and go: keep the memo of one policy bounded.
+      if (built.size >= 1_000) built.clear();
+      built.set(key, (value = build()));
+    }
+    return value;
+  }
+}
+
+const selections = new WeakMap<RoutingPolicy, Map<string, readonly number[]>>();
+
+/** selectedCallerRoutes, memoised per policy object and view. */
+function selectionOf(policy: RoutingPolicy, view: View): readonly number[] {
+  let byView = selections.get(policy);
+  if (byView === undefined) selections.set(policy, (byView = new Map<string, readonly number[]>()));
+  let selected = byView.get(view.key);
+  if (selected === undefined) {
+    if (byView.size >= 10_000) byView.clear();
+    byView.set(view.key, (selected = selectedCallerRoutes(policy, view.labels)));
+  }
+  return selected;
 }

@@ -13,8 +13,8 @@ function parseTallies(stdout: string): { label: string; tally: Map<string, numbe
   return (
     stdout
       .split('\n')
-      // Result lines are indented; the closing line also has arrows.
-      .filter((line) => line.startsWith('  ') && line.includes(' → '))
+      // Result lines are indented by two spaces (explain's output, by more, has arrows too).
+      .filter((line) => /^ {2}\S/.test(line) && line.includes(' → '))
       .map((line) => {
         const [label, answers] = line.split(' → ');
         const tally = new Map<string, number>();
@@ -35,7 +35,7 @@ const only = (tally: Map<string, number>, allowed: RegExp): void =>
   );
 
 describe('npm run demo', () => {
-  it('routes by version, splits 90/10, applies the header rule and follows registrations', async (t) => {
+  it('routes by version, splits 90/10, applies the header rule, follows registrations and pins app v2 to user v3', async (t) => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
       ['--import', 'tsx', path.join(ROOT, 'demo/run.ts')],
@@ -60,9 +60,14 @@ describe('npm run demo', () => {
         'no header',
         'header version: v2',
         'header version: v2',
+        'user, header version: v1',
+        'user, pinned, header version: v1',
+        'user, pinned, no header',
+        'policy deleted: header version: v1',
       ],
     );
-    const [v1, v2, v9, none, split, beta, noHeader, twoV2, lastV2] = lines.map((l) => l.tally);
+    const [v1, v2, v9, none, split, beta, noHeader, twoV2, lastV2, userV1, pinned, pinnedNoHeader, unpinned] =
+      lines.map((l) => l.tally);
     only(v1, /^app-v1-[ab] \(v1\)$/);
     only(v2, /^app-v2-a \(v2\)$/);
     only(v9, /^UNAVAILABLE/);
@@ -74,6 +79,19 @@ describe('npm run demo', () => {
     only(noHeader, /\(v1\)$/);
     assert.ok(twoV2.has('app-v2-b (v2)'), 'the new v2 instance answers');
     only(lastV2, /^app-v2-b \(v2\)$/);
+    // The demo client is app v2: the caller route pins it to user v3 whatever its headers say.
+    only(userV1, /^user-v1 \(v1\)$/);
+    only(pinned, /^user-v3 \(v3\)$/);
+    only(pinnedNoHeader, /^user-v3 \(v3\)$/);
+    only(unpinned, /^user-v1 \(v1\)$/);
+    assert.match(
+      stdout,
+      /\$ etcd-xds explain user --caller service=app --caller version=v2 -H version:v1\n\s+call to user from service=app,version=v2[^\n]*\n\s+route: policy-0[^\n]*\n\s+outcome: routed\n\s+100% → cluster user\/v3\n\s+user-v3 [^\n]*\n\s+\(exit 0\)/,
+    );
+    assert.match(
+      stdout,
+      /\$ etcd-xds explain user -H version:v1\n\s+call to user from a client without caller labels[^\n]*\n\s+route: version-v1[^\n]*\n\s+outcome: routed\n\s+100% → cluster user\/v1\n/,
+    );
     assert.match(stdout, /Done\. Every answer above came through/);
   });
 });

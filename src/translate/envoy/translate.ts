@@ -5,7 +5,7 @@ import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../../proto/xds-types';
 import type { Catalog, ServiceCatalog } from '../../registry/catalog';
 import { indexResources, type Resource, type ResourceSet } from '../resource-set';
 import { planRoutes, selectedCallerRoutes } from '../route-plan';
-import { viewSelections, type View } from '../view';
+import { SelectionMemo, viewSelections, type View } from '../view';
 import { serviceClusters } from '../service-clusters';
 import { envoyCluster } from './cluster';
 import { envoyClusterLoadAssignment } from './cluster-load-assignment';
@@ -31,22 +31,14 @@ interface EnvoyServiceResources {
 // Per service, as for gRPC clients: a catalog change costs work only for the services it touched.
 const translated = new WeakMap<ServiceCatalog, EnvoyServiceResources>();
 /** Virtual hosts for proxies that get some of the service's caller routes, by selection. */
-const callerHosts = new WeakMap<ServiceCatalog, Map<string, VirtualHost>>();
+const callerHosts = new SelectionMemo<VirtualHost>();
 
 function translateService(service: ServiceCatalog, selected: readonly number[] = []): EnvoyServiceResources {
   const resources = translatePlainService(service);
   if (selected.length === 0) return resources;
-  let hosts = callerHosts.get(service);
-  if (hosts === undefined) {
-    hosts = new Map();
-    callerHosts.set(service, hosts);
-  }
-  const key = selected.join(',');
-  let virtualHost = hosts.get(key);
-  if (virtualHost === undefined) {
-    virtualHost = envoyVirtualHost(service.name, planRoutes(service, selected));
-    hosts.set(key, virtualHost);
-  }
+  const virtualHost = callerHosts.get(service, selected, () =>
+    envoyVirtualHost(service.name, planRoutes(service, selected)),
+  );
   return { ...resources, virtualHost };
 }
 

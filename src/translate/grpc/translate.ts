@@ -5,7 +5,7 @@ import type { Catalog, ServiceCatalog } from '../../registry/catalog';
 import { indexResources, type Resource, type ResourceAlias, type ResourceSet } from '../resource-set';
 import { listenerName, serviceOfListenerAlias } from '../resource-names';
 import { planRoutes, selectedCallerRoutes } from '../route-plan';
-import { viewSelections, type View } from '../view';
+import { SelectionMemo, viewSelections, type View } from '../view';
 import { serviceClusters } from '../service-clusters';
 import { grpcCluster } from './cluster';
 import { grpcClusterLoadAssignment } from './cluster-load-assignment';
@@ -32,8 +32,8 @@ const DEFAULT_OPTIONS: GrpcTranslateOptions = { flavour: 'grpc', ringHash: true 
 const translated = new WeakMap<ServiceCatalog, ServiceResources>();
 const translatedWithoutRingHash = new WeakMap<ServiceCatalog, ServiceResources>();
 /** Route configurations for clients that get some of the service's caller routes, by selection. */
-const callerRoutes = new WeakMap<ServiceCatalog, Map<string, ServiceResources>>();
-const callerRoutesWithoutRingHash = new WeakMap<ServiceCatalog, Map<string, ServiceResources>>();
+const callerRoutes = new SelectionMemo<Resource>();
+const callerRoutesWithoutRingHash = new SelectionMemo<Resource>();
 
 /**
  * A service's resources for gRPC clients that get the caller routes `selected` (policy indices;
@@ -53,22 +53,10 @@ export function translateServiceForGrpc(
     cache.set(service, resources);
   }
   if (selected.length === 0) return resources;
-  const byCaller = downgrade ? callerRoutesWithoutRingHash : callerRoutes;
-  let selections = byCaller.get(service);
-  if (selections === undefined) {
-    selections = new Map();
-    byCaller.set(service, selections);
-  }
-  const key = selected.join(',');
-  let forCaller = selections.get(key);
-  if (forCaller === undefined) {
-    forCaller = {
-      ...resources,
-      routes: [routeResource(downgrade ? withoutRingHash(service) : service, selected)],
-    };
-    selections.set(key, forCaller);
-  }
-  return forCaller;
+  const route = (downgrade ? callerRoutesWithoutRingHash : callerRoutes).get(service, selected, () =>
+    routeResource(downgrade ? withoutRingHash(service) : service, selected),
+  );
+  return { ...resources, routes: [route] };
 }
 
 function withoutRingHash(service: ServiceCatalog): ServiceCatalog {
