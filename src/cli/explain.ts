@@ -18,12 +18,14 @@ export interface ExplainOptions {
 /** The /debug/explain URL for these options, or an error naming the bad one. */
 export function explainUrl(options: ExplainOptions): URL | { error: string } {
   let url: URL;
+  // host:port alone means plain HTTP, as the admin port serves.
+  const admin = /^[a-z][a-z0-9+.-]*:\/\//i.test(options.admin) ? options.admin : `http://${options.admin}`;
   try {
-    url = new URL('/debug/explain', options.admin);
+    url = new URL('/debug/explain', admin);
   } catch {
     return { error: `--admin: ${JSON.stringify(options.admin)} is not a URL` };
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '')
     return { error: `--admin: ${JSON.stringify(options.admin)} must be an http(s) URL` };
   url.searchParams.append('service', options.service);
   for (const header of options.headers) {

@@ -8,11 +8,24 @@ import type { DiscoveryRequest__Output } from '../generated/envoy/service/discov
 import type { XdsType } from '../proto/xds-types';
 import type { ClientProfile } from './client-kind';
 import type { DeltaStreamState } from './delta-stream-state';
-import type { LimitViolation } from './request-limits';
+import type * as grpc from '@grpc/grpc-js';
 import type { StreamState } from './stream-state';
 import type { SubscriptionDelta } from './type-subscription';
 
 export type Protocol = 'sotw' | 'delta';
+
+/** Why a stream is refused or ended (request-limits.ts decides; the code and details reach the client). */
+export interface LimitViolation {
+  readonly code: grpc.status;
+  readonly reason:
+    | 'name-too-long'
+    | 'too-many-names'
+    | 'too-many-subscriptions'
+    | 'too-many-held'
+    | 'too-many-streams'
+    | 'stalled';
+  readonly details: string;
+}
 
 export type AnyRequest = DiscoveryRequest__Output | DeltaDiscoveryRequest__Output;
 

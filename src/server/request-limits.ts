@@ -3,7 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { DeltaDiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DeltaDiscoveryRequest';
 import type { DiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DiscoveryRequest';
-import type { AnyRequest, ObservedStream, RequestOutcome, XdsObserver } from './observer';
+import type { AnyRequest, LimitViolation, ObservedStream, RequestOutcome, XdsObserver } from './observer';
 import type { TypeSubscription } from './type-subscription';
 
 /** Largest discovery request accepted, in bytes (gRPC's own default). */
@@ -13,17 +13,7 @@ export const MAX_RESOURCE_NAME_LENGTH = 1024;
 /** Most resource names one stream may subscribe to for one type. */
 export const MAX_SUBSCRIBED_NAMES = 100_000;
 
-export interface LimitViolation {
-  readonly code: grpc.status;
-  readonly reason:
-    | 'name-too-long'
-    | 'too-many-names'
-    | 'too-many-subscriptions'
-    | 'too-many-held'
-    | 'too-many-streams'
-    | 'stalled';
-  readonly details: string;
-}
+export type { LimitViolation } from './observer';
 
 /** Checks the names a request lists before it is applied. */
 export function checkRequest(

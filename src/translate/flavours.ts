@@ -4,16 +4,10 @@ import { envoyViewOverrides, translateForEnvoy } from './envoy/translate';
 import type { EnvoyListenerAddress } from './envoy/listener';
 import { grpcViewOverrides, translateForGrpc } from './grpc/translate';
 import type { Resource, ResourceSet } from './resource-set';
+import type { Flavour } from './flavour';
 import { plainView, type View } from './view';
 
-/**
- * - `grpc`: proxyless gRPC clients.
- * - `grpc-no-ring-hash`: gRPC clients that crash on ring_hash clusters (C-core 1.50 and 1.51,
- *   grpc/grpc#31766); ring_hash policies are served to them as round robin.
- * - `envoy`: Envoy proxies; a socket listener and virtual hosts per service.
- */
-export const FLAVOURS = ['grpc', 'grpc-no-ring-hash', 'envoy'] as const;
-export type Flavour = (typeof FLAVOURS)[number];
+export { FLAVOURS, type Flavour } from './flavour';
 
 export interface TranslateSettings {
   readonly envoyListener: EnvoyListenerAddress;

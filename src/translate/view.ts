@@ -6,7 +6,7 @@
 //   whose keys a caller route mentions. A label no policy reads splits nothing.
 import type { Catalog, ServiceCatalog } from '../registry/catalog';
 import type { CallerLabels } from './caller-labels';
-import type { Flavour } from './flavours';
+import type { Flavour } from './flavour';
 import type { RoutingPolicy } from '../registry/policy';
 import { selectedCallerRoutes, versionsWithInstances } from './route-plan';
 
