@@ -48,8 +48,25 @@ export interface Explanation {
     readonly weight: number;
     readonly endpoints: readonly ExplainedEndpoint[];
   }[];
+  /** The timeout in force, as a policy writes it ("300ms", "2s"); null: the caller's deadline alone. */
   readonly timeout: string | null;
-  readonly retry: object | null;
+  readonly retry: {
+    readonly on: readonly string[];
+    readonly attempts: number;
+    readonly backoff: { readonly base: string; readonly max: string };
+  } | null;
+}
+
+interface DurationJson {
+  readonly seconds?: string | number;
+  readonly nanos?: number;
+}
+
+/** A decoded Duration as a policy would write it: whole seconds as "2s", anything else in ms. */
+function policyDuration(duration: DurationJson | undefined): string | undefined {
+  if (duration === undefined) return undefined;
+  const ms = Number(duration.seconds ?? 0) * 1000 + (duration.nanos ?? 0) / 1e6;
+  return ms > 0 && ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
 // The parts of the decoded resources explain reads (decodeToJson: proto field names, JSON values).
@@ -86,9 +103,15 @@ interface RouteJson {
     readonly weighted_clusters?: {
       readonly clusters: readonly { name: string; weight?: { value?: number } }[];
     };
-    readonly timeout?: string;
-    readonly max_stream_duration?: { readonly max_stream_duration?: string };
-    readonly retry_policy?: object;
+    readonly max_stream_duration?: { readonly max_stream_duration?: DurationJson };
+    readonly retry_policy?: {
+      readonly retry_on?: string;
+      readonly num_retries?: { readonly value?: number };
+      readonly retry_back_off?: {
+        readonly base_interval?: DurationJson;
+        readonly max_interval?: DurationJson;
+      };
+    };
   };
   readonly typed_per_filter_config?: Record<string, { readonly abort?: { readonly grpc_status?: number } }>;
 }
@@ -155,8 +178,20 @@ export function explain(
   const route = routes[index];
   const chosen = { name: route.name ?? `#${index}`, index };
   const action = route.route ?? {};
-  const timeout = action.max_stream_duration?.max_stream_duration ?? action.timeout ?? null;
-  const retry = action.retry_policy ?? null;
+  // What gRPC clients read (gRFC A31, A44); the Envoy flavour renders the same policy.
+  const timeout = policyDuration(action.max_stream_duration?.max_stream_duration) ?? null;
+  const policy = action.retry_policy;
+  const retry =
+    policy === undefined
+      ? null
+      : {
+          on: (policy.retry_on ?? '').split(',').filter((code) => code !== ''),
+          attempts: (policy.num_retries?.value ?? 1) + 1,
+          backoff: {
+            base: policyDuration(policy.retry_back_off?.base_interval) ?? '25ms',
+            max: policyDuration(policy.retry_back_off?.max_interval) ?? '250ms',
+          },
+        };
   const abort = route.typed_per_filter_config?.[FAULT_FILTER_NAME]?.abort;
   if (abort !== undefined) {
     return {

@@ -76,7 +76,12 @@ export function formatExplanation(answer: Explanation): string {
     }
   }
   if (answer.timeout !== null) lines.push(`timeout: ${answer.timeout}`);
-  if (answer.retry !== null) lines.push(`retry: ${JSON.stringify(answer.retry)}`);
+  if (answer.retry !== null) {
+    const { on, attempts, backoff } = answer.retry;
+    lines.push(
+      `retry: on ${on.join(', ')}, ${attempts} attempts in all, backoff ${backoff.base} to ${backoff.max}`,
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ErrorCode, fail, ok, type Result } from '../errors';
 import { compareStrings } from '../stable-order';
 import { decodeJsonValue, formatZodError } from './json-value';
+import { parseDuration } from '../duration';
 import { checkHeaderName, checkLabelKey, checkLabelValue, checkServiceName, checkVersion } from './names';
 
 export type HeaderMatch =
@@ -15,6 +16,33 @@ export type HeaderMatch =
 export interface VersionWeight {
   readonly version: string;
   readonly weight: number;
+}
+
+/** gRPC status codes a call may be retried on (gRFC A44; Envoy's x-envoy-retry-grpc-on). */
+export const RETRY_ON = [
+  'cancelled',
+  'deadline-exceeded',
+  'internal',
+  'resource-exhausted',
+  'unavailable',
+] as const;
+export type RetryOn = (typeof RETRY_ON)[number];
+
+/** Retries (contract §8): on which codes, how many attempts in all, and the backoff between them. */
+export interface RetryPolicy {
+  /** Sorted, distinct. */
+  readonly on: readonly RetryOn[];
+  /** Total attempts including the first, 2–5. */
+  readonly attempts: number;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+}
+
+/** Timeout and retries: service-level in a policy, and per route (overriding the service's). */
+export interface CallPolicy {
+  /** The longest a call may take, in ms; undefined: the application's deadline alone. */
+  readonly timeoutMs?: number;
+  readonly retry?: RetryPolicy;
 }
 
 /** Which gRPC methods a route applies to: its path match (gRFC A28), on `/pkg.Service/Method`. */
@@ -33,15 +61,16 @@ export type PolicyRoute = {
    */
   readonly caller?: readonly (readonly [string, string])[];
   readonly method?: MethodMatch;
-} & (
-  | { readonly version: string; readonly weights?: undefined }
-  /** Sorted by version; only positive weights. */
-  | { readonly version?: undefined; readonly weights: readonly VersionWeight[] }
-);
+} & CallPolicy &
+  (
+    | { readonly version: string; readonly weights?: undefined }
+    /** Sorted by version; only positive weights. */
+    | { readonly version?: undefined; readonly weights: readonly VersionWeight[] }
+  );
 
 export type LbPolicy = 'round_robin' | 'ring_hash' | 'least_request';
 
-export interface RoutingPolicy {
+export interface RoutingPolicy extends CallPolicy {
   /** The etcd key the policy came from; undefined for the built-in default. */
   readonly key: string | undefined;
   readonly header: string;
@@ -70,6 +99,10 @@ export const DEFAULT_POLICY: RoutingPolicy = {
 };
 
 export const MAX_POLICY_BYTES = 64 * 1024;
+/** Policy durations (timeout, retry backoff): 1 ms to 1 h. */
+export const MAX_POLICY_DURATION_MS = 3_600_000;
+/** gRFC A44 / Envoy default base of a retry backoff (the maximum defaults to 10 × base). */
+export const DEFAULT_RETRY_BASE_MS = 25;
 export const MAX_POLICY_ROUTES = 100;
 export const MAX_HEADERS_PER_ROUTE = 16;
 export const MAX_CALLER_LABELS_PER_ROUTE = 16;
@@ -110,6 +143,14 @@ const methodMatchSchema = z
     'a method matcher needs exactly one of exact, prefix, regex',
   );
 
+const retrySchema = z
+  .object({
+    on: z.array(z.enum(RETRY_ON)).min(1),
+    attempts: z.number().int().min(2).max(5),
+    backoff: z.object({ base: z.string(), max: z.string() }).strict().partial().optional(),
+  })
+  .strict();
+
 // Unknown fields are rejected: a typo such as "defualtVersion" must not silently change routing.
 const weightsSchema = z.record(z.string(), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER));
 
@@ -136,6 +177,8 @@ const policySchema = z
               ),
             version: z.string().optional(),
             weights: weightsSchema.optional(),
+            timeout: z.string().optional(),
+            retry: retrySchema.optional(),
           })
           .strict()
           .refine(
@@ -147,6 +190,8 @@ const policySchema = z
       .optional(),
     lbPolicy: z.enum(['round_robin', 'ring_hash', 'least_request']).optional(),
     hashHeader: z.string().optional(),
+    timeout: z.string().optional(),
+    retry: retrySchema.optional(),
   })
   .strict();
 
@@ -212,7 +257,8 @@ export function parsePolicy(key: string, value: Uint8Array | string): Result<Rou
       }
       return { name, invert, kind: 'present', value: m.present ?? true };
     });
-    const matches = { headers, ...(caller && { caller }), ...(method && { method }) };
+    const calls = checkCallPolicy(`routes[${r}].`, route);
+    const matches = { headers, ...(caller && { caller }), ...(method && { method }), ...calls };
     return route.weights === undefined
       ? { ...matches, version: route.version! }
       : { ...matches, weights: checkWeights(`routes[${r}].weights`, route.weights) };
@@ -252,6 +298,35 @@ export function parsePolicy(key: string, value: Uint8Array | string): Result<Rou
     return { kind: 'prefix', value: prefix };
   }
 
+  /** A timeout and retry, each checked; `field` prefixes their names in errors. */
+  function checkCallPolicy(
+    field: string,
+    given: { timeout?: string; retry?: z.infer<typeof retrySchema> },
+  ): CallPolicy {
+    const duration = (name: string, text: string): number => {
+      const parsed = parseDuration(text, { units: ['ms', 's'], maxMs: MAX_POLICY_DURATION_MS });
+      if (parsed.ok) return parsed.ms;
+      problems.push(`${field}${name}: ${JSON.stringify(text)} ${parsed.message}`);
+      return 0;
+    };
+    const calls: { timeoutMs?: number; retry?: RetryPolicy } = {};
+    if (given.timeout !== undefined) calls.timeoutMs = duration('timeout', given.timeout);
+    if (given.retry !== undefined) {
+      const { on, attempts, backoff } = given.retry;
+      const backoffBaseMs =
+        backoff?.base === undefined ? DEFAULT_RETRY_BASE_MS : duration('retry.backoff.base', backoff.base);
+      // As gRPC and Envoy do when the field is unset: 10 × base.
+      const backoffMaxMs =
+        backoff?.max === undefined ? backoffBaseMs * 10 : duration('retry.backoff.max', backoff.max);
+      if (backoffMaxMs < backoffBaseMs)
+        problems.push(
+          `${field}retry.backoff: max ${backoff?.max} is less than base ${backoff?.base ?? '25ms'}`,
+        );
+      calls.retry = { on: [...new Set(on)].sort(compareStrings), attempts, backoffBaseMs, backoffMaxMs };
+    }
+    return calls;
+  }
+
   const lbPolicy = spec.lbPolicy ?? DEFAULT_POLICY.lbPolicy;
   if (lbPolicy === 'ring_hash') {
     if (spec.hashHeader === undefined) problems.push('hashHeader: required when lbPolicy is ring_hash');
@@ -260,8 +335,10 @@ export function parsePolicy(key: string, value: Uint8Array | string): Result<Rou
     problems.push('hashHeader: only used with lbPolicy ring_hash');
   }
 
+  const serviceCalls = checkCallPolicy('', spec);
   if (problems.length > 0) return bad(problems.join('; '));
   return ok({
+    ...serviceCalls,
     key,
     header,
     defaultVersion: spec.defaultVersion,

@@ -43,6 +43,12 @@ type ActiveStream = {
   unflushed: number;
   /** When `unflushed` last went up from 0 (performance.now()). */
   unflushedSince: number;
+  /**
+   * Responses written, those whose write callback ran, and those the client has shown it read (a
+   * request answering the latest response's nonce: it read that one and every one before it).
+   * `unflushed` is written − max(flushed, read): the proof can come before the callbacks do.
+   */
+  writeCounts: { written: number; flushed: number; read: number; lastNonce: string | undefined };
   /** Pushes not written (the client was not reading, or backing off after NACKs), merged. */
   held: HeldChanges | undefined;
   /** The write callback (one per stream rather than one per write). */
@@ -258,6 +264,7 @@ export class XdsServer {
       closed: false,
       unflushed: 0,
       unflushedSince: 0,
+      writeCounts: { written: 0, flushed: 0, read: 0, lastNonce: undefined },
       held: undefined,
       flushed: () => undefined,
     };
@@ -305,6 +312,15 @@ export class XdsServer {
 
   private onRequest(stream: ActiveStream, request: AnyRequest): void {
     if (stream.closed) return;
+    const nonce = request.response_nonce;
+    if (stream.unflushed > 0 && nonce !== '' && nonce === stream.writeCounts.lastNonce) {
+      // The client answers the latest response: it has read everything written to it, even if the
+      // connection has not reported the bytes taken yet (its callbacks can come after this request).
+      stream.writeCounts.read = stream.writeCounts.written;
+      this.countUnflushed(stream);
+      this.drained(stream);
+      if (stream.closed) return;
+    }
     if (stream.profile === undefined) {
       stream.profile = clientProfile(request.node);
       stream.clientKey = this.options.cache.acquire(stream.profile);
@@ -519,7 +535,21 @@ export class XdsServer {
 
   /** A response's bytes were taken by the connection; once all are, what waited goes out. */
   private onFlushed(stream: ActiveStream): void {
-    if (--stream.unflushed > 0 || stream.closed) return;
+    stream.writeCounts.flushed++;
+    const before = stream.unflushed;
+    this.countUnflushed(stream);
+    // Already drained when the client showed it had read everything (see onRequest).
+    if (before === 0 || stream.unflushed > 0 || stream.closed) return;
+    this.drained(stream);
+  }
+
+  private countUnflushed(stream: ActiveStream): void {
+    const { written, flushed, read } = stream.writeCounts;
+    stream.unflushed = written - Math.max(flushed, read);
+  }
+
+  /** Everything written to the stream was taken: what waited goes out. */
+  private drained(stream: ActiveStream): void {
     if (stream.waiting !== undefined) {
       if (this.pushes.busy || this.options.cache.current() === undefined) this.waiting.add(stream);
       else this.answer(stream);
@@ -542,7 +572,10 @@ export class XdsServer {
     let written = 0;
     for (const response of responses) {
       if (stream.closed) break;
-      if (stream.unflushed++ === 0) stream.unflushedSince = performance.now();
+      if (stream.unflushed === 0) stream.unflushedSince = performance.now();
+      stream.writeCounts.written++;
+      stream.writeCounts.lastNonce = response.nonce;
+      this.countUnflushed(stream);
       call.write(response, stream.flushed);
       written++;
     }

@@ -5,7 +5,8 @@ import type { Route } from '../generated/envoy/config/route/v3/Route';
 import type { RouteAction } from '../generated/envoy/config/route/v3/RouteAction';
 import type { RegexMatcher } from '../generated/envoy/type/matcher/v3/RegexMatcher';
 import type { RouteMatch } from '../generated/envoy/config/route/v3/RouteMatch';
-import type { HeaderMatch, MethodMatch } from '../registry/policy';
+import type { RetryPolicy as RoutePolicyRetry } from '../generated/envoy/config/route/v3/RetryPolicy';
+import type { HeaderMatch, MethodMatch, RetryPolicy } from '../registry/policy';
 import { packAny } from './any';
 import { FAULT_FILTER_NAME, FAULT_MESSAGE } from './filters';
 import { serviceClusterName } from './resource-names';
@@ -19,6 +20,8 @@ export interface RouteDialect {
   readonly regex: (pattern: string) => RegexMatcher;
   /** Settings added to every route action (e.g. Envoy timeouts). */
   readonly actionExtras: Partial<RouteAction>;
+  /** How this flavour writes a route's timeout (over actionExtras). */
+  readonly timeout: (timeoutMs: number) => Partial<RouteAction>;
 }
 
 export function renderRoute(
@@ -28,8 +31,11 @@ export function renderRoute(
   dialect: RouteDialect,
 ): Route {
   const match = { ...pathMatch(route.method, dialect), headers: route.headers.map(dialect.headerMatcher) };
+  const { timeoutMs, retry } = route.calls;
   const common = {
     ...dialect.actionExtras,
+    ...(timeoutMs !== undefined && dialect.timeout(timeoutMs)),
+    ...(retry !== undefined && { retry_policy: retryPolicy(retry) }),
     hash_policy: hashHeader === undefined ? [] : [{ header: { header_name: hashHeader } }],
   };
   const action = route.action;
@@ -64,6 +70,25 @@ export function renderRoute(
         },
       };
   }
+}
+
+/** A protobuf Duration for a number of milliseconds (fractions of a millisecond kept to the ns). */
+export function protoDuration(ms: number): { seconds: number; nanos?: number } {
+  const seconds = Math.floor(ms / 1000);
+  const nanos = Math.round((ms - seconds * 1000) * 1e6);
+  return nanos === 0 ? { seconds } : { seconds, nanos };
+}
+
+/** gRFC A44 retries as gRPC clients and Envoy read them: grpc status names, retries after the first. */
+function retryPolicy(retry: RetryPolicy): RoutePolicyRetry {
+  return {
+    retry_on: retry.on.join(','),
+    num_retries: { value: retry.attempts - 1 },
+    retry_back_off: {
+      base_interval: protoDuration(retry.backoffBaseMs),
+      max_interval: protoDuration(retry.backoffMaxMs),
+    },
+  };
 }
 
 /** The route's path match: every method (prefix `/`), or the policy's method matcher (gRFC A28). */

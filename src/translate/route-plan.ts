@@ -1,6 +1,13 @@
 // Evaluates a service's routing policy (contract §4) into an ordered, flavour-independent list of
 // routes. Every flavour renders the same plan, so gRPC clients and Envoy route alike.
-import type { HeaderMatch, MethodMatch, PolicyRoute, RoutingPolicy, VersionWeight } from '../registry/policy';
+import type {
+  CallPolicy,
+  HeaderMatch,
+  MethodMatch,
+  PolicyRoute,
+  RoutingPolicy,
+  VersionWeight,
+} from '../registry/policy';
 import type { CallerLabels } from './caller-labels';
 import type { ServiceCatalog } from '../registry/catalog';
 import { serviceClusterName, versionClusterName } from './resource-names';
@@ -22,6 +29,8 @@ export interface PlannedRoute {
   /** The gRPC methods it applies to; undefined for all. */
   readonly method?: MethodMatch;
   readonly action: RouteAction;
+  /** Timeout and retries for the calls it routes (the route's own, else the service's). */
+  readonly calls: CallPolicy;
 }
 
 export interface RoutePlan {
@@ -81,6 +90,10 @@ export function planRoutes(service: ServiceCatalog, selected: readonly number[] 
       headers: route.headers,
       ...(route.method && { method: route.method }),
       action,
+      calls: callsOf(action, {
+        timeoutMs: route.timeoutMs ?? policy.timeoutMs,
+        retry: route.retry ?? policy.retry,
+      }),
     });
   });
   for (const version of available) {
@@ -88,6 +101,7 @@ export function planRoutes(service: ServiceCatalog, selected: readonly number[] 
       name: `version-${version}`,
       headers: [{ name: policy.header, invert: false, kind: 'exact', value: version }],
       action: toVersion(version),
+      calls: callsOf(toVersion(version), policy),
     });
   }
   if (policy.onUnknownVersion === 'reject') {
@@ -98,10 +112,21 @@ export function planRoutes(service: ServiceCatalog, selected: readonly number[] 
         kind: 'reject',
         reason: `no instances of ${service.name} with the requested ${policy.header}`,
       },
+      calls: {},
     });
   }
-  routes.push({ name: 'default', headers: [], action: defaultAction(service, available, toVersion) });
+  const fallback = defaultAction(service, available, toVersion);
+  routes.push({ name: 'default', headers: [], action: fallback, calls: callsOf(fallback, policy) });
   return { routes, hashHeader: policy.lbPolicy === 'ring_hash' ? policy.hashHeader : undefined };
+}
+
+/** The timeout and retries a route carries: none on a route that fails every call anyway. */
+function callsOf(action: RouteAction, calls: CallPolicy): CallPolicy {
+  if (action.kind === 'reject') return {};
+  return {
+    ...(calls.timeoutMs !== undefined && { timeoutMs: calls.timeoutMs }),
+    ...(calls.retry !== undefined && { retry: calls.retry }),
+  };
 }
 
 function defaultAction(

@@ -161,10 +161,20 @@ describe('what clients send, in log lines', () => {
         error_detail: { code: 3, message: `rejected ${i}: ${'y'.repeat(10_000)}` },
       });
     }
+    const staleBefore = await mesh.server.metric('etcd_xds_requests_total{type="CDS",outcome="stale"}');
     await eventually(
       () => mesh.server.metric('etcd_xds_nacks_total{type="CDS"}'),
       (n) => assert.equal(n - nacksBefore, storm),
-    );
+    ).catch(async (error: Error) => {
+      // A push to the stream after `response` (the app's lease lost and renewed on a starved
+      // machine) turns every NACK of the older nonce into a stale request: say so when it happens.
+      const stale =
+        (await mesh.server.metric('etcd_xds_requests_total{type="CDS",outcome="stale"}')) - staleBefore;
+      const refused = await mesh.server.metric('etcd_xds_refused_requests_total{reason="too-many-held"}');
+      throw new Error(
+        `${error.message}\n(stale requests meanwhile: ${stale}; streams refused too-many-held: ${refused})`,
+      );
+    });
     const lines = mesh.server.log.lines.filter(
       (l) => l.msg.startsWith('client rejected a response') && l.node === 'storm',
     );

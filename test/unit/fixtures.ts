@@ -35,3 +35,18 @@ export function serviceOf(instances: readonly InstanceSpec[], policy?: object): 
   if (service === undefined) throw new Error('fixture has no service "app"');
   return service;
 }
+
+/** Service-level timeout and retry; a route with its own; a route to a missing version (none). */
+export const CALL_POLICY = {
+  timeout: '2s',
+  retry: { on: ['unavailable', 'cancelled'], attempts: 3 },
+  routes: [
+    {
+      match: { headers: [{ name: 'x-slow', present: true }] },
+      version: 'v1',
+      timeout: '300ms',
+      retry: { on: ['deadline-exceeded'], attempts: 2, backoff: { base: '10ms', max: '1.5s' } },
+    },
+    { match: { headers: [{ name: 'x-gone', present: true }] }, version: 'v9' },
+  ],
+};

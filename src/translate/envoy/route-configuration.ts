@@ -5,7 +5,7 @@ import type { RouteConfiguration } from '../../generated/envoy/config/route/v3/R
 import type { VirtualHost } from '../../generated/envoy/config/route/v3/VirtualHost';
 import type { RegexMatcher } from '../../generated/envoy/type/matcher/v3/RegexMatcher';
 import type { HeaderMatch } from '../../registry/policy';
-import { invertField, presenceMatcher, renderRoute, type RouteDialect } from '../render-route';
+import { invertField, presenceMatcher, protoDuration, renderRoute, type RouteDialect } from '../render-route';
 import type { RoutePlan } from '../route-plan';
 import { ENVOY_ROUTE_CONFIGURATION_NAME } from './listener';
 
@@ -53,4 +53,9 @@ const ENVOY_DIALECT: RouteDialect = {
     timeout: { seconds: 0 },
     max_stream_duration: { grpc_timeout_header_max: { seconds: 0 } },
   },
+  // The route timeout for calls without a deadline, and the cap on the deadline of those with one.
+  timeout: (timeoutMs) => ({
+    timeout: protoDuration(timeoutMs),
+    max_stream_duration: { grpc_timeout_header_max: protoDuration(timeoutMs) },
+  }),
 };

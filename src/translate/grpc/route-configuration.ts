@@ -3,7 +3,7 @@ import type { HeaderMatcher } from '../../generated/envoy/config/route/v3/Header
 import type { RouteConfiguration } from '../../generated/envoy/config/route/v3/RouteConfiguration';
 import type { RegexMatcher } from '../../generated/envoy/type/matcher/v3/RegexMatcher';
 import type { HeaderMatch } from '../../registry/policy';
-import { invertField, presenceMatcher, renderRoute, type RouteDialect } from '../render-route';
+import { invertField, presenceMatcher, protoDuration, renderRoute, type RouteDialect } from '../render-route';
 import { routeConfigurationName } from '../resource-names';
 import type { RoutePlan } from '../route-plan';
 
@@ -44,4 +44,10 @@ function grpcRegex(pattern: string): RegexMatcher {
   return { google_re2: {}, regex: pattern };
 }
 
-const GRPC_DIALECT: RouteDialect = { headerMatcher: grpcHeaderMatcher, regex: grpcRegex, actionExtras: {} };
+const GRPC_DIALECT: RouteDialect = {
+  headerMatcher: grpcHeaderMatcher,
+  regex: grpcRegex,
+  actionExtras: {},
+  // gRFC A31: the route's max_stream_duration caps the call's deadline (RouteAction.timeout is not read).
+  timeout: (timeoutMs) => ({ max_stream_duration: { max_stream_duration: protoDuration(timeoutMs) } }),
+};

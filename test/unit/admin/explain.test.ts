@@ -6,7 +6,7 @@ import { AliasEncodings, Snapshot } from '../../../src/cache/snapshot';
 import type { Catalog } from '../../../src/registry/catalog';
 import { DEFAULT_TRANSLATE_SETTINGS, translator } from '../../../src/translate/flavours';
 import { plainView, viewOf, type View } from '../../../src/translate/view';
-import { catalogOf, type InstanceSpec } from '../fixtures';
+import { CALL_POLICY, catalogOf, type InstanceSpec } from '../fixtures';
 
 const USER: InstanceSpec[] = [
   { service: 'user', id: 'u1', version: 'v1', address: '10.0.0.1:50051', zone: 'z1' },
@@ -171,6 +171,29 @@ describe('explain', () => {
     assert.ok(hit(route([{ name: 'x-a', exact: 'no', invert: true }]), { 'x-a': 'yes' }));
     // An inverted matcher does not match an absent header (gRFC A28, as gRPC clients do).
     assert.ok(!hit(route([{ name: 'x-a', exact: 'no', invert: true }]), {}));
+  });
+
+  it("gives the timeout and retries in force, a route's over the service's", () => {
+    const versioned = ask(CALL_POLICY, { headers: { version: 'v1' } });
+    assert.equal(versioned.timeout, '2s');
+    assert.deepEqual(versioned.retry, {
+      on: ['cancelled', 'unavailable'],
+      attempts: 3,
+      backoff: { base: '25ms', max: '250ms' },
+    });
+    const slow = ask(CALL_POLICY, { headers: { 'x-slow': '1' } });
+    assert.equal(slow.route?.name, 'policy-0');
+    assert.equal(slow.timeout, '300ms');
+    assert.deepEqual(slow.retry, {
+      on: ['deadline-exceeded'],
+      attempts: 2,
+      backoff: { base: '10ms', max: '1500ms' },
+    });
+    // A route that fails every call carries neither.
+    const gone = ask(CALL_POLICY, { headers: { 'x-gone': '1' } });
+    assert.equal(gone.outcome, 'unavailable');
+    assert.equal(gone.timeout, null);
+    assert.equal(gone.retry, null);
   });
 
   it('says so for a service that does not exist', () => {

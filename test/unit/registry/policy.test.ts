@@ -38,6 +38,47 @@ describe('parsePolicy', () => {
     });
   });
 
+  it('parses timeouts and retries, service-level and per route (contract §8)', () => {
+    const result = parsePolicy(
+      KEY,
+      JSON.stringify({
+        timeout: '2s',
+        retry: { on: ['unavailable', 'cancelled', 'unavailable'], attempts: 3 },
+        routes: [
+          {
+            match: { headers: [{ name: 'x-slow', present: true }] },
+            version: 'v1',
+            timeout: '1.5ms',
+            retry: { on: ['deadline-exceeded'], attempts: 5, backoff: { base: '10ms', max: '1s' } },
+          },
+          {
+            match: { headers: [{ name: 'x-b', present: true }] },
+            version: 'v1',
+            retry: { on: ['internal'], attempts: 2, backoff: { base: '50ms' } },
+          },
+        ],
+      }),
+    );
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.equal(result.value.timeoutMs, 2000);
+    assert.deepEqual(result.value.retry, {
+      on: ['cancelled', 'unavailable'],
+      attempts: 3,
+      backoffBaseMs: 25,
+      backoffMaxMs: 250,
+    });
+    assert.equal(result.value.routes[0].timeoutMs, 1.5);
+    assert.deepEqual(result.value.routes[0].retry, {
+      on: ['deadline-exceeded'],
+      attempts: 5,
+      backoffBaseMs: 10,
+      backoffMaxMs: 1000,
+    });
+    // Without a max, 10 × base, as gRPC and Envoy do.
+    assert.equal(result.value.routes[1].retry?.backoffMaxMs, 500);
+    assert.equal(result.value.routes[1].timeoutMs, undefined);
+  });
+
   it('parses caller and method matches, and lists the caller labels the policy reads', () => {
     const result = parsePolicy(
       KEY,
@@ -227,6 +268,38 @@ describe('parsePolicy', () => {
         ],
       }),
       /routes\[0\]\.weights: at most 100 versions/,
+    ],
+    ['a zero timeout', '{"timeout":"0ms"}', /timeout: "0ms" must be between 1ms and 60m/],
+    ['a timeout over an hour', '{"timeout":"3601s"}', /timeout: "3601s" must be between 1ms and 60m/],
+    ['a timeout in minutes', '{"timeout":"2m"}', /timeout: "2m" must be a duration such as "250ms", "1.5s"/],
+    ['a timeout that is a number', '{"timeout":2}', /timeout: Invalid input: expected string/],
+    ['retries on nothing', '{"retry":{"on":[],"attempts":2}}', /retry\.on/],
+    [
+      'retries on an unknown code',
+      '{"retry":{"on":["unavailable","not-found"],"attempts":2}}',
+      /retry\.on\[1\]/,
+    ],
+    ['one attempt', '{"retry":{"on":["unavailable"],"attempts":1}}', /retry\.attempts/],
+    ['six attempts', '{"retry":{"on":["unavailable"],"attempts":6}}', /retry\.attempts/],
+    [
+      'a backoff max under its base',
+      '{"retry":{"on":["unavailable"],"attempts":2,"backoff":{"base":"100ms","max":"50ms"}}}',
+      /retry\.backoff: max 50ms is less than base 100ms/,
+    ],
+    [
+      'a bad backoff base',
+      '{"retry":{"on":["unavailable"],"attempts":2,"backoff":{"base":"fast"}}}',
+      /retry\.backoff\.base: "fast" must be a duration/,
+    ],
+    [
+      'an unknown retry field',
+      '{"retry":{"on":["unavailable"],"attempts":2,"perTry":"1s"}}',
+      /Unrecognized key.*perTry/,
+    ],
+    [
+      'a bad route timeout',
+      '{"routes":[{"match":{"headers":[{"name":"a","exact":"x"}]},"version":"v1","timeout":"soon"}]}',
+      /routes\[0\]\.timeout: "soon" must be a duration/,
     ],
     [
       'a route matching on a path (the field is method)',
