@@ -80,10 +80,17 @@ export function createEchoClient(
 export async function startEchoServer(
   identity: EchoIdentity,
   listen: { host: string; port: number; advertise?: string },
+  /**
+   * Runs before each call is answered (tests make backends slow or failing with it): resolves
+   * to a status to fail the call with, or undefined to answer it.
+   */
+  before?: (
+    call: grpc.ServerUnaryCall<unknown, WhoReply>,
+  ) => Promise<{ code: grpc.status; details: string } | undefined>,
 ): Promise<EchoServer> {
   const server = new grpc.Server();
   let advertised = listen.advertise ?? '';
-  const who = (
+  const reply = (
     call: grpc.ServerUnaryCall<unknown, WhoReply>,
     callback: grpc.sendUnaryData<WhoReply>,
   ): void => {
@@ -92,6 +99,18 @@ export async function startEchoServer(
       if (typeof value === 'string') headers[key] = value;
     }
     callback(null, { ...identity, address: advertised, headers });
+  };
+  const who = (
+    call: grpc.ServerUnaryCall<unknown, WhoReply>,
+    callback: grpc.sendUnaryData<WhoReply>,
+  ): void => {
+    if (before === undefined) {
+      reply(call, callback);
+      return;
+    }
+    void before(call).then((failure) =>
+      failure === undefined ? reply(call, callback) : callback({ ...failure, metadata: new grpc.Metadata() }),
+    );
   };
   server.addService(echoConstructor().service, { Who: who, WhoElse: who });
   const bindHost = listen.host.includes(':') ? `[${listen.host}]` : listen.host;

@@ -50,12 +50,18 @@ function flavourFromMetadata(node: Node__Output | null | undefined): Flavour | u
 /**
  * Which flavour a node is served: the one its metadata names (`etcd-xds.flavour`), else `envoy`
  * for Envoy (user_agent_name `envoy`), else `grpc-no-ring-hash` for gRPC clients that crash on
- * ring hash, else `grpc`.
+ * ring hash, else `grpc-c-core` for other C-core clients, else `grpc`.
  */
 export function clientProfile(node: Node__Output | null | undefined): ClientProfile {
   const kind = clientKind(node);
   const flavour =
     flavourFromMetadata(node) ??
-    (kind === 'envoy' ? 'envoy' : crashesOnRingHash(node) ? 'grpc-no-ring-hash' : 'grpc');
+    (kind === 'envoy'
+      ? 'envoy'
+      : crashesOnRingHash(node)
+        ? 'grpc-no-ring-hash'
+        : kind === 'grpc-c-core'
+          ? 'grpc-c-core'
+          : 'grpc');
   return { kind, flavour, labels: callerLabels(node) };
 }

@@ -30,7 +30,11 @@ export interface Translator {
 }
 
 export function translator(settings: TranslateSettings): Translator {
-  const grpcOptions = (flavour: Flavour) => ({ flavour, ringHash: flavour === 'grpc' });
+  const grpcOptions = (flavour: Flavour) => ({
+    flavour,
+    ringHash: flavour !== 'grpc-no-ring-hash',
+    timeouts: flavour === 'grpc',
+  });
   return {
     translate(catalog, view) {
       return view.flavour === 'envoy'

@@ -23,17 +23,18 @@ export interface GrpcTranslateOptions {
   readonly flavour: string;
   /** False for clients that cannot use ring_hash clusters: they get round robin instead. */
   readonly ringHash: boolean;
+  /** False for clients that mis-apply route timeouts (max_stream_duration): they get none. */
+  readonly timeouts: boolean;
 }
 
-const DEFAULT_OPTIONS: GrpcTranslateOptions = { flavour: 'grpc', ringHash: true };
+const DEFAULT_OPTIONS: GrpcTranslateOptions = { flavour: 'grpc', ringHash: true, timeouts: true };
 
 // A ServiceCatalog is immutable and shared between catalogs while the service is unchanged, so
-// its translation is too: a catalog change costs work only for the services it touched.
-const translated = new WeakMap<ServiceCatalog, ServiceResources>();
-const translatedWithoutRingHash = new WeakMap<ServiceCatalog, ServiceResources>();
+// its translation is too: a catalog change costs work only for the services it touched. One memo
+// per set of downgrades a service needs for a flavour ('' for none: most services, every flavour).
+const translated = new Map<string, WeakMap<ServiceCatalog, ServiceResources>>();
 /** Route configurations for clients that get some of the service's caller routes, by selection. */
-const callerRoutes = new SelectionMemo<Resource>();
-const callerRoutesWithoutRingHash = new SelectionMemo<Resource>();
+const callerRoutes = new Map<string, SelectionMemo<Resource>>();
 
 /**
  * A service's resources for gRPC clients that get the caller routes `selected` (policy indices;
@@ -44,23 +45,48 @@ export function translateServiceForGrpc(
   options: GrpcTranslateOptions = DEFAULT_OPTIONS,
   selected: readonly number[] = [],
 ): ServiceResources {
-  // Only ring_hash services differ without ring hash; the others share one translation.
-  const downgrade = !options.ringHash && service.policy.lbPolicy === 'ring_hash';
-  const cache = downgrade ? translatedWithoutRingHash : translated;
-  let resources = cache.get(service);
+  // Only services that use what the flavour lacks differ; the others share one translation.
+  const dropRingHash = !options.ringHash && service.policy.lbPolicy === 'ring_hash';
+  const dropTimeouts = !options.timeouts && hasTimeouts(service);
+  const key = `${dropRingHash ? 'r' : ''}${dropTimeouts ? 't' : ''}`;
+  const served = (): ServiceCatalog => downgraded(service, dropRingHash, dropTimeouts);
+  let memo = translated.get(key);
+  if (memo === undefined) translated.set(key, (memo = new WeakMap()));
+  let resources = memo.get(service);
   if (resources === undefined) {
-    resources = buildServiceResources(downgrade ? withoutRingHash(service) : service);
-    cache.set(service, resources);
+    // Timeouts live in routes alone: without them, the other resources are the same objects.
+    resources = dropTimeouts
+      ? {
+          ...translateServiceForGrpc(service, { ...options, timeouts: true }),
+          routes: [routeResource(served(), [])],
+        }
+      : buildServiceResources(served());
+    memo.set(service, resources);
   }
   if (selected.length === 0) return resources;
-  const route = (downgrade ? callerRoutesWithoutRingHash : callerRoutes).get(service, selected, () =>
-    routeResource(downgrade ? withoutRingHash(service) : service, selected),
-  );
+  let routes = callerRoutes.get(key);
+  if (routes === undefined) callerRoutes.set(key, (routes = new SelectionMemo<Resource>()));
+  const route = routes.get(service, selected, () => routeResource(served(), selected));
   return { ...resources, routes: [route] };
 }
 
-function withoutRingHash(service: ServiceCatalog): ServiceCatalog {
-  return { ...service, policy: { ...service.policy, lbPolicy: 'round_robin', hashHeader: undefined } };
+function hasTimeouts(service: ServiceCatalog): boolean {
+  const { policy } = service;
+  return policy.timeoutMs !== undefined || policy.routes.some((route) => route.timeoutMs !== undefined);
+}
+
+/** The service as a client without ring hash, or without timeouts, is to be served it. */
+function downgraded(service: ServiceCatalog, dropRingHash: boolean, dropTimeouts: boolean): ServiceCatalog {
+  if (!dropRingHash && !dropTimeouts) return service;
+  let policy = service.policy;
+  if (dropRingHash) policy = { ...policy, lbPolicy: 'round_robin', hashHeader: undefined };
+  if (dropTimeouts)
+    policy = {
+      ...policy,
+      timeoutMs: undefined,
+      routes: policy.routes.map((route) => ({ ...route, timeoutMs: undefined })),
+    };
+  return { ...service, policy };
 }
 
 function routeResource(service: ServiceCatalog, selected: readonly number[]): Resource {

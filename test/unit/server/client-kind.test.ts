@@ -13,10 +13,10 @@ describe('clientProfile', () => {
     // What Debian's python3-grpcio 1.51.1 really sends.
     ['gRPC C-core linux Python', 'C-core 29.0.0 Python 1.51.1', 'grpc-c-core', 'grpc-no-ring-hash'],
     ['gRPC C-core linux Python', 'C-core 28.0.0 Python 1.50.0', 'grpc-c-core', 'grpc-no-ring-hash'],
-    ['gRPC C-core linux Python', 'C-core 30.0.0 Python 1.52.0', 'grpc-c-core', 'grpc'],
-    ['gRPC C-core linux Python', 'C-core 27.0.0 Python 1.49.1', 'grpc-c-core', 'grpc'],
+    ['gRPC C-core linux Python', 'C-core 30.0.0 Python 1.52.0', 'grpc-c-core', 'grpc-c-core'],
+    ['gRPC C-core linux Python', 'C-core 27.0.0 Python 1.49.1', 'grpc-c-core', 'grpc-c-core'],
     ['gRPC C-core linux', '1.51.3', 'grpc-c-core', 'grpc-no-ring-hash'],
-    ['gRPC C-core linux', '1.60.0', 'grpc-c-core', 'grpc'],
+    ['gRPC C-core linux', '1.60.0', 'grpc-c-core', 'grpc-c-core'],
     ['gRPC Go', '1.70.0', 'grpc-go', 'grpc'],
     ['gRPC Java', '1.68.1', 'grpc-java', 'grpc'],
     ['envoy', '1.40.0', 'envoy', 'envoy'],

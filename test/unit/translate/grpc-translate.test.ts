@@ -140,6 +140,24 @@ describe('translateForGrpc', () => {
   });
 });
 
+describe('the grpc-c-core flavour', () => {
+  it('gets retries but no route timeouts, and shares every resource that has none', () => {
+    const catalog = catalogOf(
+      [...TWO_VERSIONS, { service: 'other', id: 'o', version: 'v1', address: '10.0.9.1:80' }],
+      { app: CALL_POLICY },
+    );
+    const full = translateFor('grpc', catalog);
+    const core = translateFor('grpc-c-core', catalog);
+    const routes = (set: ResourceSet): string => JSON.stringify(dump(set));
+    assert.match(routes(full), /max_stream_duration/);
+    assert.doesNotMatch(routes(core), /max_stream_duration/);
+    assert.match(routes(core), /retry_policy/);
+    // Resources without timeouts are the very same objects (translated once for both).
+    assert.equal(core.byType.get(ROUTE)!.get('other'), full.byType.get(ROUTE)!.get('other'));
+    assert.equal(core.byType.get(CLUSTER)!.get('app'), full.byType.get(CLUSTER)!.get('app'));
+  });
+});
+
 describe('the grpc-no-ring-hash flavour', () => {
   it('serves ring_hash services as round robin and shares every other translation', () => {
     const catalog = catalogOf(

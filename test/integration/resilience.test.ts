@@ -1,0 +1,175 @@
+// Resilience policy (contract §8) against backends that really misbehave, through every client
+// stack: grpc-js-xds, Debian's C-core, PyPI grpcio, grpc-go, grpc-java and Envoy. Timeouts cut slow
+// calls at the policy's time (a route's own timeout wins), and retries turn a backend that fails
+// every other attempt into 0 failed calls, counted on the backend.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { EchoBackend } from '../../testkit/echo-backend';
+import { EnvoyRoutingClient } from '../../testkit/envoy-client';
+import { eventually, Mesh } from '../../testkit/mesh';
+import { freePort } from '../../testkit/ports';
+import {
+  clientAvailable,
+  XdsClientProcess,
+  type CallResult,
+  type ClientLanguage,
+} from '../../testkit/xds-client-process';
+import type { RoutingClient } from './routing-scenarios';
+
+const LANGUAGES: ClientLanguage[] = ['grpc-js', 'python', 'grpcio-pypi', 'grpc-go', 'grpc-java'];
+const STACKS = [...LANGUAGES, 'envoy'] as const;
+type Stack = (typeof STACKS)[number];
+
+/** C-core clients get no route timeouts (flavours grpc-c-core, grpc-no-ring-hash; see flavour.ts). */
+const C_CORE: ReadonlySet<Stack> = new Set(['python', 'grpcio-pypi']);
+
+const DEADLINE_EXCEEDED = 4;
+const UNAVAILABLE = 14;
+
+const failures = (results: readonly CallResult[]): CallResult[] => results.filter((r) => !r.ok);
+
+describe('resilience policy against misbehaving backends, on every client stack', () => {
+  let mesh: Mesh;
+  let envoyPort: number;
+  let slow: EchoBackend;
+  let flaky: EchoBackend;
+
+  before(async () => {
+    const missing = LANGUAGES.filter((language) => !clientAvailable(language));
+    assert.deepEqual(missing, [], `interop clients not built: run scripts/build-interop.sh`);
+    envoyPort = await freePort();
+    mesh = await Mesh.start(['--envoy-listener', `127.0.0.1:${envoyPort}`]);
+    slow = (await mesh.addBackend({ service: 'slow', id: 's1', version: 'v1' })).backend;
+    flaky = (await mesh.addBackend({ service: 'flaky', id: 'f1', version: 'v1' })).backend;
+  });
+
+  after(async () => {
+    await mesh?.stop();
+  });
+
+  async function startClient(stack: Stack): Promise<RoutingClient> {
+    if (stack === 'envoy')
+      return EnvoyRoutingClient.start(mesh.server.xdsAddress, envoyPort, { nodeId: `resilience-${stack}` });
+    return XdsClientProcess.start(stack, mesh.bootstrap(`resilience-${stack}`));
+  }
+
+  async function within<T>(
+    client: RoutingClient,
+    attempt: () => Promise<T>,
+    check: (value: T) => void,
+  ): Promise<T> {
+    try {
+      return (await eventually(attempt, check, { timeoutMs: client.language === 'python' ? 30_000 : 20_000 }))
+        .value;
+    } catch (error) {
+      throw new Error(
+        `${client.language} ${client.version}: ${(error as Error).message}\n${client.log.slice(-2000)}`,
+      );
+    }
+  }
+
+  for (const stack of STACKS) {
+    it(
+      C_CORE.has(stack)
+        ? `${stack}: served without route timeouts (C-core ends calls long before them), so a 1.5 s call completes`
+        : `${stack}: a 300ms timeout cuts 1.5 s calls with DEADLINE_EXCEEDED; a route's own timeout wins`,
+      async () => {
+        const client = await startClient(stack);
+        try {
+          slow.misbehave({ delayMs: 1_500 });
+          await mesh.putPolicy('slow', {
+            timeout: '300ms',
+            routes: [
+              { match: { headers: [{ name: 'x-patient', present: true }] }, version: 'v1', timeout: '3s' },
+            ],
+          });
+          if (C_CORE.has(stack)) {
+            // What this flavour is served has no timeout at all; what other gRPC clients get has it.
+            await eventually(
+              () =>
+                Promise.all(
+                  ['grpc', 'grpc-c-core'].map((f) =>
+                    mesh.server.admin<object>(`/debug/config_dump?flavour=${f}&service=slow&type=RDS`),
+                  ),
+                ),
+              ([full, core]) => {
+                assert.match(JSON.stringify(full.body), /max_stream_duration/);
+                assert.doesNotMatch(JSON.stringify(core.body), /max_stream_duration/);
+              },
+            );
+            const started = performance.now();
+            const [result] = await client.call('xds:///slow', { count: 1 });
+            const ms = Math.round(performance.now() - started);
+            console.log(
+              `# ${stack} ${client.version}: no timeout served; a 1.5 s call took ${ms} ms: ${result.ok ? 'ok' : result.code}`,
+            );
+            assert.ok(result.ok, JSON.stringify(result));
+            assert.ok(ms >= 1_500, `${ms} ms`);
+            return;
+          }
+          await within(
+            client,
+            () => client.call('xds:///slow', { count: 1 }),
+            (results) => assert.equal(results[0].ok ? 'ok' : results[0].code, DEADLINE_EXCEEDED),
+          );
+          const elapsed: number[] = [];
+          for (let i = 0; i < 3; i++) {
+            const started = performance.now();
+            const [result] = await client.call('xds:///slow', { count: 1 });
+            elapsed.push(Math.round(performance.now() - started));
+            assert.equal(result.ok ? 'ok' : result.code, DEADLINE_EXCEEDED, JSON.stringify(result));
+          }
+          console.log(
+            `# ${stack} ${client.version}: timeout 300ms, calls failed after ${elapsed.join(', ')} ms`,
+          );
+          // 300–600 ms (the issue's bound) with 5 ms for timer granularity (Envoy's fired at 299).
+          for (const ms of elapsed) assert.ok(ms >= 295 && ms <= 600, `failed after ${ms} ms`);
+          const [patient] = await client.call('xds:///slow', { metadata: { 'x-patient': '1' }, count: 1 });
+          assert.ok(
+            patient.ok,
+            `the route's 3s timeout should let a 1.5 s call finish: ${JSON.stringify(patient)}`,
+          );
+        } finally {
+          slow.misbehave({});
+          await mesh.deletePolicy('slow');
+          await client.stop();
+        }
+      },
+    );
+
+    it(`${stack}: retries on unavailable (3 attempts) turn a backend failing every other attempt into 0 failed calls`, async () => {
+      const client = await startClient(stack);
+      try {
+        flaky.misbehave({ failEveryOther: true, code: UNAVAILABLE });
+        const without = await within(
+          client,
+          () => client.call('xds:///flaky', { count: 20 }),
+          (results) => assert.ok(failures(results).length > 0, 'no call failed without retries'),
+        );
+        const failedWithout = failures(without).length;
+        assert.ok(
+          failures(without).every((r) => !r.ok && r.code === UNAVAILABLE),
+          JSON.stringify(failures(without)),
+        );
+
+        await mesh.putPolicy('flaky', { retry: { on: ['unavailable'], attempts: 3 } });
+        await within(
+          client,
+          () => client.call('xds:///flaky', { count: 20 }),
+          (results) => assert.deepEqual(failures(results), []),
+        );
+        flaky.misbehave({ failEveryOther: true, code: UNAVAILABLE });
+        const retried = await client.call('xds:///flaky', { count: 20 });
+        console.log(
+          `# ${stack} ${client.version}: 20 calls, ${failedWithout} failed without retries; with retries ${failures(retried).length} failed, ${flaky.received} attempts reached the backend (${flaky.failed} failed on purpose)`,
+        );
+        assert.deepEqual(failures(retried), []);
+        assert.equal(flaky.received, 40, 'each call should take exactly two attempts');
+      } finally {
+        flaky.misbehave({});
+        await mesh.deletePolicy('flaky');
+        await client.stop();
+      }
+    });
+  }
+});
