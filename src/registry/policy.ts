@@ -45,6 +45,33 @@ export interface CallPolicy {
   readonly retry?: RetryPolicy;
 }
 
+/** Outlier detection (contract §8, gRFC A50): durations in ms, percentages 0–100. */
+export interface OutlierDetection {
+  readonly intervalMs: number;
+  readonly baseEjectionMs: number;
+  readonly maxEjectionMs: number;
+  readonly maxEjectionPercent: number;
+  readonly failurePercentage?: {
+    readonly threshold: number;
+    readonly minimumHosts: number;
+    readonly requestVolume: number;
+    readonly enforcementPercentage: number;
+  };
+  readonly successRate?: {
+    readonly stdevFactor: number;
+    readonly minimumHosts: number;
+    readonly requestVolume: number;
+    readonly enforcementPercentage: number;
+  };
+}
+
+/** What applies to a service's clusters (contract §8). */
+export interface ClusterPolicy {
+  /** Concurrent calls per cluster; beyond it calls fail at the client with UNAVAILABLE. */
+  readonly maxRequests?: number;
+  readonly outlierDetection?: OutlierDetection;
+}
+
 /** Which gRPC methods a route applies to: its path match (gRFC A28), on `/pkg.Service/Method`. */
 export type MethodMatch =
   | { readonly kind: 'exact'; readonly value: string }
@@ -70,7 +97,7 @@ export type PolicyRoute = {
 
 export type LbPolicy = 'round_robin' | 'ring_hash' | 'least_request';
 
-export interface RoutingPolicy extends CallPolicy {
+export interface RoutingPolicy extends CallPolicy, ClusterPolicy {
   /** The etcd key the policy came from; undefined for the built-in default. */
   readonly key: string | undefined;
   readonly header: string;
@@ -151,6 +178,43 @@ const retrySchema = z
   })
   .strict();
 
+const percentage = z.number().int().min(0).max(100);
+const count = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1);
+const outlierSchema = z
+  .object({
+    interval: z.string().optional(),
+    baseEjectionTime: z.string().optional(),
+    maxEjectionTime: z.string().optional(),
+    maxEjectionPercent: percentage.optional(),
+    failurePercentage: z
+      .object({
+        threshold: percentage.optional(),
+        minimumHosts: count.optional(),
+        requestVolume: count.optional(),
+        enforcementPercentage: percentage.optional(),
+      })
+      .strict()
+      .optional(),
+    successRate: z
+      .object({
+        stdevFactor: count.optional(),
+        minimumHosts: count.optional(),
+        requestVolume: count.optional(),
+        enforcementPercentage: percentage.optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .refine(
+    (o) => o.failurePercentage !== undefined || o.successRate !== undefined,
+    'outlierDetection needs at least one of failurePercentage, successRate',
+  );
+
 // Unknown fields are rejected: a typo such as "defualtVersion" must not silently change routing.
 const weightsSchema = z.record(z.string(), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER));
 
@@ -192,6 +256,13 @@ const policySchema = z
     hashHeader: z.string().optional(),
     timeout: z.string().optional(),
     retry: retrySchema.optional(),
+    maxRequests: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 31 - 1)
+      .optional(),
+    outlierDetection: outlierSchema.optional(),
   })
   .strict();
 
@@ -336,9 +407,45 @@ export function parsePolicy(key: string, value: Uint8Array | string): Result<Rou
   }
 
   const serviceCalls = checkCallPolicy('', spec);
+  let outlierDetection: OutlierDetection | undefined;
+  if (spec.outlierDetection !== undefined) {
+    const given = spec.outlierDetection;
+    const duration = (name: string, text: string | undefined, fallback: number): number => {
+      if (text === undefined) return fallback;
+      const parsed = parseDuration(text, { units: ['ms', 's'], maxMs: MAX_POLICY_DURATION_MS });
+      if (parsed.ok) return parsed.ms;
+      problems.push(`outlierDetection.${name}: ${JSON.stringify(text)} ${parsed.message}`);
+      return fallback;
+    };
+    const { failurePercentage: failure, successRate: success } = given;
+    outlierDetection = {
+      intervalMs: duration('interval', given.interval, 10_000),
+      baseEjectionMs: duration('baseEjectionTime', given.baseEjectionTime, 30_000),
+      maxEjectionMs: duration('maxEjectionTime', given.maxEjectionTime, 300_000),
+      maxEjectionPercent: given.maxEjectionPercent ?? 10,
+      ...(failure && {
+        failurePercentage: {
+          threshold: failure.threshold ?? 85,
+          minimumHosts: failure.minimumHosts ?? 5,
+          requestVolume: failure.requestVolume ?? 50,
+          enforcementPercentage: failure.enforcementPercentage ?? 100,
+        },
+      }),
+      ...(success && {
+        successRate: {
+          stdevFactor: success.stdevFactor ?? 1900,
+          minimumHosts: success.minimumHosts ?? 5,
+          requestVolume: success.requestVolume ?? 100,
+          enforcementPercentage: success.enforcementPercentage ?? 100,
+        },
+      }),
+    };
+  }
   if (problems.length > 0) return bad(problems.join('; '));
   return ok({
     ...serviceCalls,
+    ...(spec.maxRequests !== undefined && { maxRequests: spec.maxRequests }),
+    ...(outlierDetection && { outlierDetection }),
     key,
     header,
     defaultVersion: spec.defaultVersion,

@@ -50,3 +50,14 @@ export const CALL_POLICY = {
     { match: { headers: [{ name: 'x-gone', present: true }] }, version: 'v9' },
   ],
 };
+
+/** Circuit breaking and both outlier-detection algorithms, with some defaults left out. */
+export const CLUSTER_POLICY = {
+  maxRequests: 100,
+  outlierDetection: {
+    interval: '1s',
+    baseEjectionTime: '5s',
+    failurePercentage: { threshold: 50, minimumHosts: 3, requestVolume: 10 },
+    successRate: { stdevFactor: 1000 },
+  },
+};

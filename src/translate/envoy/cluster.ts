@@ -1,7 +1,8 @@
 // The Clusters of a service for Envoy: EDS over ADS, HTTP/2 to the (gRPC) backends, the
 // policy's load balancer, locality weights honoured.
 import type { Cluster } from '../../generated/envoy/config/cluster/v3/Cluster';
-import type { LbPolicy } from '../../registry/policy';
+import type { LbPolicy, RoutingPolicy } from '../../registry/policy';
+import { clusterPolicy } from '../cluster-policy';
 import { packAny } from '../any';
 
 const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
@@ -12,7 +13,8 @@ const LB_POLICIES: Record<LbPolicy, 'ROUND_ROBIN' | 'RING_HASH' | 'LEAST_REQUEST
   least_request: 'LEAST_REQUEST',
 };
 
-export function envoyCluster(name: string, lbPolicy: LbPolicy): Cluster {
+export function envoyCluster(name: string, policy: RoutingPolicy): Cluster {
+  const { lbPolicy } = policy;
   return {
     name,
     type: 'EDS',
@@ -26,5 +28,6 @@ export function envoyCluster(name: string, lbPolicy: LbPolicy): Cluster {
         explicit_http_config: { http2_protocol_options: {} },
       }),
     },
+    ...clusterPolicy(policy, 'envoy'),
   };
 }

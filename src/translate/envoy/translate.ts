@@ -51,7 +51,7 @@ function translatePlainService(service: ServiceCatalog): EnvoyServiceResources {
       clusters: clusters.map((cluster) => ({
         name: cluster.name,
         type: CLUSTER,
-        message: envoyCluster(cluster.name, service.policy.lbPolicy),
+        message: envoyCluster(cluster.name, service.policy),
       })),
       endpoints: clusters.map((cluster) => ({
         name: cluster.name,

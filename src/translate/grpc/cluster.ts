@@ -1,14 +1,15 @@
 // The Clusters of a service for proxyless gRPC clients: EDS over ADS, with the policy's LB.
 import type { Cluster } from '../../generated/envoy/config/cluster/v3/Cluster';
-import type { LbPolicy } from '../../registry/policy';
+import type { LbPolicy, RoutingPolicy } from '../../registry/policy';
+import { clusterPolicy } from '../cluster-policy';
 
 /** gRPC clients reject LEAST_REQUEST and RANDOM; they get round robin instead (contract §4). */
 export function grpcLbPolicy(policy: LbPolicy): 'ROUND_ROBIN' | 'RING_HASH' {
   return policy === 'ring_hash' ? 'RING_HASH' : 'ROUND_ROBIN';
 }
 
-export function grpcCluster(name: string, lbPolicy: LbPolicy): Cluster {
-  const lb = grpcLbPolicy(lbPolicy);
+export function grpcCluster(name: string, policy: RoutingPolicy): Cluster {
+  const lb = grpcLbPolicy(policy.lbPolicy);
   return {
     name,
     type: 'EDS',
@@ -16,5 +17,6 @@ export function grpcCluster(name: string, lbPolicy: LbPolicy): Cluster {
     lb_policy: lb,
     // gRPC clients only implement XX_HASH.
     ...(lb === 'RING_HASH' ? { ring_hash_lb_config: { hash_function: 'XX_HASH' } } : {}),
+    ...clusterPolicy(policy, 'grpc'),
   };
 }

@@ -108,7 +108,7 @@ function buildServiceResources(service: ServiceCatalog): ServiceResources {
     clusters: clusters.map((cluster) => ({
       name: cluster.name,
       type: CLUSTER,
-      message: grpcCluster(cluster.name, policy.lbPolicy),
+      message: grpcCluster(cluster.name, policy),
     })),
     endpoints: clusters.map((cluster) => ({
       name: cluster.name,

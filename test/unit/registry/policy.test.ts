@@ -79,6 +79,25 @@ describe('parsePolicy', () => {
     assert.equal(result.value.routes[1].timeoutMs, undefined);
   });
 
+  it("parses circuit breaking and outlier detection, filling in gRPC's defaults", () => {
+    const result = parsePolicy(
+      KEY,
+      JSON.stringify({
+        maxRequests: 2,
+        outlierDetection: { interval: '1s', failurePercentage: { threshold: 50 } },
+      }),
+    );
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.equal(result.value.maxRequests, 2);
+    assert.deepEqual(result.value.outlierDetection, {
+      intervalMs: 1000,
+      baseEjectionMs: 30_000,
+      maxEjectionMs: 300_000,
+      maxEjectionPercent: 10,
+      failurePercentage: { threshold: 50, minimumHosts: 5, requestVolume: 50, enforcementPercentage: 100 },
+    });
+  });
+
   it('parses caller and method matches, and lists the caller labels the policy reads', () => {
     const result = parsePolicy(
       KEY,
@@ -268,6 +287,29 @@ describe('parsePolicy', () => {
         ],
       }),
       /routes\[0\]\.weights: at most 100 versions/,
+    ],
+    ['zero maxRequests', '{"maxRequests":0}', /maxRequests/],
+    ['fractional maxRequests', '{"maxRequests":1.5}', /maxRequests/],
+    ['maxRequests over 2^31-1', '{"maxRequests":2147483648}', /maxRequests/],
+    [
+      'outlier detection without an algorithm',
+      '{"outlierDetection":{"interval":"1s"}}',
+      /outlierDetection: outlierDetection needs at least one of failurePercentage, successRate/,
+    ],
+    [
+      'a failure threshold over 100',
+      '{"outlierDetection":{"failurePercentage":{"threshold":101}}}',
+      /outlierDetection\.failurePercentage\.threshold/,
+    ],
+    [
+      'a bad ejection time',
+      '{"outlierDetection":{"baseEjectionTime":"long","successRate":{}}}',
+      /outlierDetection\.baseEjectionTime: "long" must be a duration/,
+    ],
+    [
+      'an unknown outlier field',
+      '{"outlierDetection":{"consecutive5xx":5,"successRate":{}}}',
+      /Unrecognized key.*consecutive5xx/,
     ],
     ['a zero timeout', '{"timeout":"0ms"}', /timeout: "0ms" must be between 1ms and 60m/],
     ['a timeout over an hour', '{"timeout":"3601s"}', /timeout: "3601s" must be between 1ms and 60m/],

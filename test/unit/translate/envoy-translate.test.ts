@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CLUSTER, LISTENER, ROUTE } from '../../../src/proto/xds-types';
 import { translateForEnvoy } from '../../../src/translate/envoy/translate';
-import { CALL_POLICY, catalogOf, type InstanceSpec } from '../fixtures';
+import { CALL_POLICY, CLUSTER_POLICY, catalogOf, type InstanceSpec } from '../fixtures';
 import { assertGolden, dump } from './golden';
 
 const LISTENER_ADDRESS = { listener: { host: '0.0.0.0', port: 10000 } };
@@ -36,6 +36,13 @@ describe('translateForEnvoy', () => {
     assertGolden(
       'envoy-two-services',
       dump(translateForEnvoy(catalogOf(INSTANCES, { app: policy }), LISTENER_ADDRESS)),
+    );
+  });
+
+  it("golden: circuit breaking and outlier detection, Envoy's consecutive-error ejection off", () => {
+    assertGolden(
+      'envoy-cluster-policy',
+      dump(translateForEnvoy(catalogOf(INSTANCES, { app: CLUSTER_POLICY }), LISTENER_ADDRESS)),
     );
   });
 

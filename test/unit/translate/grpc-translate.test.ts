@@ -6,7 +6,7 @@ import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE } from '../../../src/pro
 import { translateFor } from '../../../src/translate/flavours';
 import { translateForGrpc } from '../../../src/translate/grpc/translate';
 import type { ResourceSet } from '../../../src/translate/resource-set';
-import { CALL_POLICY, catalogOf, type InstanceSpec } from '../fixtures';
+import { CALL_POLICY, CLUSTER_POLICY, catalogOf, type InstanceSpec } from '../fixtures';
 import { assertGolden, dump } from './golden';
 
 const TWO_VERSIONS: InstanceSpec[] = [
@@ -53,6 +53,10 @@ describe('translateForGrpc goldens', () => {
       ],
     };
     assertGolden('weights-matchers', dump(translateForGrpc(catalogOf(TWO_VERSIONS, { app: policy }))));
+  });
+
+  it('circuit breaking and outlier detection (contract §8) on every cluster of the service', () => {
+    assertGolden('cluster-policy', dump(translateForGrpc(catalogOf(TWO_VERSIONS, { app: CLUSTER_POLICY }))));
   });
 
   it('timeouts and retries (contract §8): service-level, per route, none on a failing route', () => {
