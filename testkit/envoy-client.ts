@@ -44,28 +44,37 @@ export class EnvoyRoutingClient {
       });
       this.channels.set(authority, client);
     }
-    const results: CallResult[] = [];
-    for (let i = 0; i < (options.count ?? 1); i++) {
+    const method = echoMethod(client, options.method);
+    if (method === undefined) throw new Error(`no such Echo method ${options.method}`);
+    const one = (): Promise<CallResult> => {
       const metadata = new grpc.Metadata();
       for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value);
-      const method = echoMethod(client, options.method);
-      if (method === undefined) throw new Error(`no such Echo method ${options.method}`);
-      results.push(
-        await new Promise<CallResult>((resolve) =>
-          method(
-            { caller: 'envoy' },
-            metadata,
-            { deadline: Date.now() + (options.deadlineMs ?? 5_000) },
-            (error, reply) =>
-              resolve(
-                error
-                  ? { ok: false, code: error.code, details: error.details }
-                  : { ok: true, id: reply!.id, version: reply!.version, address: reply!.address },
-              ),
-          ),
+      return new Promise<CallResult>((resolve) =>
+        method(
+          { caller: 'envoy' },
+          metadata,
+          { deadline: Date.now() + (options.deadlineMs ?? 5_000) },
+          (error, reply) =>
+            resolve(
+              error
+                ? { ok: false, code: error.code, details: error.details }
+                : { ok: true, id: reply!.id, version: reply!.version, address: reply!.address },
+            ),
         ),
       );
+    };
+    const count = options.count ?? 1;
+    if (options.concurrent === true) {
+      // Started 20 ms apart, as the other test clients do.
+      const calls: Promise<CallResult>[] = [];
+      for (let i = 0; i < count; i++) {
+        if (i > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        calls.push(one());
+      }
+      return Promise.all(calls);
     }
+    const results: CallResult[] = [];
+    for (let i = 0; i < count; i++) results.push(await one());
     return results;
   }
 

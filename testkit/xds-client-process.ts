@@ -52,6 +52,8 @@ export interface CallOptions {
   /** The method's full path (default /etcd_xds.demo.v1.Echo/Who; WhoElse is the other one). */
   readonly method?: string;
   readonly count?: number;
+  /** Make the `count` calls all at once (started 20 ms apart) rather than one after the other. */
+  readonly concurrent?: boolean;
   readonly deadlineMs?: number;
 }
 

@@ -14,11 +14,16 @@ interface CallRequest {
   metadata?: Record<string, string>;
   method?: string;
   count?: number;
+  /** All `count` calls at once instead of one after the other. */
+  concurrent?: boolean;
   deadlineMs?: number;
 }
 
 type CallResult =
   { ok: true; id: string; version: string; address: string } | { ok: false; code: number; details: string };
+
+/** Calls made all at once are started this far apart. */
+const STAGGER_MS = 20;
 
 const clients = new Map<string, ReturnType<typeof createEchoClient>>();
 
@@ -46,8 +51,17 @@ const lines = readline.createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   const request = JSON.parse(line) as CallRequest;
   void (async () => {
+    const count = request.count ?? 1;
     const results: CallResult[] = [];
-    for (let i = 0; i < (request.count ?? 1); i++) results.push(await call(request));
+    if (request.concurrent === true) {
+      // Started 20 ms apart, so each sees the ones before it in flight.
+      const calls: Promise<CallResult>[] = [];
+      for (let i = 0; i < count; i++) {
+        if (i > 0) await new Promise((resolve) => setTimeout(resolve, STAGGER_MS));
+        calls.push(call(request));
+      }
+      results.push(...(await Promise.all(calls)));
+    } else for (let i = 0; i < count; i++) results.push(await call(request));
     process.stdout.write(`${JSON.stringify({ id: request.id, results })}\n`);
   })();
 });

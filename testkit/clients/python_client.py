@@ -1,8 +1,10 @@
 """A proxyless gRPC client in Python (C-core) driven over stdin/stdout, one JSON request per line:
-{"id", "target", "metadata", "method", "count", "deadlineMs"} -> {"id", "results"}.
+{"id", "target", "metadata", "method", "count", "concurrent", "deadlineMs"} -> {"id", "results"}.
 It reads its bootstrap from GRPC_XDS_BOOTSTRAP like any real application."""
+import concurrent.futures
 import json
 import sys
+import time
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool
@@ -68,7 +70,19 @@ def main():
     print(json.dumps({"ready": True, "client": "grpcio", "version": grpc.__version__}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)
-        results = [call(request) for _ in range(request.get("count", 1))]
+        count = request.get("count", 1)
+        if request.get("concurrent"):
+            # All at once, each on a thread of its own, in request order.
+            # Started 20 ms apart, so each sees the ones before it in flight.
+            with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
+                futures = []
+                for i in range(count):
+                    if i > 0:
+                        time.sleep(0.02)
+                    futures.append(pool.submit(call, request))
+                results = [f.result() for f in futures]
+        else:
+            results = [call(request) for _ in range(count)]
         print(json.dumps({"id": request["id"], "results": results}), flush=True)
 
 

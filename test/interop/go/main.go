@@ -32,6 +32,7 @@ type callRequest struct {
 	Metadata   map[string]string `json:"metadata"`
 	Method     string            `json:"method"`
 	Count      *int              `json:"count"`
+	Concurrent bool              `json:"concurrent"`
 	DeadlineMs *int64            `json:"deadlineMs"`
 }
 
@@ -122,7 +123,8 @@ func writeLine(v any) {
 	}
 }
 
-// handle runs one request line: count sequential calls, then one response line.
+// handle runs one request line: count calls (sequential, or all at once with concurrent), then
+// one response line.
 func handle(line []byte) {
 	var req callRequest
 	if err := json.Unmarshal(line, &req); err != nil {
@@ -137,9 +139,25 @@ func handle(line []byte) {
 	if req.DeadlineMs != nil {
 		deadline = time.Duration(*req.DeadlineMs) * time.Millisecond
 	}
-	results := make([]callResult, 0, count)
-	for i := 0; i < count; i++ {
-		results = append(results, call(&req, deadline))
+	results := make([]callResult, count)
+	if req.Concurrent {
+		var wg sync.WaitGroup
+		for i := 0; i < count; i++ {
+			if i > 0 {
+				// Started 20 ms apart, so each sees the ones before it in flight.
+				time.Sleep(20 * time.Millisecond)
+			}
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				results[i] = call(&req, deadline)
+			}(i)
+		}
+		wg.Wait()
+	} else {
+		for i := 0; i < count; i++ {
+			results[i] = call(&req, deadline)
+		}
 	}
 	writeLine(callResponse{ID: req.ID, Results: results})
 }

@@ -36,13 +36,12 @@ import java.io.FileOutputStream;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 public final class XdsClient {
   private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
-  private static final Map<String, ManagedChannel> CHANNELS = new LinkedHashMap<>();
+  private static final Map<String, ManagedChannel> CHANNELS = new java.util.concurrent.ConcurrentHashMap<>();
 
   /** WhoRequest and WhoReply from protos/etcd_xds/demo/v1/echo.proto, built in code. */
   private static final Descriptor WHO_REQUEST;
@@ -78,6 +77,15 @@ public final class XdsClient {
   }
 
   private static final String DEFAULT_METHOD = "/etcd_xds.demo.v1.Echo/Who";
+  /** Calls made all at once are started this far apart, so each sees the ones before in flight. */
+  private static final long STAGGER_MS = 20;
+  /** Threads for calls made all at once ("concurrent": true). */
+  private static final java.util.concurrent.ExecutorService CONCURRENT =
+      java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r);
+        t.setDaemon(true);
+        return t;
+      });
   private static final Map<String, MethodDescriptor<DynamicMessage, DynamicMessage>> METHODS =
       new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -153,7 +161,18 @@ public final class XdsClient {
       String target = request.get("target").getAsString();
       String path = request.has("method") ? request.get("method").getAsString() : DEFAULT_METHOD;
       JsonArray results = new JsonArray();
-      for (int i = 0; i < count; i++) results.add(call(target, path, headers, deadlineMs));
+      if (request.has("concurrent") && request.get("concurrent").getAsBoolean()) {
+        // All at once, each on a thread of its own (blocking stubs), in request order.
+        java.util.List<java.util.concurrent.CompletableFuture<JsonObject>> calls = new java.util.ArrayList<>();
+        for (int i = 0; i < count; i++) {
+          if (i > 0) Thread.sleep(STAGGER_MS);
+          calls.add(java.util.concurrent.CompletableFuture.supplyAsync(
+              () -> call(target, path, headers, deadlineMs), CONCURRENT));
+        }
+        for (java.util.concurrent.CompletableFuture<JsonObject> c : calls) results.add(c.join());
+      } else {
+        for (int i = 0; i < count; i++) results.add(call(target, path, headers, deadlineMs));
+      }
       JsonObject response = new JsonObject();
       response.add("id", request.get("id"));
       response.add("results", results);
