@@ -107,6 +107,7 @@ function serviceJson(service: ServiceCatalog): object {
       address: formatSocketAddress(instance.address),
       weight: instance.weight,
       zone: instance.zone,
+      status: instance.status,
       metadata: instance.metadata ?? null,
     })),
     shadowed: service.shadowed,

@@ -205,6 +205,11 @@ const register = program
   .option('--ttl <seconds>', 'lease TTL', '10')
   .option('--weight <n>', 'relative traffic share')
   .option('--zone <zone>', 'locality zone')
+  .option(
+    '--drain-seconds <n>',
+    'on SIGTERM/SIGINT, first mark the instance draining (no new calls) for this long, then deregister',
+    '5',
+  )
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'));
 for (const option of settingOptions(ETCD_SETTINGS)) register.addOption(option);
 register.action(
@@ -217,10 +222,18 @@ register.action(
       ttl: string;
       weight?: string;
       zone?: string;
+      drainSeconds: string;
       logLevel: LogLevel;
     } & Partial<Record<EtcdSettingName, string>>,
   ) => {
     const logger = createLogger(options.logLevel);
+    const drainSeconds = Number(options.drainSeconds);
+    if (!/^\d+(\.\d+)?$/.test(options.drainSeconds) || drainSeconds > 3600)
+      fail(
+        new Error(
+          `--drain-seconds: ${JSON.stringify(options.drainSeconds)} must be a number of seconds from 0 to 3600`,
+        ),
+      );
     let connection;
     try {
       connection = resolveEtcdConnection(options, process.env);
@@ -251,8 +264,8 @@ register.action(
     // whatever was written, even mid-registration.
     registrar.start().catch((error: unknown) => logger.error({ err: error }, 'registration failed'));
     const signal = await stopping;
-    logger.info({ signal, key: registrar.key }, 'deregistering');
-    await registrar.stop();
+    logger.info({ signal, key: registrar.key, drainSeconds }, 'draining, then deregistering');
+    await registrar.drain(drainSeconds * 1000);
     etcd.close();
     process.exit(0);
   },

@@ -87,6 +87,30 @@ export class Registrar extends EventEmitter<{ registered: [leaseId: string]; los
   }
 
   /**
+   * Drains, then deregisters (contract §9): rewrites the registration with `"status":
+   * "draining"` under the same lease, so clients send the instance no new calls while those in
+   * flight finish, waits `ms`, then `stop()`s. Returns once deregistered.
+   */
+  async drain(ms: number): Promise<void> {
+    const lease = this.lease;
+    if (!this.stopped && lease !== undefined) {
+      const draining = JSON.stringify({ ...(JSON.parse(this.value) as object), status: 'draining' });
+      try {
+        await lease.put(this.key).value(draining).exec();
+        this.options.logger?.info({ key: this.key, drainMs: ms }, 'draining');
+        await new Promise((resolve) => setTimeout(resolve, ms));
+      } catch (error) {
+        // etcd unreachable: deregister at once (the lease expires on its own if that fails too).
+        this.options.logger?.warn(
+          { key: this.key, err: (error as Error).message },
+          'could not mark the instance draining',
+        );
+      }
+    }
+    await this.stop();
+  }
+
+  /**
    * Deletes the registration (by revoking its lease) and stops keeping it alive. Safe at any
    * time, also while `start()` is still retrying or writing.
    */

@@ -17,8 +17,15 @@ export interface Instance {
   readonly weight: number;
   /** Locality zone, '' when not given. */
   readonly zone: string;
+  /**
+   * `draining`: still registered, sent to clients as DRAINING (no new calls, calls in flight
+   * finish) and not counted for routing decisions (contract §9).
+   */
+  readonly status: InstanceStatus;
   readonly metadata: JsonObject | undefined;
 }
+
+export type InstanceStatus = 'serving' | 'draining';
 
 export const MAX_REGISTRATION_BYTES = 64 * 1024;
 export const MAX_INSTANCE_WEIGHT = 10_000;
@@ -31,6 +38,7 @@ const registrationFields = z.object({
   address: z.string({ error: 'address is required and must be a string' }),
   weight: z.number().int().min(1).max(MAX_INSTANCE_WEIGHT).optional(),
   zone: z.string().max(128).optional(),
+  status: z.enum(['serving', 'draining']).optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -67,6 +75,7 @@ export function parseInstance(key: string, value: Uint8Array | string): Result<I
     address: address.address,
     weight: fields.weight ?? 1,
     zone: fields.zone ?? '',
+    status: fields.status ?? 'serving',
     metadata: fields.metadata as JsonObject | undefined,
   });
 }

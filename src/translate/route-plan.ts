@@ -39,11 +39,11 @@ export interface RoutePlan {
   readonly hashHeader: string | undefined;
 }
 
-/** Versions that have at least one instance, sorted. */
+/** Versions that have at least one serving instance, sorted (draining ones do not count, §9). */
 export function versionsWithInstances(service: ServiceCatalog): string[] {
   const versions = new Set<string>();
   for (const instance of service.instances)
-    if (instance.version !== undefined) versions.add(instance.version);
+    if (instance.version !== undefined && instance.status === 'serving') versions.add(instance.version);
   return [...versions].sort();
 }
 

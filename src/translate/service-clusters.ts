@@ -1,4 +1,5 @@
-// Which clusters a service has and who is in each: every instance, and one per version.
+// Which clusters a service has and who is in each: every instance, and one per version that has a
+// serving instance (its draining instances stay in it, sent as DRAINING).
 import type { ServiceCatalog } from '../registry/catalog';
 import type { Instance } from '../registry/instance';
 import { serviceClusterName, versionClusterName } from './resource-names';

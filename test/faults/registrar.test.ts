@@ -26,6 +26,8 @@ function register(etcdUrl: string, id: string, address: string): ChildProcess {
       id,
       '--ttl',
       String(TTL_SECONDS),
+      '--drain-seconds',
+      '0',
       '--etcd',
       etcdUrl,
     ],

@@ -114,7 +114,7 @@ describe('Registrar', () => {
 describe('etcd-xds register', () => {
   const fixture = useEtcd();
 
-  it('registers until SIGTERM, then deregisters and exits 0', async () => {
+  it('registers until SIGTERM, then drains for --drain-seconds, deregisters and exits 0', async () => {
     const child = spawnCli([
       'register',
       '--service',
@@ -127,6 +127,8 @@ describe('etcd-xds register', () => {
       'cli-1',
       '--ttl',
       '5',
+      '--drain-seconds',
+      '1',
       '--etcd',
       fixture.etcd.url,
     ]);
@@ -145,12 +147,44 @@ describe('etcd-xds register', () => {
         version: 'v2',
         address: '10.0.0.9:8080',
       });
+      const signalled = performance.now();
       child.kill('SIGTERM');
+      // First the same registration marked draining (contract §9), still under its lease…
+      const draining = await eventually(
+        () => fixture.kv.get('/services/app/cli-1').string(),
+        (v) => assert.equal((JSON.parse(v ?? '{}') as { status?: string }).status, 'draining'),
+      );
+      assert.deepEqual(JSON.parse(draining.value!), {
+        name: 'app',
+        id: 'cli-1',
+        version: 'v2',
+        address: '10.0.0.9:8080',
+        status: 'draining',
+      });
+      // …then, after the drain, deleted before exiting.
       assert.equal(await exited, 0);
+      const drainedMs = performance.now() - signalled;
+      assert.ok(drainedMs >= 1_000, `exited ${Math.round(drainedMs)} ms after SIGTERM, before its 1 s drain`);
       assert.equal(await fixture.kv.get('/services/app/cli-1').string(), null, 'deregistered before exiting');
     } finally {
       child.kill('SIGKILL');
     }
+  });
+
+  it('rejects a bad --drain-seconds with exit code 2', async () => {
+    const result = await runCli([
+      'register',
+      '--service',
+      'app',
+      '--address',
+      '10.0.0.9:80',
+      '--drain-seconds',
+      'soon',
+      '--etcd',
+      fixture.etcd.url,
+    ]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--drain-seconds: "soon" must be a number of seconds from 0 to 3600/);
   });
 
   it('rejects an invalid address with exit code 2', async () => {

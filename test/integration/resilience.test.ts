@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { EchoBackend } from '../../testkit/echo-backend';
+import type { RunningBackend } from '../../testkit/mesh';
 import { EnvoyRoutingClient } from '../../testkit/envoy-client';
 import { eventually, Mesh } from '../../testkit/mesh';
 import { freePort } from '../../testkit/ports';
@@ -33,6 +34,8 @@ describe('resilience policy against misbehaving backends, on every client stack'
   let envoyPort: number;
   let slow: EchoBackend;
   let flaky: EchoBackend;
+  /** Two instances of `drain`; the second is marked draining. */
+  const draining: RunningBackend[] = [];
   /** Four instances of `outlier`; the last one is made to fail every call. */
   const outliers: EchoBackend[] = [];
 
@@ -43,6 +46,8 @@ describe('resilience policy against misbehaving backends, on every client stack'
     mesh = await Mesh.start(['--envoy-listener', `127.0.0.1:${envoyPort}`]);
     slow = (await mesh.addBackend({ service: 'slow', id: 's1', version: 'v1' })).backend;
     flaky = (await mesh.addBackend({ service: 'flaky', id: 'f1', version: 'v1' })).backend;
+    for (const id of ['d1', 'd2'])
+      draining.push(await mesh.addBackend({ service: 'drain', id, version: 'v1' }));
     for (const id of ['o1', 'o2', 'o3', 'o4'])
       outliers.push((await mesh.addBackend({ service: 'outlier', id, version: 'v1' })).backend);
   });
@@ -81,6 +86,38 @@ describe('resilience policy against misbehaving backends, on every client stack'
   }
 
   for (const stack of STACKS) {
+    it(`${stack}: an instance marked draining gets no new calls within 1 s (contract §9)`, async () => {
+      const client = await startClient(stack);
+      const { registrar } = draining[1];
+      const write = (status: string) =>
+        mesh.kv
+          .put(registrar.key)
+          .value(JSON.stringify({ ...(JSON.parse(registrar.value) as object), status }));
+      try {
+        await within(
+          client,
+          () => client.call('xds:///drain', { count: 20 }),
+          (results) =>
+            assert.deepEqual([...new Set(results.map((r) => (r.ok ? r.id : r.code)))].sort(), ['d1', 'd2']),
+        );
+        await write('draining');
+        const written = performance.now();
+        await within(
+          client,
+          () => client.call('xds:///drain', { count: 4 }),
+          (results) => assert.deepEqual([...new Set(results.map((r) => (r.ok ? r.id : r.code)))], ['d1']),
+        );
+        const ms = Math.round(performance.now() - written);
+        const after = await client.call('xds:///drain', { count: 20 });
+        console.log(`# ${stack} ${client.version}: d2 marked draining; new calls only to d1 after ${ms} ms`);
+        assert.deepEqual([...new Set(after.map((r) => (r.ok ? r.id : r.code)))], ['d1']);
+        assert.ok(ms <= 1_000, `${ms} ms`);
+      } finally {
+        await write('serving');
+        await client.stop();
+      }
+    });
+
     it(
       stack === 'grpc-java'
         ? `${stack}: maxRequests is served but not enforced by grpc-java 1.85 (all of three concurrent calls go through)`

@@ -8,6 +8,7 @@ export interface InstanceSpec {
   readonly address: string;
   readonly weight?: number;
   readonly zone?: string;
+  readonly status?: 'serving' | 'draining';
 }
 
 export function catalogOf(

@@ -5,6 +5,12 @@ import type { Instance } from '../../registry/instance';
 import { formatSocketAddress } from '../../registry/address';
 import { compareStrings } from '../../stable-order';
 
+/** The serving instances' weights; a locality of draining instances alone keeps theirs. */
+function localityWeight(members: readonly Instance[]): number {
+  const serving = members.reduce((sum, i) => sum + (i.status === 'serving' ? i.weight : 0), 0);
+  return serving > 0 ? serving : members.reduce((sum, i) => sum + i.weight, 0);
+}
+
 export function envoyClusterLoadAssignment(
   clusterName: string,
   instances: readonly Instance[],
@@ -21,7 +27,7 @@ export function envoyClusterLoadAssignment(
       .sort(([a], [b]) => compareStrings(a, b))
       .map(([zone, members]) => ({
         locality: zone ? { zone } : {},
-        load_balancing_weight: { value: members.reduce((sum, i) => sum + i.weight, 0) },
+        load_balancing_weight: { value: localityWeight(members) },
         lb_endpoints: [...members]
           .sort((a, b) => compareStrings(formatSocketAddress(a.address), formatSocketAddress(b.address)))
           .map((instance) => ({
@@ -31,6 +37,7 @@ export function envoyClusterLoadAssignment(
               },
             },
             load_balancing_weight: { value: instance.weight },
+            ...(instance.status === 'draining' && { health_status: 'DRAINING' as const }),
           })),
       })),
   };

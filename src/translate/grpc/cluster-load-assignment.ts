@@ -43,7 +43,7 @@ export function grpcClusterLoadAssignment(
       groups.set(key, group);
     }
     group.instances.push(instance);
-    group.weight += instance.weight;
+    if (instance.status === 'serving') group.weight += instance.weight;
   }
   const ordered = [...groups.values()].sort(
     (a, b) => compareStrings(a.zone, b.zone) || compareStrings(a.subZone, b.subZone),
@@ -56,8 +56,11 @@ export function grpcClusterLoadAssignment(
         ...(group.zone ? { zone: group.zone } : {}),
         ...(group.subZone ? { sub_zone: group.subZone } : {}),
       },
-      // Clients drop a locality without a weight: every locality carries one.
-      load_balancing_weight: { value: group.weight },
+      // Clients drop a locality without a weight: every locality carries one (one of draining
+      // instances alone, whose endpoints no client uses, keeps their weight).
+      load_balancing_weight: {
+        value: group.weight > 0 ? group.weight : group.instances.reduce((sum, i) => sum + i.weight, 0),
+      },
       lb_endpoints: [...group.instances]
         .sort((a, b) => compareStrings(formatSocketAddress(a.address), formatSocketAddress(b.address)))
         .map((instance) => ({
@@ -65,6 +68,7 @@ export function grpcClusterLoadAssignment(
             address: { socket_address: { address: instance.address.ip, port_value: instance.address.port } },
           },
           load_balancing_weight: { value: ringHash ? 1 : instance.weight },
+          ...(instance.status === 'draining' && { health_status: 'DRAINING' as const }),
         })),
     })),
   };

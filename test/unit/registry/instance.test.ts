@@ -22,6 +22,7 @@ describe('parseInstance', () => {
         address: { ip: '10.0.0.5', port: 50051 },
         weight: 1,
         zone: '',
+        status: 'serving',
         metadata: undefined,
       },
     });
@@ -35,6 +36,7 @@ describe('parseInstance', () => {
       address: '[2001:db8::5]:8080',
       weight: 3,
       zone: 'z1',
+      status: 'serving',
       metadata: { team: 'a', shard: 2 },
     });
     const result = parseInstance(KEY, Buffer.from(value));
@@ -43,6 +45,27 @@ describe('parseInstance', () => {
     assert.equal(result.value.weight, 3);
     assert.equal(result.value.zone, 'z1');
     assert.deepEqual(result.value.metadata, { team: 'a', shard: 2 });
+  });
+
+  it('reads the status: serving by default, or draining (contract §9)', () => {
+    const draining = parseInstance(
+      KEY,
+      JSON.stringify({ name: 'app', address: '10.0.0.5:1', status: 'draining' }),
+    );
+    assert.ok(draining.ok);
+    assert.equal(draining.value.status, 'draining');
+    const enveloped = parseInstance(
+      KEY,
+      JSON.stringify({ node: { name: 'app', address: '10.0.0.5:1', status: 'draining' } }),
+    );
+    assert.ok(enveloped.ok);
+    assert.equal(enveloped.value.status, 'draining');
+    const plain = parseInstance(KEY, JSON.stringify({ name: 'app', address: '10.0.0.5:1' }));
+    assert.ok(plain.ok);
+    assert.equal(plain.value.status, 'serving');
+    const bad = parseInstance(KEY, JSON.stringify({ name: 'app', address: '10.0.0.5:1', status: 'stopped' }));
+    assert.ok(!bad.ok);
+    assert.match(bad.problem.message, /status/);
   });
 
   it('defaults the id to the last key segment and treats an empty version as none', () => {

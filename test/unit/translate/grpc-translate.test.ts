@@ -59,6 +59,15 @@ describe('translateForGrpc goldens', () => {
     assertGolden('cluster-policy', dump(translateForGrpc(catalogOf(TWO_VERSIONS, { app: CLUSTER_POLICY }))));
   });
 
+  it('a draining instance is sent DRAINING and its version, with no serving instance, is not routed to', () => {
+    const instances: InstanceSpec[] = [
+      ...TWO_VERSIONS.slice(0, 2),
+      { id: 'app-2b', version: 'v1', address: '10.0.0.4:50051', status: 'draining' },
+      { id: 'app-3', version: 'v2', address: '10.0.0.3:50051', status: 'draining' },
+    ];
+    assertGolden('draining', dump(translateForGrpc(catalogOf(instances))));
+  });
+
   it('timeouts and retries (contract §8): service-level, per route, none on a failing route', () => {
     assertGolden('call-policy', dump(translateForGrpc(catalogOf(TWO_VERSIONS, { app: CALL_POLICY }))));
   });
