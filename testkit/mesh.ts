@@ -80,6 +80,18 @@ export class Mesh {
     await running.backend.stop();
   }
 
+  /**
+   * Takes a backend out the way a well-behaved instance leaves (contract §9): marks it draining,
+   * waits `drainMs`, deregisters, then stops it (calls in flight finish).
+   */
+  async drainBackend(id: string, drainMs: number): Promise<void> {
+    const running = this.backends.get(id);
+    if (running === undefined) throw new Error(`no backend ${id}`);
+    this.backends.delete(id);
+    await running.registrar.drain(drainMs);
+    await running.backend.stop();
+  }
+
   /** Writes raw key/value pairs (registrations without a backend behind them), 100 per transaction. */
   async putAll(entries: readonly (readonly [string, string])[]): Promise<void> {
     for (let i = 0; i < entries.length; i += 100) {

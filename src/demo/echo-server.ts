@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // The demo app of the Kubernetes example overlay: an Echo server that registers itself in etcd
-// with the etcd-xds TypeScript API and deregisters before it stops.
+// with the etcd-xds TypeScript API and, when told to stop, drains (contract §9) before it does.
 //
 // Environment: ECHO_VERSION (required), POD_IP (required: the address clients dial),
 // ECHO_SERVICE (default "echo"), ECHO_PORT (default 50051), POD_NAME (instance id, default the
-// hostname), ECHO_ZONE (optional), and the etcd settings of `etcd-xds register` (ETCD_XDS_ETCD,
+// hostname), ECHO_ZONE (optional), ECHO_DRAIN_SECONDS (default 5), and the etcd settings of `etcd-xds register` (ETCD_XDS_ETCD,
 // ETCD_XDS_PREFIX, ETCD_XDS_ETCD_CA, ...).
 import { hostname } from 'node:os';
 import { resolveEtcdConnection } from '../cli/config';
@@ -52,9 +52,11 @@ async function main(): Promise<void> {
   registrar.start().catch((error: unknown) => logger.error({ err: error }, 'registration failed'));
 
   const signal = await untilSignal();
-  // Deregister first, so clients stop picking this instance, then let calls in flight finish.
-  logger.info({ signal, key: registrar.key }, 'deregistering');
-  await registrar.stop();
+  // Draining first: clients stop picking this instance while calls in flight finish; then
+  // deregister and stop.
+  const drainSeconds = Number(process.env.ECHO_DRAIN_SECONDS ?? '5');
+  logger.info({ signal, key: registrar.key, drainSeconds }, 'draining, then deregistering');
+  await registrar.drain(Number.isFinite(drainSeconds) && drainSeconds >= 0 ? drainSeconds * 1000 : 5_000);
   etcd.close();
   await server.stop(5_000);
   process.exit(0);

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { EchoBackend } from '../../testkit/echo-backend';
 import type { RunningBackend } from '../../testkit/mesh';
 import { EnvoyRoutingClient } from '../../testkit/envoy-client';
+import { CallLoad } from '../../testkit/load';
 import { eventually, Mesh } from '../../testkit/mesh';
 import { freePort } from '../../testkit/ports';
 import {
@@ -72,7 +73,7 @@ describe('resilience policy against misbehaving backends, on every client stack'
 
   async function within<T>(
     client: RoutingClient,
-    attempt: () => Promise<T>,
+    attempt: () => T | Promise<T>,
     check: (value: T) => void,
   ): Promise<T> {
     try {
@@ -86,6 +87,37 @@ describe('resilience policy against misbehaving backends, on every client stack'
   }
 
   for (const stack of STACKS) {
+    it(`${stack}: a rolling restart of every instance (each drains, stops, is replaced) costs 0 failed calls`, async () => {
+      const ids = [`${stack}-r1`, `${stack}-r2`];
+      for (const id of ids) await mesh.addBackend({ service: `roll-${stack}`, id, version: 'v1' });
+      const client = await startClient(stack);
+      const load = new CallLoad(client, `xds:///roll-${stack}`);
+      try {
+        await within(
+          client,
+          () => load.answeredBy.size,
+          (n) => assert.equal(n, 2),
+        );
+        for (const [i, id] of ids.entries()) {
+          await mesh.drainBackend(id, 1_000);
+          const replacement = `${stack}-r${i + 3}`;
+          await mesh.addBackend({ service: `roll-${stack}`, id: replacement, version: 'v1' });
+          await within(
+            client,
+            () => load.answeredBy.get(replacement) ?? 0,
+            (n) => assert.ok(n > 0),
+          );
+        }
+        await load.stop();
+        console.log(`# ${stack} ${client.version}: rolling restart of 2 instances: ${load.describe()}`);
+        assert.deepEqual(load.failures, []);
+        assert.ok(load.calls > 0);
+      } finally {
+        await load.stop();
+        await client.stop();
+      }
+    });
+
     it(`${stack}: an instance marked draining gets no new calls within 1 s (contract §9)`, async () => {
       const client = await startClient(stack);
       const { registrar } = draining[1];
