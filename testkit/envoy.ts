@@ -21,6 +21,8 @@ export interface EnvoyOptions {
   readonly tls?: ClientTls;
   /** Caller labels in node.metadata (contract §7), as `etcd-xds bootstrap --envoy --label` writes them. */
   readonly labels?: ReadonlyMap<string, string>;
+  /** node.locality.zone. */
+  readonly zone?: string;
 }
 
 export class EnvoyProcess {
@@ -54,6 +56,7 @@ export class EnvoyProcess {
           delta: options.delta,
           tls: options.tls,
           labels: options.labels,
+          zone: options.zone,
         }),
       ),
     );

@@ -108,7 +108,15 @@ export interface RoutingPolicy extends CallPolicy, ClusterPolicy {
   readonly routes: readonly PolicyRoute[];
   readonly lbPolicy: LbPolicy;
   readonly hashHeader: string | undefined;
-  /** The caller label keys its routes read, sorted; empty when no route matches on the caller. */
+  /**
+   * Contract §10: clients get this service's endpoints with their own zone at priority 0 and
+   * every other locality at priority 1.
+   */
+  readonly zoneAffinity: boolean;
+  /**
+   * The caller label keys the policy reads, sorted: those of its caller routes, and `zone` with
+   * zoneAffinity; empty when nothing about the caller matters.
+   */
   readonly callerKeys: readonly string[];
 }
 
@@ -122,6 +130,7 @@ export const DEFAULT_POLICY: RoutingPolicy = {
   routes: [],
   lbPolicy: 'round_robin',
   hashHeader: undefined,
+  zoneAffinity: false,
   callerKeys: [],
 };
 
@@ -263,6 +272,7 @@ const policySchema = z
       .max(2 ** 31 - 1)
       .optional(),
     outlierDetection: outlierSchema.optional(),
+    zoneAffinity: z.boolean().optional(),
   })
   .strict();
 
@@ -454,9 +464,13 @@ export function parsePolicy(key: string, value: Uint8Array | string): Result<Rou
     routes,
     lbPolicy,
     hashHeader: spec.hashHeader,
-    callerKeys: [...new Set(routes.flatMap((route) => (route.caller ?? []).map(([label]) => label)))].sort(
-      compareStrings,
-    ),
+    zoneAffinity: spec.zoneAffinity ?? false,
+    callerKeys: [
+      ...new Set([
+        ...routes.flatMap((route) => (route.caller ?? []).map(([label]) => label)),
+        ...(spec.zoneAffinity === true ? ['zone'] : []),
+      ]),
+    ].sort(compareStrings),
   });
 }
 

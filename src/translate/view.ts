@@ -7,6 +7,7 @@
 import type { Catalog, ServiceCatalog } from '../registry/catalog';
 import type { CallerLabels } from './caller-labels';
 import type { Flavour } from './flavour';
+import type { Instance } from '../registry/instance';
 import type { RoutingPolicy } from '../registry/policy';
 import { selectedCallerRoutes, versionsWithInstances } from './route-plan';
 
@@ -69,7 +70,13 @@ export function callerRouting(catalog: Catalog): CallerRouting {
     routing = {
       keys: [...keys].sort(),
       services,
-      signature: services.map((service) => `${policyId(service.policy)} ${routeInputs(service)}`).join('\n'),
+      // Zone affinity depends on the instances themselves: the service object stands for them.
+      signature: services
+        .map(
+          (service) =>
+            `${policyId(service.policy)} ${routeInputs(service)}${service.policy.zoneAffinity ? ` ${serviceId(service)}` : ''}`,
+        )
+        .join('\n'),
     };
     callerRoutings.set(catalog, routing);
   }
@@ -88,6 +95,46 @@ export function viewOf(client: Client, catalog: Catalog): View {
   return labels.size === 0
     ? plainView(client.flavour)
     : { flavour: client.flavour, labels, key: labelledKey(client.flavour, labels) };
+}
+
+/**
+ * The zone whose localities a view gets at priority 0 for this service's endpoints (contract
+ * §10), when its policy asks for zone affinity and the client has a zone.
+ */
+export function affinityZone(service: ServiceCatalog, view: View | undefined): string | undefined {
+  if (!service.policy.zoneAffinity || view === undefined) return undefined;
+  const zone = view.labels.get('zone');
+  return zone === undefined || zone === '' ? undefined : zone;
+}
+
+/**
+ * Whether a cluster's endpoints differ for a client in `zone`: the zone has a serving instance of
+ * it, and some instance is elsewhere. Otherwise every locality stays at priority 0.
+ */
+export function prefersZone(members: readonly Instance[], zone: string): boolean {
+  return (
+    members.some((i) => i.zone === zone && i.status === 'serving') && members.some((i) => i.zone !== zone)
+  );
+}
+
+/** Services whose resources may differ for a view: those with caller routes it gets or zone affinity. */
+export function viewServices(
+  catalog: Catalog,
+  view: View,
+): readonly {
+  readonly service: ServiceCatalog;
+  readonly selected: readonly number[];
+  readonly zone?: string;
+}[] {
+  if (view.labels.size === 0) return [];
+  const result: { service: ServiceCatalog; selected: readonly number[]; zone?: string }[] = [];
+  for (const service of callerRouting(catalog).services) {
+    const selected = selectionOf(service.policy, view);
+    const zone = affinityZone(service, view);
+    if (selected.length > 0 || zone !== undefined)
+      result.push({ service, selected, ...(zone !== undefined && { zone }) });
+  }
+  return result;
 }
 
 /**
@@ -114,6 +161,16 @@ let lastPolicyId = 0;
 function policyId(policy: RoutingPolicy): number {
   let id = policyIds.get(policy);
   if (id === undefined) policyIds.set(policy, (id = ++lastPolicyId));
+  return id;
+}
+
+const serviceIds = new WeakMap<ServiceCatalog, number>();
+let lastServiceId = 0;
+
+/** A number naming a service object while it lives (a changed service is a new object). */
+function serviceId(service: ServiceCatalog): number {
+  let id = serviceIds.get(service);
+  if (id === undefined) serviceIds.set(service, (id = ++lastServiceId));
   return id;
 }
 

@@ -8,6 +8,7 @@ import type { EchoBackend } from '../../testkit/echo-backend';
 import type { RunningBackend } from '../../testkit/mesh';
 import { EnvoyRoutingClient } from '../../testkit/envoy-client';
 import { CallLoad } from '../../testkit/load';
+import { grpcBootstrap } from '../../src/cli/bootstrap';
 import { eventually, Mesh } from '../../testkit/mesh';
 import { freePort } from '../../testkit/ports';
 import {
@@ -57,10 +58,11 @@ describe('resilience policy against misbehaving backends, on every client stack'
     await mesh?.stop();
   });
 
-  async function startClient(stack: Stack): Promise<RoutingClient> {
+  async function startClient(stack: Stack, zone?: string): Promise<RoutingClient> {
+    const nodeId = `resilience-${stack}${zone === undefined ? '' : `-${zone}`}`;
     if (stack === 'envoy')
-      return EnvoyRoutingClient.start(mesh.server.xdsAddress, envoyPort, { nodeId: `resilience-${stack}` });
-    return XdsClientProcess.start(stack, mesh.bootstrap(`resilience-${stack}`));
+      return EnvoyRoutingClient.start(mesh.server.xdsAddress, envoyPort, { nodeId, zone });
+    return XdsClientProcess.start(stack, grpcBootstrap({ servers: [mesh.server.xdsAddress], nodeId, zone }));
   }
 
   /** Waits until the grpc flavour's resources of `service` show the policy (`pattern`). */
@@ -87,6 +89,75 @@ describe('resilience policy against misbehaving backends, on every client stack'
   }
 
   for (const stack of STACKS) {
+    it(`${stack}: with zone affinity clients stay in their zone, fail over when it dies, and spread without one`, async () => {
+      const service = `near-${stack}`;
+      const ids = { z1: [`${stack}-n1a`, `${stack}-n1b`], z2: [`${stack}-n2a`] };
+      for (const [zone, members] of Object.entries(ids))
+        for (const id of members) await mesh.addBackend({ service, id, version: 'v1', zone });
+      // Envoy learns that endpoints are down only from outlier detection (or health checks): it
+      // gets both, and its failover is measured, not bounded (README, client behaviour).
+      await mesh.putPolicy(
+        service,
+        stack === 'envoy'
+          ? {
+              zoneAffinity: true,
+              outlierDetection: {
+                interval: '1s',
+                maxEjectionPercent: 100,
+                failurePercentage: { threshold: 50, minimumHosts: 1, requestVolume: 2 },
+              },
+            }
+          : { zoneAffinity: true },
+      );
+      const answered = (results: CallResult[]): string[] =>
+        [...new Set(results.map((r) => (r.ok ? r.id : `failed ${r.code}`)))].sort();
+      // One client at a time (Envoys share the listener address).
+      for (const [zone, expected] of [
+        ['z2', ids.z2],
+        [undefined, [...ids.z1, ...ids.z2]],
+      ] as const) {
+        const client = await startClient(stack, zone);
+        try {
+          await within(
+            client,
+            () => client.call(`xds:///${service}`, { count: 30 }),
+            (results) => assert.deepEqual(answered(results), [...expected].sort()),
+          );
+        } finally {
+          await client.stop();
+        }
+      }
+      const client = await startClient(stack, 'z1');
+      const load = new CallLoad(client, `xds:///${service}`);
+      try {
+        await within(
+          client,
+          () => [...load.answeredBy.keys()].sort(),
+          (seen) => assert.deepEqual(seen, ids.z1),
+        );
+        load.reset();
+        // Every z1 instance dies without deregistering: the client fails over to priority 1.
+        for (const id of ids.z1) await mesh.backends.get(id)!.backend.stop(0);
+        await within(
+          client,
+          () => load.answeredBy.get(ids.z2[0]) ?? 0,
+          (n) => assert.ok(n >= 50),
+        );
+        await load.stop();
+        const failedShare = load.failures.length / load.calls;
+        console.log(`# ${stack} ${client.version}: z1 died; failover to z2: ${load.describe()}`);
+        if (stack !== 'envoy')
+          assert.ok(
+            failedShare <= 0.01,
+            `${(failedShare * 100).toFixed(1)} % of calls failed over the failover`,
+          );
+      } finally {
+        await load.stop();
+        await client.stop();
+        await mesh.deletePolicy(service);
+      }
+    });
+
     it(`${stack}: a rolling restart of every instance (each drains, stops, is replaced) costs 0 failed calls`, async () => {
       const ids = [`${stack}-r1`, `${stack}-r2`];
       for (const id of ids) await mesh.addBackend({ service: `roll-${stack}`, id, version: 'v1' });

@@ -14,6 +14,8 @@ function localityWeight(members: readonly Instance[]): number {
 export function envoyClusterLoadAssignment(
   clusterName: string,
   instances: readonly Instance[],
+  /** Zone affinity (contract §10): this zone's locality at priority 0, the others at 1. */
+  preferredZone?: string,
 ): ClusterLoadAssignment {
   const zones = new Map<string, Instance[]>();
   for (const instance of instances) {
@@ -28,6 +30,7 @@ export function envoyClusterLoadAssignment(
       .map(([zone, members]) => ({
         locality: zone ? { zone } : {},
         load_balancing_weight: { value: localityWeight(members) },
+        ...(preferredZone !== undefined && zone !== preferredZone && { priority: 1 }),
         lb_endpoints: [...members]
           .sort((a, b) => compareStrings(formatSocketAddress(a.address), formatSocketAddress(b.address)))
           .map((instance) => ({

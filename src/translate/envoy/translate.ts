@@ -5,7 +5,7 @@ import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../../proto/xds-types';
 import type { Catalog, ServiceCatalog } from '../../registry/catalog';
 import { indexResources, type Resource, type ResourceSet } from '../resource-set';
 import { planRoutes, selectedCallerRoutes } from '../route-plan';
-import { SelectionMemo, viewSelections, type View } from '../view';
+import { affinityZone, prefersZone, SelectionMemo, viewSelections, viewServices, type View } from '../view';
 import { serviceClusters } from '../service-clusters';
 import { envoyCluster } from './cluster';
 import { envoyClusterLoadAssignment } from './cluster-load-assignment';
@@ -40,6 +40,29 @@ function translateService(service: ServiceCatalog, selected: readonly number[] =
     envoyVirtualHost(service.name, planRoutes(service, selected)),
   );
   return { ...resources, virtualHost };
+}
+
+/** Endpoints per zone of a service object: what a proxy in that zone gets (contract §10). */
+const zoned = new WeakMap<ServiceCatalog, Map<string, Resource[]>>();
+
+function zonedEndpoints(service: ServiceCatalog, zone: string): readonly Resource[] {
+  const plain = translatePlainService(service);
+  let byZone = zoned.get(service);
+  if (byZone === undefined) zoned.set(service, (byZone = new Map<string, Resource[]>()));
+  let endpoints = byZone.get(zone);
+  if (endpoints === undefined) {
+    endpoints = serviceClusters(service).map((cluster, i) =>
+      prefersZone(cluster.members, zone)
+        ? {
+            name: cluster.name,
+            type: ENDPOINT,
+            message: envoyClusterLoadAssignment(cluster.name, cluster.members, zone),
+          }
+        : plain.endpoints[i],
+    );
+    byZone.set(zone, endpoints);
+  }
+  return endpoints;
 }
 
 function translatePlainService(service: ServiceCatalog): EnvoyServiceResources {
@@ -116,8 +139,15 @@ function virtualHosts(catalog: Catalog, view: View | undefined): VirtualHost[] {
  * some virtual host in it has caller routes for this view.
  */
 export function envoyViewOverrides(catalog: Catalog, view: View): Resource[] {
-  if (viewSelections(catalog, view).length === 0) return [];
-  return [routeConfigurationResource(view.key, virtualHosts(catalog, view))];
+  const overrides: Resource[] = [];
+  if (viewSelections(catalog, view).length > 0)
+    overrides.push(routeConfigurationResource(view.key, virtualHosts(catalog, view)));
+  for (const { service, zone } of viewServices(catalog, view)) {
+    if (zone === undefined) continue;
+    const plain = translatePlainService(service).endpoints;
+    overrides.push(...zonedEndpoints(service, zone).filter((endpoint, i) => endpoint !== plain[i]));
+  }
+  return overrides;
 }
 
 export function translateForEnvoy(
@@ -135,7 +165,13 @@ export function translateForEnvoy(
           services.map((service) => service.virtualHost),
         )
       : routeConfigurationResource(view!.key, virtualHosts(catalog, view)),
-    ...services.flatMap((service) => [...service.clusters, ...service.endpoints]),
+    ...[...catalog.services.values()].flatMap((service, i) => {
+      const zone = affinityZone(service, view);
+      return [
+        ...services[i].clusters,
+        ...(zone === undefined ? services[i].endpoints : zonedEndpoints(service, zone)),
+      ];
+    }),
   ]);
   return { flavour: 'envoy', revision: catalog.revision, byType, alias: () => undefined };
 }

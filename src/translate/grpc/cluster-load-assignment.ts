@@ -27,6 +27,8 @@ export function grpcClusterLoadAssignment(
   clusterName: string,
   instances: readonly Instance[],
   lbPolicy: LbPolicy,
+  /** Zone affinity (contract §10): this zone's localities at priority 0, the others at 1. */
+  preferredZone?: string,
 ): ClusterLoadAssignment {
   const ringHash = lbPolicy === 'ring_hash';
   const groups = new Map<string, LocalityGroup>();
@@ -61,6 +63,7 @@ export function grpcClusterLoadAssignment(
       load_balancing_weight: {
         value: group.weight > 0 ? group.weight : group.instances.reduce((sum, i) => sum + i.weight, 0),
       },
+      ...(preferredZone !== undefined && group.zone !== preferredZone && { priority: 1 }),
       lb_endpoints: [...group.instances]
         .sort((a, b) => compareStrings(formatSocketAddress(a.address), formatSocketAddress(b.address)))
         .map((instance) => ({

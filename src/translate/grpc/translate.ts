@@ -5,7 +5,7 @@ import type { Catalog, ServiceCatalog } from '../../registry/catalog';
 import { indexResources, type Resource, type ResourceAlias, type ResourceSet } from '../resource-set';
 import { listenerName, serviceOfListenerAlias } from '../resource-names';
 import { planRoutes, selectedCallerRoutes } from '../route-plan';
-import { SelectionMemo, viewSelections, type View } from '../view';
+import { affinityZone, prefersZone, SelectionMemo, viewServices, type View } from '../view';
 import { serviceClusters } from '../service-clusters';
 import { grpcCluster } from './cluster';
 import { grpcClusterLoadAssignment } from './cluster-load-assignment';
@@ -44,6 +44,8 @@ export function translateServiceForGrpc(
   service: ServiceCatalog,
   options: GrpcTranslateOptions = DEFAULT_OPTIONS,
   selected: readonly number[] = [],
+  /** The caller's zone when the policy has zone affinity (contract §10). */
+  zone?: string,
 ): ServiceResources {
   // Only services that use what the flavour lacks differ; the others share one translation.
   const dropRingHash = !options.ringHash && service.policy.lbPolicy === 'ring_hash';
@@ -63,11 +65,47 @@ export function translateServiceForGrpc(
       : buildServiceResources(served());
     memo.set(service, resources);
   }
-  if (selected.length === 0) return resources;
-  let routes = callerRoutes.get(key);
-  if (routes === undefined) callerRoutes.set(key, (routes = new SelectionMemo<Resource>()));
-  const route = routes.get(service, selected, () => routeResource(served(), selected));
-  return { ...resources, routes: [route] };
+  let result = resources;
+  if (selected.length > 0) {
+    let routes = callerRoutes.get(key);
+    if (routes === undefined) callerRoutes.set(key, (routes = new SelectionMemo<Resource>()));
+    const route = routes.get(service, selected, () => routeResource(served(), selected));
+    result = { ...result, routes: [route] };
+  }
+  if (zone !== undefined)
+    result = { ...result, endpoints: zonedEndpoints(service, key, zone, served, resources) };
+  return result;
+}
+
+/** Endpoints per (downgrade key, zone) of a service object: what a client in that zone gets. */
+const zoned = new WeakMap<ServiceCatalog, Map<string, Resource[]>>();
+
+function zonedEndpoints(
+  service: ServiceCatalog,
+  key: string,
+  zone: string,
+  served: () => ServiceCatalog,
+  plain: ServiceResources,
+): Resource[] {
+  let byZone = zoned.get(service);
+  if (byZone === undefined) zoned.set(service, (byZone = new Map<string, Resource[]>()));
+  const memoKey = `${key}\n${zone}`;
+  let endpoints = byZone.get(memoKey);
+  if (endpoints === undefined) {
+    const { lbPolicy } = served().policy;
+    // serviceClusters gives the clusters in the order buildServiceResources made them.
+    endpoints = serviceClusters(service).map((cluster, i) =>
+      prefersZone(cluster.members, zone)
+        ? {
+            name: cluster.name,
+            type: ENDPOINT,
+            message: grpcClusterLoadAssignment(cluster.name, cluster.members, lbPolicy, zone),
+          }
+        : plain.endpoints[i],
+    );
+    byZone.set(memoKey, endpoints);
+  }
+  return endpoints;
 }
 
 function hasTimeouts(service: ServiceCatalog): boolean {
@@ -124,9 +162,14 @@ export function grpcViewOverrides(
   view: View,
   options: GrpcTranslateOptions = DEFAULT_OPTIONS,
 ): Resource[] {
-  return viewSelections(catalog, view).flatMap(
-    ({ service, selected }) => translateServiceForGrpc(service, options, selected).routes,
-  );
+  return viewServices(catalog, view).flatMap(({ service, selected, zone }) => {
+    const resources = translateServiceForGrpc(service, options, selected, zone);
+    const plain = translateServiceForGrpc(service, options);
+    return [
+      ...(selected.length > 0 ? resources.routes : []),
+      ...resources.endpoints.filter((endpoint, i) => endpoint !== plain.endpoints[i]),
+    ];
+  });
 }
 
 export function translateForGrpc(
@@ -138,7 +181,7 @@ export function translateForGrpc(
   const byType = indexResources(
     [...catalog.services.values()].flatMap((service) => {
       const selected = labels === undefined ? [] : selectedCallerRoutes(service.policy, labels);
-      const resources = translateServiceForGrpc(service, options, selected);
+      const resources = translateServiceForGrpc(service, options, selected, affinityZone(service, view));
       return [...resources.listeners, ...resources.routes, ...resources.clusters, ...resources.endpoints];
     }),
   );

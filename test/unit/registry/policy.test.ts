@@ -33,6 +33,7 @@ describe('parsePolicy', () => {
         ],
         lbPolicy: 'round_robin',
         hashHeader: undefined,
+        zoneAffinity: false,
         callerKeys: [],
       },
     });

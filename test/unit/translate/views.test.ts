@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AliasEncodings, diffSnapshots, diffViews, Snapshot } from '../../../src/cache/snapshot';
-import { PUSH_ORDER, ROUTE } from '../../../src/proto/xds-types';
+import { ENDPOINT, PUSH_ORDER, ROUTE } from '../../../src/proto/xds-types';
 import type { Catalog } from '../../../src/registry/catalog';
 import {
   DEFAULT_TRANSLATE_SETTINGS,
@@ -234,4 +234,51 @@ describe('Snapshot.typeVersion', () => {
     );
     assert.notEqual(a.typeVersion(ROUTE), b.typeVersion(ROUTE));
   });
+});
+
+describe('zone affinity (contract §10) as a view', () => {
+  const ZONED: InstanceSpec[] = [
+    { service: 'zoned', id: 'a', version: 'v1', address: '10.1.0.1:80', zone: 'z1' },
+    { service: 'zoned', id: 'b', version: 'v1', address: '10.1.0.2:80', zone: 'z2' },
+    { service: 'zoned', id: 'c', version: 'v2', address: '10.1.0.3:80' },
+    { service: 'zoned', id: 'd', version: 'v2', address: '10.1.0.4:80', zone: 'z1', status: 'draining' },
+    { service: 'other', id: 'o', version: 'v1', address: '10.2.0.1:80', zone: 'z1' },
+  ];
+  const catalog = catalogOf(ZONED, { zoned: { zoneAffinity: true } });
+  const zoneView = (flavour: (typeof FLAVOURS)[number], zone?: string): View =>
+    viewOf({ flavour, labels: labels(zone === undefined ? {} : { zone }) }, catalog);
+
+  it('reads the zone label only because a policy asks for zone affinity', () => {
+    assert.deepEqual(callerRouting(catalog).keys, ['zone']);
+    assert.equal(viewOf({ flavour: 'grpc', labels: labels({ zone: 'z1' }) }, catalogOf(ZONED)).key, 'grpc');
+  });
+
+  it('puts the caller zone at priority 0 and the rest at 1, per cluster (golden)', () => {
+    assertGolden('zone-affinity-z1', dump(translateFor(zoneView('grpc', 'z1'), catalog)));
+  });
+
+  it('changes nothing for a client without a zone, or in a zone without serving instances', () => {
+    const plain = dump(translateFor('grpc', catalog));
+    assert.deepEqual(dump(translateFor(zoneView('grpc'), catalog)), plain);
+    assert.deepEqual(dump(translateFor(zoneView('grpc', 'z9'), catalog)), plain);
+    // v2's only z1 instance drains: for the v2 cluster z1 has no serving instance, so its CLA is
+    // the plain one, while the service's and v1's are not.
+    const z1 = Snapshot.encode(translateFor(zoneView('grpc', 'z1'), catalog), new AliasEncodings());
+    const base = Snapshot.encode(translateFor('grpc', catalog), new AliasEncodings());
+    assert.equal(z1.get(ENDPOINT, 'zoned/v2')?.version, base.get(ENDPOINT, 'zoned/v2')?.version);
+    assert.notEqual(z1.get(ENDPOINT, 'zoned/v1')?.version, base.get(ENDPOINT, 'zoned/v1')?.version);
+    assert.notEqual(z1.get(ENDPOINT, 'zoned')?.version, base.get(ENDPOINT, 'zoned')?.version);
+  });
+
+  for (const flavour of FLAVOURS) {
+    it(`is the plain snapshot with the zone's endpoints overridden, byte for byte (${flavour})`, () => {
+      for (const zone of [undefined, 'z1', 'z2', 'z9']) {
+        const view = zoneView(flavour, zone);
+        assertSameSnapshot(
+          overlaid(catalog, view),
+          Snapshot.encode(translateFor(view, catalog), new AliasEncodings()),
+        );
+      }
+    });
+  }
 });
