@@ -7,34 +7,19 @@ import { PUSH_ORDER } from '../../src/proto/xds-types';
 import { CatalogBuilder } from '../../src/registry/catalog';
 import { translateForGrpc } from '../../src/translate/grpc/translate';
 import { median } from '../lib/stats';
+import { changeSvc0, seedServices } from './catalog-change';
 
 const sizes = (process.argv[2] ?? '100,10000').split(',').map(Number);
 for (const services of sizes) {
   const builder = new CatalogBuilder('/xds/policies/');
-  for (let s = 0; s < services; s++)
-    for (let i = 0; i < 10; i++)
-      builder.putRegistration(
-        `/services/svc-${s}/i${i}`,
-        JSON.stringify({
-          name: `svc-${s}`,
-          id: `i${i}`,
-          version: i % 2 ? 'v2' : 'v1',
-          address: `10.${s >> 8}.${s & 255}.${i}:80`,
-        }),
-      );
+  seedServices(builder, services);
   const aliases = new AliasEncodings();
   let previous = Snapshot.encode(translateForGrpc(builder.snapshot(1)), aliases);
   const steps = ['catalog', 'translate', 'encode', 'diff', 'versions'] as const;
   const times = Object.fromEntries(steps.map((step) => [step, [] as number[]]));
   for (let change = 0; change < 30; change++) {
     const t0 = performance.now();
-    if (change % 2 === 0)
-      builder.putRegistration(
-        '/services/svc-0/x',
-        JSON.stringify({ name: 'svc-0', id: 'x', version: 'v1', address: '10.9.9.9:80' }),
-      );
-    else builder.deleteRegistration('/services/svc-0/x');
-    const catalog = builder.snapshot(change + 2);
+    const catalog = changeSvc0(builder, change);
     const t1 = performance.now();
     const resources = translateForGrpc(catalog);
     const t2 = performance.now();

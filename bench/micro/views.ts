@@ -12,21 +12,13 @@ import { LISTENER, PUSH_ORDER, ROUTE } from '../../src/proto/xds-types';
 import { PushQueue } from '../../src/server/push-queue';
 import { SubscriptionIndex } from '../../src/server/subscription-index';
 import { median } from '../lib/stats';
+import { changeSvc0, seedServices } from './catalog-change';
 
 function measure(callerRoutes: boolean): number {
   const builder = new CatalogBuilder('/xds/policies/');
-  for (let s = 0; s < 100; s++) {
-    for (let i = 0; i < 10; i++)
-      builder.putRegistration(
-        `/services/svc-${s}/i${i}`,
-        JSON.stringify({
-          name: `svc-${s}`,
-          id: `i${i}`,
-          version: i % 2 ? 'v2' : 'v1',
-          address: `10.0.${s}.${i}:80`,
-        }),
-      );
-    if (callerRoutes && s < 10)
+  seedServices(builder, 100);
+  for (let s = 0; s < 10; s++) {
+    if (callerRoutes)
       builder.putPolicy(
         `/xds/policies/svc-${s}`,
         JSON.stringify({
@@ -73,13 +65,7 @@ function measure(callerRoutes: boolean): number {
   }
   const times: number[] = [];
   for (let change = 0; change < 60; change++) {
-    if (change % 2 === 0)
-      builder.putRegistration(
-        '/services/svc-0/x',
-        JSON.stringify({ name: 'svc-0', id: 'x', version: 'v1', address: '10.9.9.9:80' }),
-      );
-    else builder.deleteRegistration('/services/svc-0/x');
-    const catalog = builder.snapshot(change + 2);
+    const catalog = changeSvc0(builder, change);
     const t0 = performance.now();
     cache.setCatalog(catalog);
     cache.flush();

@@ -154,25 +154,21 @@ export function viewSelections(
   return result;
 }
 
-const policyIds = new WeakMap<RoutingPolicy, number>();
-let lastPolicyId = 0;
-
-/** A number naming a policy object while it lives (a policy key's value, until it changes). */
-function policyId(policy: RoutingPolicy): number {
-  let id = policyIds.get(policy);
-  if (id === undefined) policyIds.set(policy, (id = ++lastPolicyId));
-  return id;
+/** Numbers naming objects while they live: equal numbers, the same object. */
+function identities<T extends object>(): (object: T) => number {
+  const ids = new WeakMap<T, number>();
+  let last = 0;
+  return (object) => {
+    let id = ids.get(object);
+    if (id === undefined) ids.set(object, (id = ++last));
+    return id;
+  };
 }
 
-const serviceIds = new WeakMap<ServiceCatalog, number>();
-let lastServiceId = 0;
-
-/** A number naming a service object while it lives (a changed service is a new object). */
-function serviceId(service: ServiceCatalog): number {
-  let id = serviceIds.get(service);
-  if (id === undefined) serviceIds.set(service, (id = ++lastServiceId));
-  return id;
-}
+/** A policy object lives while its key's value is unchanged. */
+const policyId = identities<RoutingPolicy>();
+/** A changed service is a new object. */
+const serviceId = identities<ServiceCatalog>();
 
 const versionSignatures = new WeakMap<ServiceCatalog, string>();
 
