@@ -24,6 +24,7 @@ export const PROTO_FILES: readonly string[] = [
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/filters/http/fault/v3/fault.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  'envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto',
   'envoy/service/listener/v3/lds.proto',
   'envoy/service/route/v3/rds.proto',
   'envoy/service/cluster/v3/cds.proto',

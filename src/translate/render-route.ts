@@ -22,20 +22,26 @@ export interface RouteDialect {
   readonly actionExtras: Partial<RouteAction>;
   /** How this flavour writes a route's timeout (over actionExtras). */
   readonly timeout: (timeoutMs: number) => Partial<RouteAction>;
+  /**
+   * What this flavour needs on routes to a zone-affine service to fail over between priorities
+   * (contract §10), given the route's own retry policy; undefined when the client does it alone.
+   */
+  readonly zoneFailover?: (retry: RoutePolicyRetry | undefined) => RoutePolicyRetry;
 }
 
 export function renderRoute(
   service: string,
   route: PlannedRoute,
-  hashHeader: string | undefined,
+  plan: { readonly hashHeader: string | undefined; readonly zoneAffinity: boolean },
   dialect: RouteDialect,
 ): Route {
+  const { hashHeader } = plan;
   const match = { ...pathMatch(route.method, dialect), headers: route.headers.map(dialect.headerMatcher) };
   const { timeoutMs, retry } = route.calls;
   const common = {
     ...dialect.actionExtras,
     ...(timeoutMs !== undefined && dialect.timeout(timeoutMs)),
-    ...(retry !== undefined && { retry_policy: retryPolicy(retry) }),
+    ...routeRetry(retry, plan.zoneAffinity ? dialect.zoneFailover : undefined),
     hash_policy: hashHeader === undefined ? [] : [{ header: { header_name: hashHeader } }],
   };
   const action = route.action;
@@ -77,6 +83,15 @@ export function protoDuration(ms: number): { seconds: number; nanos?: number } {
   const seconds = Math.floor(ms / 1000);
   const nanos = Math.round((ms - seconds * 1000) * 1e6);
   return nanos === 0 ? { seconds } : { seconds, nanos };
+}
+
+function routeRetry(
+  retry: RetryPolicy | undefined,
+  zoneFailover: RouteDialect['zoneFailover'],
+): { retry_policy?: RoutePolicyRetry } {
+  const policy = retry === undefined ? undefined : retryPolicy(retry);
+  const served = zoneFailover === undefined ? policy : zoneFailover(policy);
+  return served === undefined ? {} : { retry_policy: served };
 }
 
 /** gRFC A44 retries as gRPC clients and Envoy read them: grpc status names, retries after the first. */

@@ -37,6 +37,8 @@ export interface RoutePlan {
   readonly routes: readonly PlannedRoute[];
   /** Header whose value picks the instance when the policy is ring_hash. */
   readonly hashHeader: string | undefined;
+  /** The service's endpoints are prioritised by the caller's zone (contract §10). */
+  readonly zoneAffinity: boolean;
 }
 
 /** Versions that have at least one serving instance, sorted (draining ones do not count, §9). */
@@ -117,7 +119,11 @@ export function planRoutes(service: ServiceCatalog, selected: readonly number[] 
   }
   const fallback = defaultAction(service, available, toVersion);
   routes.push({ name: 'default', headers: [], action: fallback, calls: callsOf(fallback, policy) });
-  return { routes, hashHeader: policy.lbPolicy === 'ring_hash' ? policy.hashHeader : undefined };
+  return {
+    routes,
+    hashHeader: policy.lbPolicy === 'ring_hash' ? policy.hashHeader : undefined,
+    zoneAffinity: policy.zoneAffinity,
+  };
 }
 
 /** The timeout and retries a route carries: none on a route that fails every call anyway. */

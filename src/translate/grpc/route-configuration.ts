@@ -15,7 +15,7 @@ export function grpcRouteConfiguration(service: string, plan: RoutePlan): RouteC
         name: service,
         // Clients match the authority of the target: `app` for xds:///app, `app:50051` for xds:///app:50051.
         domains: [service, `${service}:*`],
-        routes: plan.routes.map((route) => renderRoute(service, route, plan.hashHeader, GRPC_DIALECT)),
+        routes: plan.routes.map((route) => renderRoute(service, route, plan, GRPC_DIALECT)),
       },
     ],
   };
