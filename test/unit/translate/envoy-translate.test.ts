@@ -46,6 +46,18 @@ describe('translateForEnvoy', () => {
     );
   });
 
+  it('golden: zone affinity retries failed connections on the next priority, merged with the route retry', () => {
+    assertGolden(
+      'envoy-zone-failover',
+      dump(
+        translateForEnvoy(
+          catalogOf(INSTANCES, { app: { ...CALL_POLICY, zoneAffinity: true } }),
+          LISTENER_ADDRESS,
+        ),
+      ),
+    );
+  });
+
   it('golden: timeouts and retries (contract §8), service-level and per route', () => {
     assertGolden(
       'envoy-call-policy',
