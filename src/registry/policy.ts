@@ -379,17 +379,20 @@ export function parsePolicy(key: string, value: Uint8Array | string): Result<Rou
     return { kind: 'prefix', value: prefix };
   }
 
+  /** A policy duration in ms (1 ms to 1 h, in ms or s), or `fallback` with the problem noted. */
+  function checkDuration(field: string, text: string, fallback: number): number {
+    const parsed = parseDuration(text, { units: ['ms', 's'], maxMs: MAX_POLICY_DURATION_MS });
+    if (parsed.ok) return parsed.ms;
+    problems.push(`${field}: ${JSON.stringify(text)} ${parsed.message}`);
+    return fallback;
+  }
+
   /** A timeout and retry, each checked; `field` prefixes their names in errors. */
   function checkCallPolicy(
     field: string,
     given: { timeout?: string; retry?: z.infer<typeof retrySchema> },
   ): CallPolicy {
-    const duration = (name: string, text: string): number => {
-      const parsed = parseDuration(text, { units: ['ms', 's'], maxMs: MAX_POLICY_DURATION_MS });
-      if (parsed.ok) return parsed.ms;
-      problems.push(`${field}${name}: ${JSON.stringify(text)} ${parsed.message}`);
-      return 0;
-    };
+    const duration = (name: string, text: string): number => checkDuration(`${field}${name}`, text, 0);
     const calls: { timeoutMs?: number; retry?: RetryPolicy } = {};
     if (given.timeout !== undefined) calls.timeoutMs = duration('timeout', given.timeout);
     if (given.retry !== undefined) {
@@ -420,13 +423,8 @@ export function parsePolicy(key: string, value: Uint8Array | string): Result<Rou
   let outlierDetection: OutlierDetection | undefined;
   if (spec.outlierDetection !== undefined) {
     const given = spec.outlierDetection;
-    const duration = (name: string, text: string | undefined, fallback: number): number => {
-      if (text === undefined) return fallback;
-      const parsed = parseDuration(text, { units: ['ms', 's'], maxMs: MAX_POLICY_DURATION_MS });
-      if (parsed.ok) return parsed.ms;
-      problems.push(`outlierDetection.${name}: ${JSON.stringify(text)} ${parsed.message}`);
-      return fallback;
-    };
+    const duration = (name: string, text: string | undefined, fallback: number): number =>
+      text === undefined ? fallback : checkDuration(`outlierDetection.${name}`, text, fallback);
     const { failurePercentage: failure, successRate: success } = given;
     outlierDetection = {
       intervalMs: duration('interval', given.interval, 10_000),

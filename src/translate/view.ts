@@ -7,9 +7,12 @@
 import type { Catalog, ServiceCatalog } from '../registry/catalog';
 import type { CallerLabels } from './caller-labels';
 import type { Flavour } from './flavour';
+import { ENDPOINT } from '../proto/xds-types';
 import type { Instance } from '../registry/instance';
 import type { RoutingPolicy } from '../registry/policy';
+import type { Resource } from './resource-set';
 import { selectedCallerRoutes, versionsWithInstances } from './route-plan';
+import { serviceClusters, type ServiceCluster } from './service-clusters';
 
 export interface Client {
   readonly flavour: Flavour;
@@ -117,6 +120,37 @@ export function prefersZone(members: readonly Instance[], zone: string): boolean
   );
 }
 
+/**
+ * A service's endpoints for clients in a zone (contract §10): per cluster, the CLA `render` gives
+ * when the zone is preferred, else the plain one. Memoised per service object and `key` (the
+ * zone, and what else the rendering depends on).
+ */
+export class ZonedEndpoints {
+  private readonly memo = new WeakMap<ServiceCatalog, Map<string, readonly Resource[]>>();
+
+  get(
+    service: ServiceCatalog,
+    key: string,
+    zone: string,
+    plain: readonly Resource[],
+    render: (cluster: ServiceCluster) => object,
+  ): readonly Resource[] {
+    let byKey = this.memo.get(service);
+    if (byKey === undefined) this.memo.set(service, (byKey = new Map<string, readonly Resource[]>()));
+    let endpoints = byKey.get(key);
+    if (endpoints === undefined) {
+      // serviceClusters gives the clusters in the order every translation makes them.
+      endpoints = serviceClusters(service).map((cluster, i) =>
+        prefersZone(cluster.members, zone)
+          ? { name: cluster.name, type: ENDPOINT, message: render(cluster) }
+          : plain[i],
+      );
+      byKey.set(key, endpoints);
+    }
+    return endpoints;
+  }
+}
+
 /** Services whose resources may differ for a view: those with caller routes it gets or zone affinity. */
 export function viewServices(
   catalog: Catalog,
@@ -137,21 +171,9 @@ export function viewServices(
   return result;
 }
 
-/**
- * The services whose resources differ for this view from the plain view's, each with the caller
- * routes it gets (policy indices); empty for most views.
- */
-export function viewSelections(
-  catalog: Catalog,
-  view: View,
-): readonly { readonly service: ServiceCatalog; readonly selected: readonly number[] }[] {
-  if (view.labels.size === 0) return [];
-  const result: { service: ServiceCatalog; selected: readonly number[] }[] = [];
-  for (const service of callerRouting(catalog).services) {
-    const selected = selectionOf(service.policy, view);
-    if (selected.length > 0) result.push({ service, selected });
-  }
-  return result;
+/** Whether a view gets caller routes of some service (its routes differ from the plain view's). */
+export function hasCallerRoutes(catalog: Catalog, view: View): boolean {
+  return viewServices(catalog, view).some(({ selected }) => selected.length > 0);
 }
 
 /** Numbers naming objects while they live: equal numbers, the same object. */

@@ -5,7 +5,14 @@ import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../../proto/xds-types';
 import type { Catalog, ServiceCatalog } from '../../registry/catalog';
 import { indexResources, type Resource, type ResourceSet } from '../resource-set';
 import { planRoutes, selectedCallerRoutes } from '../route-plan';
-import { affinityZone, prefersZone, SelectionMemo, viewSelections, viewServices, type View } from '../view';
+import {
+  affinityZone,
+  hasCallerRoutes,
+  SelectionMemo,
+  viewServices,
+  ZonedEndpoints,
+  type View,
+} from '../view';
 import { serviceClusters } from '../service-clusters';
 import { envoyCluster } from './cluster';
 import { envoyClusterLoadAssignment } from './cluster-load-assignment';
@@ -42,27 +49,13 @@ function translateService(service: ServiceCatalog, selected: readonly number[] =
   return { ...resources, virtualHost };
 }
 
-/** Endpoints per zone of a service object: what a proxy in that zone gets (contract §10). */
-const zoned = new WeakMap<ServiceCatalog, Map<string, Resource[]>>();
+/** Endpoints for proxies in a zone (contract §10), per zone. */
+const zoned = new ZonedEndpoints();
 
 function zonedEndpoints(service: ServiceCatalog, zone: string): readonly Resource[] {
-  const plain = translatePlainService(service);
-  let byZone = zoned.get(service);
-  if (byZone === undefined) zoned.set(service, (byZone = new Map<string, Resource[]>()));
-  let endpoints = byZone.get(zone);
-  if (endpoints === undefined) {
-    endpoints = serviceClusters(service).map((cluster, i) =>
-      prefersZone(cluster.members, zone)
-        ? {
-            name: cluster.name,
-            type: ENDPOINT,
-            message: envoyClusterLoadAssignment(cluster.name, cluster.members, zone),
-          }
-        : plain.endpoints[i],
-    );
-    byZone.set(zone, endpoints);
-  }
-  return endpoints;
+  return zoned.get(service, zone, zone, translatePlainService(service).endpoints, (cluster) =>
+    envoyClusterLoadAssignment(cluster.name, cluster.members, zone),
+  );
 }
 
 function translatePlainService(service: ServiceCatalog): EnvoyServiceResources {
@@ -140,7 +133,7 @@ function virtualHosts(catalog: Catalog, view: View | undefined): VirtualHost[] {
  */
 export function envoyViewOverrides(catalog: Catalog, view: View): Resource[] {
   const overrides: Resource[] = [];
-  if (viewSelections(catalog, view).length > 0)
+  if (hasCallerRoutes(catalog, view))
     overrides.push(routeConfigurationResource(view.key, virtualHosts(catalog, view)));
   for (const { service, zone } of viewServices(catalog, view)) {
     if (zone === undefined) continue;
@@ -156,15 +149,15 @@ export function translateForEnvoy(
   view?: View,
 ): ResourceSet {
   const services = [...catalog.services.values()].map((service) => translateService(service));
-  const selections = view === undefined ? [] : viewSelections(catalog, view);
+  const routed = view !== undefined && hasCallerRoutes(catalog, view);
   const byType = indexResources([
     listenerResource(options.listener),
-    selections.length === 0
-      ? routeConfigurationResource(
+    routed
+      ? routeConfigurationResource(view.key, virtualHosts(catalog, view))
+      : routeConfigurationResource(
           '',
           services.map((service) => service.virtualHost),
-        )
-      : routeConfigurationResource(view!.key, virtualHosts(catalog, view)),
+        ),
     ...[...catalog.services.values()].flatMap((service, i) => {
       const zone = affinityZone(service, view);
       return [

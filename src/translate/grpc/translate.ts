@@ -5,7 +5,7 @@ import type { Catalog, ServiceCatalog } from '../../registry/catalog';
 import { indexResources, type Resource, type ResourceAlias, type ResourceSet } from '../resource-set';
 import { listenerName, serviceOfListenerAlias } from '../resource-names';
 import { planRoutes, selectedCallerRoutes } from '../route-plan';
-import { affinityZone, prefersZone, SelectionMemo, viewServices, type View } from '../view';
+import { affinityZone, SelectionMemo, viewServices, ZonedEndpoints, type View } from '../view';
 import { serviceClusters } from '../service-clusters';
 import { grpcCluster } from './cluster';
 import { grpcClusterLoadAssignment } from './cluster-load-assignment';
@@ -72,41 +72,18 @@ export function translateServiceForGrpc(
     const route = routes.get(service, selected, () => routeResource(served(), selected));
     result = { ...result, routes: [route] };
   }
-  if (zone !== undefined)
-    result = { ...result, endpoints: zonedEndpoints(service, key, zone, served, resources) };
+  if (zone !== undefined) {
+    const { lbPolicy } = served().policy;
+    const endpoints = zoned.get(service, `${key}\n${zone}`, zone, resources.endpoints, (cluster) =>
+      grpcClusterLoadAssignment(cluster.name, cluster.members, lbPolicy, zone),
+    );
+    result = { ...result, endpoints };
+  }
   return result;
 }
 
-/** Endpoints per (downgrade key, zone) of a service object: what a client in that zone gets. */
-const zoned = new WeakMap<ServiceCatalog, Map<string, Resource[]>>();
-
-function zonedEndpoints(
-  service: ServiceCatalog,
-  key: string,
-  zone: string,
-  served: () => ServiceCatalog,
-  plain: ServiceResources,
-): Resource[] {
-  let byZone = zoned.get(service);
-  if (byZone === undefined) zoned.set(service, (byZone = new Map<string, Resource[]>()));
-  const memoKey = `${key}\n${zone}`;
-  let endpoints = byZone.get(memoKey);
-  if (endpoints === undefined) {
-    const { lbPolicy } = served().policy;
-    // serviceClusters gives the clusters in the order buildServiceResources made them.
-    endpoints = serviceClusters(service).map((cluster, i) =>
-      prefersZone(cluster.members, zone)
-        ? {
-            name: cluster.name,
-            type: ENDPOINT,
-            message: grpcClusterLoadAssignment(cluster.name, cluster.members, lbPolicy, zone),
-          }
-        : plain.endpoints[i],
-    );
-    byZone.set(memoKey, endpoints);
-  }
-  return endpoints;
-}
+/** Endpoints for clients in a zone, per downgrade key and zone. */
+const zoned = new ZonedEndpoints();
 
 function hasTimeouts(service: ServiceCatalog): boolean {
   const { policy } = service;
