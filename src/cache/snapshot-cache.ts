@@ -107,7 +107,7 @@ export class SnapshotCache {
     if (group === undefined) {
       group = { client, refs: 0, snapshot: undefined, view: undefined };
       this.groups.set(key, group);
-      if (this.catalog !== undefined) group.snapshot = this.snapshotOf(viewOf(client, this.catalog));
+      if (this.catalog !== undefined) group.snapshot = this.snapshotOf(this.groupView(group, this.catalog));
     }
     group.refs++;
     return key;
@@ -136,11 +136,9 @@ export class SnapshotCache {
   snapshotOf(view: View): Snapshot | undefined {
     if (this.catalog === undefined) return undefined;
     for (const group of this.groups.values()) {
-      if (group.snapshot !== undefined && viewOf(group.client, this.catalog).key === view.key)
-        return group.snapshot;
+      if (group.snapshot !== undefined && group.view?.view.key === view.key) return group.snapshot;
     }
-    const plain = this.plainSnapshot(view.flavour)!;
-    return plain.withOverrides(this.options.translator.overrides(this.catalog, view));
+    return this.viewSnapshot(this.catalog, view);
   }
 
   /** The catalog the current snapshots were translated from. */
@@ -227,15 +225,11 @@ export class SnapshotCache {
     // and one diff per pair of snapshots (most groups share both).
     const views = new Map<string, Snapshot>();
     const diffs = new Map<Snapshot, Map<Snapshot, ChangeSet>>();
-    const { keys } = callerRouting(catalog);
     for (const [key, group] of this.groups) {
-      // A group's view changes only with the set of label keys policies read.
-      if (group.view === undefined || !sameStrings(group.view.keys, keys))
-        group.view = { keys, view: viewOf(group.client, catalog) };
-      const view = group.view.view;
+      const view = this.groupView(group, catalog);
       let next = views.get(view.key);
       if (next === undefined) {
-        next = this.plain.get(view.flavour)!.withOverrides(this.overridesOf(catalog, view));
+        next = this.viewSnapshot(catalog, view);
         views.set(view.key, next);
       }
       const previous = group.snapshot;
@@ -257,6 +251,19 @@ export class SnapshotCache {
     metrics.views.set(views.size);
     for (const key of this.overrides.keys()) if (!views.has(key)) this.overrides.delete(key);
     stopTimer();
+  }
+
+  /** A group's view under `catalog`, decided again only when the label keys policies read change. */
+  private groupView(group: ClientGroup, catalog: Catalog): View {
+    const { keys } = callerRouting(catalog);
+    if (group.view === undefined || !sameStrings(group.view.keys, keys))
+      group.view = { keys, view: viewOf(group.client, catalog) };
+    return group.view.view;
+  }
+
+  /** A view's snapshot: its flavour's plain one with the view's overrides. */
+  private viewSnapshot(catalog: Catalog, view: View): Snapshot {
+    return this.plainSnapshot(view.flavour)!.withOverrides(this.overridesOf(catalog, view));
   }
 
   /**

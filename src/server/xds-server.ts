@@ -36,17 +36,12 @@ type ActiveStream = {
    */
   waiting: AnyRequest[] | undefined;
   closed: boolean;
-  /**
-   * Responses written whose bytes the connection has not taken yet: the client is not reading
-   * (its flow-control window is full), or not yet. While there are any, nothing more is written.
-   */
-  unflushed: number;
-  /** When `unflushed` last went up from 0 (performance.now()). */
+  /** When `pendingWrites` last went up from 0 (performance.now()). */
   unflushedSince: number;
   /**
    * Responses written, those whose write callback ran, and those the client has shown it read (a
    * request answering the latest response's nonce: it read that one and every one before it).
-   * `unflushed` is written − max(flushed, read): the proof can come before the callbacks do.
+   * `pendingWrites` is written − max(flushed, read): the proof can come before the callbacks do.
    */
   writeCounts: { written: number; flushed: number; read: number; lastNonce: string | undefined };
   /** Pushes not written (the client was not reading, or backing off after NACKs), merged. */
@@ -76,6 +71,15 @@ export interface StreamView {
   readonly clientKey: string | undefined;
   /** Responses written that the client has not read yet, and pushes held back meanwhile. */
   readonly writes: { readonly unflushed: number; readonly unflushedMs: number; readonly heldPushes: number };
+}
+
+/**
+ * Responses written to a stream that its client has not taken yet (the connection's callbacks, or
+ * the client's answer to the latest response, say so). While there are any, nothing more is written.
+ */
+function pendingWrites(stream: ActiveStream): number {
+  const { written, flushed, read } = stream.writeCounts;
+  return written - Math.max(flushed, read);
 }
 
 /** Streams whose held requests are answered per event-loop turn. */
@@ -144,7 +148,8 @@ export class XdsServer {
     this.stallSweep.unref();
     options.metrics.countStalledStreams = () => {
       let stalled = 0;
-      for (const stream of this.streams) if (stream.held !== undefined && stream.unflushed > 0) stalled++;
+      for (const stream of this.streams)
+        if (stream.held !== undefined && pendingWrites(stream) > 0) stalled++;
       return stalled;
     };
     this.server.addService(ADS_SERVICE, {
@@ -221,8 +226,10 @@ export class XdsServer {
   /** Read-only view of the connected streams, for /debug/clients and CSDS. */
   streamViews(): StreamView[] {
     const now = performance.now();
-    return [...this.streams].map(
-      ({ state, protocol, onlyType, profile, clientKey, unflushed, unflushedSince, held }) => ({
+    return [...this.streams].map((stream) => {
+      const { state, protocol, onlyType, profile, clientKey, unflushedSince, held } = stream;
+      const unflushed = pendingWrites(stream);
+      return {
         state,
         protocol,
         onlyType,
@@ -233,8 +240,8 @@ export class XdsServer {
           unflushedMs: unflushed === 0 ? 0 : now - unflushedSince,
           heldPushes: held?.pushes ?? 0,
         },
-      }),
-    );
+      };
+    });
   }
 
   private acceptSotw(
@@ -262,7 +269,6 @@ export class XdsServer {
       clientKey: undefined,
       waiting: undefined,
       closed: false,
-      unflushed: 0,
       unflushedSince: 0,
       writeCounts: { written: 0, flushed: 0, read: 0, lastNonce: undefined },
       held: undefined,
@@ -313,11 +319,10 @@ export class XdsServer {
   private onRequest(stream: ActiveStream, request: AnyRequest): void {
     if (stream.closed) return;
     const nonce = request.response_nonce;
-    if (stream.unflushed > 0 && nonce !== '' && nonce === stream.writeCounts.lastNonce) {
+    if (pendingWrites(stream) > 0 && nonce !== '' && nonce === stream.writeCounts.lastNonce) {
       // The client answers the latest response: it has read everything written to it, even if the
       // connection has not reported the bytes taken yet (its callbacks can come after this request).
       stream.writeCounts.read = stream.writeCounts.written;
-      this.countUnflushed(stream);
       this.drained(stream);
       if (stream.closed) return;
     }
@@ -329,7 +334,7 @@ export class XdsServer {
     if (
       this.options.cache.current() === undefined ||
       stream.waiting !== undefined ||
-      stream.unflushed > 0 ||
+      pendingWrites(stream) > 0 ||
       (this.pushes.busy && this.isPlainAck(stream, request))
     ) {
       // Answering before the first catalog is translated would tell clients their service does
@@ -346,7 +351,7 @@ export class XdsServer {
       }
       stream.waiting.push(request);
       // A stream with unread responses is answered when they are read (see onFlushed).
-      if (stream.unflushed === 0) this.waiting.add(stream);
+      if (pendingWrites(stream) === 0) this.waiting.add(stream);
       return;
     }
     this.handle(stream, request);
@@ -399,7 +404,7 @@ export class XdsServer {
     const now = performance.now();
     const { stallTimeoutMs } = this.limits;
     for (const stream of this.streams) {
-      if (stream.unflushed === 0 || now - stream.unflushedSince < stallTimeoutMs) continue;
+      if (pendingWrites(stream) === 0 || now - stream.unflushedSince < stallTimeoutMs) continue;
       this.refuse(stream, {
         code: grpc.status.RESOURCE_EXHAUSTED,
         reason: 'stalled',
@@ -461,7 +466,7 @@ export class XdsServer {
     const end = Math.min(streams.length, from + ANSWER_SLICE);
     for (let i = from; i < end && !this.closing; i++) {
       // A stream whose client has not read what it was sent is answered once it has (onFlushed).
-      if (streams[i].unflushed === 0) this.answer(streams[i]);
+      if (pendingWrites(streams[i]) === 0) this.answer(streams[i]);
     }
     if (end < streams.length && !this.closing) setImmediate(() => this.answerWaiting(streams, end));
   }
@@ -490,12 +495,12 @@ export class XdsServer {
     if (stream.closed) return;
     if (
       stream.held !== undefined ||
-      stream.unflushed > 0 ||
+      pendingWrites(stream) > 0 ||
       this.backoffs.of(stream).delay(performance.now()) > 0
     ) {
       stream.held ??= new HeldChanges();
       stream.held.merge(changes, snapshot.observedAt);
-      this.observer.pushHeld(stream, stream.unflushed > 0 ? 'not-reading' : 'nack-backoff');
+      this.observer.pushHeld(stream, pendingWrites(stream) > 0 ? 'not-reading' : 'nack-backoff');
       this.release(stream);
       return;
     }
@@ -514,7 +519,7 @@ export class XdsServer {
    */
   private release(stream: ActiveStream): void {
     const held = stream.held;
-    if (stream.closed || held === undefined || stream.unflushed > 0) return;
+    if (stream.closed || held === undefined || pendingWrites(stream) > 0) return;
     const backoff = this.backoffs.of(stream);
     const delay = backoff.delay(performance.now());
     if (delay > 0) {
@@ -535,17 +540,11 @@ export class XdsServer {
 
   /** A response's bytes were taken by the connection; once all are, what waited goes out. */
   private onFlushed(stream: ActiveStream): void {
+    const before = pendingWrites(stream);
     stream.writeCounts.flushed++;
-    const before = stream.unflushed;
-    this.countUnflushed(stream);
     // Already drained when the client showed it had read everything (see onRequest).
-    if (before === 0 || stream.unflushed > 0 || stream.closed) return;
+    if (before === 0 || pendingWrites(stream) > 0 || stream.closed) return;
     this.drained(stream);
-  }
-
-  private countUnflushed(stream: ActiveStream): void {
-    const { written, flushed, read } = stream.writeCounts;
-    stream.unflushed = written - Math.max(flushed, read);
   }
 
   /** Everything written to the stream was taken: what waited goes out. */
@@ -572,10 +571,9 @@ export class XdsServer {
     let written = 0;
     for (const response of responses) {
       if (stream.closed) break;
-      if (stream.unflushed === 0) stream.unflushedSince = performance.now();
+      if (pendingWrites(stream) === 0) stream.unflushedSince = performance.now();
       stream.writeCounts.written++;
       stream.writeCounts.lastNonce = response.nonce;
-      this.countUnflushed(stream);
       call.write(response, stream.flushed);
       written++;
     }
