@@ -8,11 +8,12 @@
 // service at every stream, and the ratios caller / plain (target ≤ 1.2).
 import { Etcd3 } from 'etcd3';
 import { EtcdProcess } from '../testkit/etcd';
-import { median, round, summarize, type Summary } from './lib/stats';
+import { median, round, type Summary } from './lib/stats';
 import {
   clustersOf,
   etcdChange,
   log,
+  measureRounds,
   memory,
   metrics,
   seed,
@@ -88,27 +89,22 @@ async function run(
       'opened',
     );
     await sleep(1_000);
-    // Per round: the server's rebuild time for that change (from its histogram) and the latency
-    // of the change at every stream; medians over the rounds, so a noisy round does not dominate.
-    const rebuildMs: number[] = [];
-    const latencies: number[] = [];
-    let missing = 0;
-    for (let r = 0; r < options.warmup + options.rounds; r++) {
-      await sleep(300);
-      const before = await metrics(server);
-      await loadgen.request({ cmd: 'mark' }, 'marked');
-      const t0 = await etcdChange(kv, r);
-      const arrivals = await loadgen.request({ cmd: 'await', timeoutMs: 30_000 }, 'arrivals');
-      const after = await metrics(server);
-      if (r < options.warmup) continue;
+    // The rounds every convergence bench makes (lib/world.ts), with the server's rebuild
+    // histogram read as each change starts: two readings in a row bracket one change's rebuilds
+    // (nothing else changes meanwhile). Medians over the rounds, so a noisy one does not dominate.
+    const readings: Map<string, number>[] = [];
+    const rounds = await measureRounds(loadgen, options, async (r) => {
+      readings.push(await metrics(server));
+      return etcdChange(kv, r);
+    });
+    readings.push(await metrics(server));
+    const rebuildMs = readings.slice(options.warmup + 1).map((after, i) => {
+      const before = readings[options.warmup + i];
       const delta = (series: string): number => (after.get(series) ?? 0) - (before.get(series) ?? 0);
-      rebuildMs.push(
-        (delta('etcd_xds_rebuild_seconds_sum') / Math.max(1, delta('etcd_xds_rebuild_seconds_count'))) * 1000,
+      return (
+        (delta('etcd_xds_rebuild_seconds_sum') / Math.max(1, delta('etcd_xds_rebuild_seconds_count'))) * 1000
       );
-      for (const t of arrivals.times)
-        if (t === null) missing++;
-        else latencies.push(t - t0);
-    }
+    });
     const { heap, rss } = await memory(server);
     const views = (await metrics(server)).get('etcd_xds_views') ?? Number.NaN;
     return {
@@ -117,8 +113,8 @@ async function run(
       heapMB: round(heap / MB),
       rssMB: round(rss / MB),
       rebuildMs: round(median(rebuildMs), 2),
-      convergence: summarize(latencies),
-      missing,
+      convergence: rounds.all,
+      missing: rounds.missing,
     };
   } finally {
     await loadgen.request({ cmd: 'close' }, 'closed').catch(() => undefined);
