@@ -122,12 +122,14 @@ describe('resilience policy against misbehaving backends, on every client stack'
           (seen) => assert.deepEqual(seen, ids.z1),
         );
         load.reset();
-        // Every z1 instance dies without deregistering: the client fails over to priority 1.
+        // Every z1 instance dies without deregistering: the client fails over to priority 1. The
+        // call in flight at the kill is lost on every client, so the window covers 200 calls to
+        // z2: over ~55 (the first version) that one call alone was 1.8 %.
         for (const id of ids.z1) await mesh.backends.get(id)!.backend.stop(0);
         await within(
           client,
           () => load.answeredBy.get(ids.z2[0]) ?? 0,
-          (n) => assert.ok(n >= 50),
+          (n) => assert.ok(n >= 200),
         );
         await load.stop();
         const failedShare = load.failures.length / load.calls;
