@@ -63,6 +63,11 @@ export class SnapshotCache {
   /** The catalog behind the current snapshots. */
   private catalog: Catalog | undefined;
   private pendingCatalog: Catalog | undefined;
+  /**
+   * The services the pending catalog changes against the translated one (`catalog`), when every
+   * catalog in between said what it changed; undefined: unknown, translate everything.
+   */
+  private pendingChanges: Set<string> | undefined;
   /** When the oldest change not yet in a snapshot was seen. */
   private pendingSince: number | undefined;
   private readonly debouncer: Debouncer;
@@ -153,6 +158,12 @@ export class SnapshotCache {
 
   /** Accepts a new catalog. The first one is translated at once; later ones are coalesced. */
   setCatalog(catalog: Catalog): void {
+    const base = this.pendingCatalog ?? this.catalog;
+    const follows = base !== undefined && catalog.changes?.from === base.id;
+    if (!follows) this.pendingChanges = undefined;
+    else if (this.pendingCatalog === undefined) this.pendingChanges = new Set(catalog.changes.services);
+    else if (this.pendingChanges !== undefined)
+      for (const service of catalog.changes.services) this.pendingChanges.add(service);
     this.pendingCatalog = catalog;
     if (catalog.observedAt !== undefined)
       this.pendingSince = Math.min(this.pendingSince ?? Infinity, catalog.observedAt);
@@ -187,7 +198,9 @@ export class SnapshotCache {
   private rebuild(): void {
     const catalog = this.pendingCatalog;
     if (catalog === undefined) return;
+    const changed = this.pendingChanges;
     this.pendingCatalog = undefined;
+    this.pendingChanges = undefined;
     const observedAt = this.pendingSince;
     this.pendingSince = undefined;
     const first = this.catalog === undefined;
@@ -202,8 +215,7 @@ export class SnapshotCache {
     const plainChanges = new Map<Flavour, ChangeSet>();
     for (const flavour of flavours) {
       const previous = this.plain.get(flavour);
-      const next = this.build(flavour, catalog, observedAt);
-      const changes = diffSnapshots(previous, next);
+      const { snapshot: next, changes } = this.buildFrom(previous, changed, flavour, catalog, observedAt);
       this.plain.set(flavour, next);
       plainChanges.set(flavour, changes);
       if (flavour === PRIMARY_FLAVOUR) {
@@ -278,6 +290,31 @@ export class SnapshotCache {
     const resources = this.options.translator.overrides(catalog, view);
     this.overrides.set(view.key, { signature, resources });
     return resources;
+  }
+
+  /**
+   * A flavour's plain snapshot of `catalog` and what changed since `previous`, that of the
+   * translated catalog: from `previous` and the `changed` services alone when known (costs what
+   * changed), else translated and compared in full.
+   */
+  private buildFrom(
+    previous: Snapshot | undefined,
+    changed: ReadonlySet<string> | undefined,
+    flavour: Flavour,
+    catalog: Catalog,
+    observedAt: number | undefined,
+  ): { snapshot: Snapshot; changes: ChangeSet } {
+    if (previous !== undefined && changed !== undefined) {
+      const stopTimer = this.options.metrics.snapshotBuildSeconds.startTimer();
+      const update = this.options.translator.update(previous.resourceSet, catalog, flavour, changed);
+      if (update !== undefined) {
+        const built = Snapshot.update(previous, update.resources, update.touched, observedAt);
+        stopTimer();
+        return built;
+      }
+    }
+    const snapshot = this.build(flavour, catalog, observedAt);
+    return { snapshot, changes: diffSnapshots(previous, snapshot) };
   }
 
   private build(flavour: Flavour, catalog: Catalog, observedAt?: number): Snapshot {

@@ -1,7 +1,8 @@
 // Snapshot: the encoded resources of one ResourceSet, looked up by the names clients ask for,
 // and the difference between two snapshots.
 import { PUSH_ORDER, type XdsType } from '../proto/xds-types';
-import type { Resource, ResourceSet } from '../translate/resource-set';
+import { PersistentMap } from '../persistent-map';
+import type { Resource, ResourceSet, TouchedNames } from '../translate/resource-set';
 import { encodeResource, type EncodedResource } from './encoded-resource';
 
 /** Encodings of alias names (listener `app:50051`), shared across snapshots; bounded. */
@@ -37,7 +38,7 @@ export class Snapshot {
 
   private constructor(
     readonly resourceSet: ResourceSet,
-    private readonly byType: ReadonlyMap<XdsType, ReadonlyMap<string, EncodedResource>>,
+    private readonly byType: ReadonlyMap<XdsType, PersistentMap<EncodedResource>>,
     private readonly aliases: AliasEncodings,
     /** When the oldest etcd change this snapshot carries was seen (performance.now()), if known. */
     readonly observedAt: number | undefined,
@@ -48,13 +49,66 @@ export class Snapshot {
   ) {}
 
   static encode(resourceSet: ResourceSet, aliases: AliasEncodings, observedAt?: number): Snapshot {
-    const byType = new Map<XdsType, Map<string, EncodedResource>>();
+    const byType = new Map<XdsType, PersistentMap<EncodedResource>>();
     for (const [type, resources] of resourceSet.byType) {
-      const encoded = new Map<string, EncodedResource>();
-      for (const [name, resource] of resources) encoded.set(name, encodeResource(resource));
-      byType.set(type, encoded);
+      const encoded: [string, EncodedResource][] = [];
+      for (const [name, resource] of resources) encoded.push([name, encodeResource(resource)]);
+      byType.set(type, PersistentMap.from(encoded));
     }
     return new Snapshot(resourceSet, byType, aliases, observedAt, undefined, new Map());
+  }
+
+  /**
+   * The snapshot of `resourceSet`, which differs from `previous`'s set at most in the `touched`
+   * names, and what changed: built from `previous` in time proportional to those names (encoding
+   * only resources not encoded before, type versions updated by XOR). Equal to `encode` and
+   * `diffSnapshots(previous, …)`. `previous` must be a plain snapshot.
+   */
+  static update(
+    previous: Snapshot,
+    resourceSet: ResourceSet,
+    touched: TouchedNames,
+    observedAt?: number,
+  ): { snapshot: Snapshot; changes: ChangeSet } {
+    if (previous.base !== undefined) throw new Error('Snapshot.update takes a plain snapshot');
+    const byType = new Map(previous.byType);
+    const changes = new Map<XdsType, TypeChanges>();
+    const sums = new Map<XdsType, TypeSum>();
+    for (const [type, names] of touched) {
+      if (names.size === 0) continue;
+      const before = previous.byType.get(type)!;
+      const resources = resourceSet.byType.get(type)!;
+      const updated = new Set<string>();
+      const removed = new Set<string>();
+      const updates: [string, EncodedResource | undefined][] = [];
+      const known = previous.sums.get(type);
+      const sum = known === undefined ? undefined : { ...known };
+      for (const name of names) {
+        const old = before.get(name);
+        const resource = resources.get(name);
+        const now = resource === undefined ? undefined : encodeResource(resource);
+        if (now === undefined && old === undefined) continue;
+        if (now === undefined) removed.add(name);
+        else if (old?.version !== now.version) updated.add(name);
+        else continue;
+        updates.push([name, now]);
+        if (sum !== undefined) {
+          if (old !== undefined) addMix(sum, old);
+          if (now !== undefined) addMix(sum, now);
+        }
+      }
+      if (updates.length === 0) continue;
+      byType.set(type, before.with(updates));
+      changes.set(type, { updated, removed });
+      if (sum !== undefined) sums.set(type, sum);
+    }
+    const snapshot = new Snapshot(resourceSet, byType, previous.aliases, observedAt, undefined, new Map());
+    // Types whose resources did not change keep their versions; the others were updated above.
+    for (const type of PUSH_ORDER) {
+      const sum = changes.has(type) ? sums.get(type) : previous.sums.get(type);
+      if (sum !== undefined) snapshot.sums.set(type, sum);
+    }
+    return { snapshot, changes };
   }
 
   /**

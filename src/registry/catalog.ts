@@ -1,6 +1,7 @@
 // The Catalog: an immutable view of every registered service at one etcd revision, and the
 // builder that keeps it up to date from etcd events while sharing unchanged services.
 import type { Problem } from '../errors';
+import { PersistentMap } from '../persistent-map';
 import { compareStrings, sortedByKey } from '../stable-order';
 import { formatSocketAddress } from './address';
 import { parseInstance, type Instance } from './instance';
@@ -29,10 +30,20 @@ export interface Rejection {
 }
 
 export interface Catalog {
+  /** Identifies this catalog among every catalog this process builds. */
+  readonly id: number;
   /** The etcd revision this catalog reflects. */
   readonly revision: number;
   /** Sorted by service name. A service exists while it has an instance or a valid policy. */
-  readonly services: ReadonlyMap<string, ServiceCatalog>;
+  readonly services: PersistentMap<ServiceCatalog>;
+  /** The services whose policy reads caller labels (callerKeys), sorted by name. */
+  readonly callerRouted: PersistentMap<ServiceCatalog>;
+  /**
+   * How this catalog differs from the one it was built from (catalog `from`): the names of the
+   * services added, removed or changed. Absent for a first catalog. Later stages use it to do
+   * work only for what changed.
+   */
+  readonly changes?: CatalogChanges;
   /** Keys whose value could not be used, with why; sorted by key. */
   readonly rejected: ReadonlyMap<string, Rejection>;
   readonly instanceCount: number;
@@ -40,9 +51,19 @@ export interface Catalog {
   readonly observedAt?: number;
 }
 
+export interface CatalogChanges {
+  /** The id of the catalog this one was built from. */
+  readonly from: number;
+  readonly services: ReadonlySet<string>;
+}
+
+let lastCatalogId = 0;
+
 export const EMPTY_CATALOG: Catalog = {
+  id: 0,
   revision: 0,
-  services: new Map(),
+  services: PersistentMap.empty(),
+  callerRouted: PersistentMap.empty(),
   rejected: new Map(),
   instanceCount: 0,
 };
@@ -149,34 +170,48 @@ export class CatalogBuilder {
 
   /** An immutable catalog of the current state. */
   snapshot(revision: number, observedAt?: number): Catalog {
+    const previous = this.previous;
     if (this.dirty.size === 0 && !this.rejectedDirty) {
-      if (revision === this.previous.revision && observedAt === this.previous.observedAt)
-        return this.previous;
-      this.previous = { ...this.previous, revision, observedAt };
+      if (revision === previous.revision && observedAt === previous.observedAt) return previous;
+      this.previous = {
+        ...previous,
+        id: ++lastCatalogId,
+        revision,
+        observedAt,
+        ...(previous === EMPTY_CATALOG
+          ? {}
+          : { changes: { from: previous.id, services: new Set<string>() } }),
+      };
       return this.previous;
     }
-    const services = new Map(this.previous.services);
-    let addedService = false;
+    // Only the services touched since the previous catalog are built again; the maps share the
+    // rest with it (persistent maps: this costs what changed, at any number of services).
+    const updates: [string, ServiceCatalog | undefined][] = [];
+    const routed: [string, ServiceCatalog | undefined][] = [];
     for (const name of this.dirty) {
       const instances = this.instancesByService.get(name);
       const policy = this.policiesByService.get(name);
-      if ((instances === undefined || instances.size === 0) && policy === undefined) {
-        services.delete(name);
-        continue;
-      }
-      if (!services.has(name)) addedService = true;
-      services.set(name, serviceCatalog(name, instances, policy ?? DEFAULT_POLICY));
+      const service =
+        (instances === undefined || instances.size === 0) && policy === undefined
+          ? undefined
+          : serviceCatalog(name, instances, policy ?? DEFAULT_POLICY);
+      updates.push([name, service]);
+      if (service !== undefined && service.policy.callerKeys.length > 0) routed.push([name, service]);
+      else if (previous.callerRouted.has(name)) routed.push([name, undefined]);
     }
+    const changed = new Set(this.dirty);
     this.dirty.clear();
-    const sortedServices = addedService ? sortedByKey(services) : services;
-    const rejected = this.rejectedDirty ? sortedByKey(this.rejected) : this.previous.rejected;
+    const rejected = this.rejectedDirty ? sortedByKey(this.rejected) : previous.rejected;
     this.rejectedDirty = false;
     this.previous = {
+      id: ++lastCatalogId,
       revision,
-      services: sortedServices,
+      services: previous.services.with(updates),
+      callerRouted: previous.callerRouted.with(routed),
       rejected,
       instanceCount: this.instancesByKey.size,
       observedAt,
+      ...(previous === EMPTY_CATALOG ? {} : { changes: { from: previous.id, services: changed } }),
     };
     return this.previous;
   }

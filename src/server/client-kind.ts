@@ -37,6 +37,18 @@ export function crashesOnRingHash(node: Node__Output | null | undefined): boolea
   return /^1\.5[01]\./.test(version);
 }
 
+/**
+ * grpc-go 1.73 (grpc/grpc-go#8253) and grpc-java 1.74 (grpc/grpc-java#12054, in 1.73.x from a
+ * patch release) accept LEAST_REQUEST clusters by default; earlier releases only behind
+ * GRPC_EXPERIMENTAL_ENABLE_LEAST_REQUEST, and reject them without it.
+ */
+export function handlesLeastRequest(kind: ClientKind, node: Node__Output | null | undefined): boolean {
+  const minimum = kind === 'grpc-go' ? 73 : kind === 'grpc-java' ? 74 : undefined;
+  if (minimum === undefined) return false;
+  const version = /^(\d+)\.(\d+)\./.exec(node?.user_agent_version ?? '');
+  return version !== null && (Number(version[1]) > 1 || Number(version[2]) >= minimum);
+}
+
 /** Node metadata key that names the flavour explicitly, overriding detection. */
 export const FLAVOUR_METADATA_KEY = 'etcd-xds.flavour';
 
@@ -50,18 +62,21 @@ function flavourFromMetadata(node: Node__Output | null | undefined): Flavour | u
 /**
  * Which flavour a node is served: the one its metadata names (`etcd-xds.flavour`), else `envoy`
  * for Envoy (user_agent_name `envoy`), else `grpc-no-ring-hash` for gRPC clients that crash on
- * ring hash, else `grpc-c-core` for other C-core clients, else `grpc`.
+ * ring hash, else `grpc-c-core` for other C-core clients, else `grpc-least-request` for clients
+ * that handle least request, else `grpc`.
  */
 export function clientProfile(node: Node__Output | null | undefined): ClientProfile {
   const kind = clientKind(node);
-  const flavour =
-    flavourFromMetadata(node) ??
-    (kind === 'envoy'
-      ? 'envoy'
-      : crashesOnRingHash(node)
-        ? 'grpc-no-ring-hash'
-        : kind === 'grpc-c-core'
-          ? 'grpc-c-core'
-          : 'grpc');
-  return { kind, flavour, labels: callerLabels(node) };
+  return {
+    kind,
+    flavour: flavourFromMetadata(node) ?? detectedFlavour(kind, node),
+    labels: callerLabels(node),
+  };
+}
+
+function detectedFlavour(kind: ClientKind, node: Node__Output | null | undefined): Flavour {
+  if (kind === 'envoy') return 'envoy';
+  if (crashesOnRingHash(node)) return 'grpc-no-ring-hash';
+  if (kind === 'grpc-c-core') return 'grpc-c-core';
+  return handlesLeastRequest(kind, node) ? 'grpc-least-request' : 'grpc';
 }

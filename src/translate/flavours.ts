@@ -2,9 +2,9 @@
 import type { Catalog } from '../registry/catalog';
 import { envoyViewOverrides, translateForEnvoy } from './envoy/translate';
 import type { EnvoyListenerAddress } from './envoy/listener';
-import { grpcViewOverrides, translateForGrpc } from './grpc/translate';
-import type { Resource, ResourceSet } from './resource-set';
-import type { Flavour } from './flavour';
+import { grpcViewOverrides, translateForGrpc, updateForGrpc } from './grpc/translate';
+import type { Resource, ResourceSet, TouchedNames } from './resource-set';
+import { GRPC_CAPABILITIES, type Flavour, type GrpcFlavour } from './flavour';
 import { plainView, type View } from './view';
 
 export { FLAVOURS, type Flavour } from './flavour';
@@ -27,14 +27,22 @@ export interface Translator {
    * these in place. Lets a cache keep one snapshot per flavour and only the differences per view.
    */
   overrides(catalog: Catalog, view: View): Resource[];
+  /**
+   * The plain view's translation of `catalog` from `previous`, that of the catalog it was built
+   * from, when only the services named in `changed` differ; with the names it touched. Equal to
+   * `translate(catalog, plainView(flavour))`; costs what changed. Undefined when the flavour
+   * cannot be updated so (Envoy: its route configuration holds every service).
+   */
+  update(
+    previous: ResourceSet,
+    catalog: Catalog,
+    flavour: Flavour,
+    changed: ReadonlySet<string>,
+  ): { resources: ResourceSet; touched: TouchedNames } | undefined;
 }
 
 export function translator(settings: TranslateSettings): Translator {
-  const grpcOptions = (flavour: Flavour) => ({
-    flavour,
-    ringHash: flavour !== 'grpc-no-ring-hash',
-    timeouts: flavour === 'grpc',
-  });
+  const grpcOptions = (flavour: GrpcFlavour) => ({ flavour, ...GRPC_CAPABILITIES[flavour] });
   return {
     translate(catalog, view) {
       return view.flavour === 'envoy'
@@ -45,6 +53,11 @@ export function translator(settings: TranslateSettings): Translator {
       return view.flavour === 'envoy'
         ? envoyViewOverrides(catalog, view)
         : grpcViewOverrides(catalog, view, grpcOptions(view.flavour));
+    },
+    update(previous, catalog, flavour, changed) {
+      return flavour === 'envoy'
+        ? undefined
+        : updateForGrpc(previous, catalog, changed, grpcOptions(flavour));
     },
   };
 }

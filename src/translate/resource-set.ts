@@ -1,6 +1,6 @@
 // ResourceSet: the xDS resources one client flavour should see for one Catalog.
+import { PersistentMap, type Update } from '../persistent-map';
 import { PUSH_ORDER, type XdsType } from '../proto/xds-types';
-import { sortedByKey } from '../stable-order';
 
 export interface Resource {
   readonly name: string;
@@ -19,16 +19,55 @@ export interface ResourceSet {
   readonly flavour: string;
   /** The etcd revision of the catalog this set was translated from. */
   readonly revision: number;
-  /** Resources by type, each map sorted by name. */
-  readonly byType: ReadonlyMap<XdsType, ReadonlyMap<string, Resource>>;
+  /** Resources by type (every served type present), each iterated in name order. */
+  readonly byType: ReadonlyMap<XdsType, PersistentMap<Resource>>;
+  /**
+   * The resources each service contributed, when every resource belongs to exactly one service
+   * (gRPC translations): what lets a set be updated for a few changed services (updateResourceSet).
+   */
+  readonly byService?: PersistentMap<readonly Resource[]>;
   /** Resolves names that are not in `byType` but denote one that is, e.g. listener `app:50051`. */
   alias(type: XdsType, name: string): ResourceAlias | undefined;
 }
 
-/** Resources by type (every served type present), each map sorted by name. */
-export function indexResources(resources: Iterable<Resource>): Map<XdsType, Map<string, Resource>> {
-  const byType = new Map<XdsType, Map<string, Resource>>(PUSH_ORDER.map((type) => [type, new Map()]));
-  for (const resource of resources) byType.get(resource.type)!.set(resource.name, resource);
-  for (const [type, named] of byType) byType.set(type, sortedByKey(named));
-  return byType;
+/** The names an update touched, per type: every name a changed service had or has. */
+export type TouchedNames = ReadonlyMap<XdsType, ReadonlySet<string>>;
+
+/** Resources by type (every served type present). */
+export function indexResources(resources: Iterable<Resource>): Map<XdsType, PersistentMap<Resource>> {
+  const byType = new Map<XdsType, [string, Resource][]>(PUSH_ORDER.map((type) => [type, []]));
+  for (const resource of resources) byType.get(resource.type)!.push([resource.name, resource]);
+  return new Map(PUSH_ORDER.map((type) => [type, PersistentMap.from(byType.get(type)!)]));
+}
+
+/**
+ * The per-type maps and per-service index of `previous` with the resources of the services in
+ * `replaced` (name → its resources now; none when it is gone) in place of theirs. Costs what the
+ * replaced services have and had, not the size of the set.
+ */
+export function replaceServices(
+  previous: Pick<ResourceSet, 'byType' | 'byService'>,
+  replaced: ReadonlyMap<string, readonly Resource[]>,
+): {
+  byType: Map<XdsType, PersistentMap<Resource>>;
+  byService: PersistentMap<readonly Resource[]>;
+  touched: TouchedNames;
+} {
+  const previousByService = previous.byService ?? PersistentMap.empty();
+  // Per type, name → its resource now (undefined: gone); a resource kept as the same object
+  // leaves its map untouched.
+  const updates = new Map<XdsType, Map<string, Resource | undefined>>(
+    PUSH_ORDER.map((type) => [type, new Map()]),
+  );
+  const services: Update<readonly Resource[]>[] = [];
+  for (const [service, resources] of replaced) {
+    for (const old of previousByService.get(service) ?? []) updates.get(old.type)!.set(old.name, undefined);
+    for (const resource of resources) updates.get(resource.type)!.set(resource.name, resource);
+    services.push([service, resources.length === 0 ? undefined : resources]);
+  }
+  const byType = new Map(
+    PUSH_ORDER.map((type) => [type, previous.byType.get(type)!.with(updates.get(type)!)] as const),
+  );
+  const touched = new Map(PUSH_ORDER.map((type) => [type, new Set(updates.get(type)!.keys())] as const));
+  return { byType, byService: previousByService.with(services), touched };
 }

@@ -65,8 +65,7 @@ export function callerRouting(catalog: Catalog): CallerRouting {
   if (routing === undefined) {
     const keys = new Set<string>();
     const services: ServiceCatalog[] = [];
-    for (const service of catalog.services.values()) {
-      if (service.policy.callerKeys.length === 0) continue;
+    for (const service of catalog.callerRouted.values()) {
       services.push(service);
       for (const key of service.policy.callerKeys) keys.add(key);
     }

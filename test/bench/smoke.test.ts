@@ -114,7 +114,7 @@ describe('npm run bench (smoke, N = 200)', () => {
     );
     assert.match(
       await run('bench/micro/rebuild.ts', '20'),
-      /^20 services: catalog [\d.]+ ms, translate [\d.]+ ms, encode [\d.]+ ms, diff [\d.]+ ms, versions [\d.]+ ms$/m,
+      /^20 services: catalog [\d.]+ ms, translate [\d.]+ ms, snapshot [\d.]+ ms, versions [\d.]+ ms, total [\d.]+ ms, full [\d.]+ ms; first snapshot \d+ ms$/m,
     );
   });
 });

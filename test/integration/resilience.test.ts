@@ -23,6 +23,9 @@ const LANGUAGES: ClientLanguage[] = ['grpc-js', 'python', 'grpcio-pypi', 'grpc-g
 const STACKS = [...LANGUAGES, 'envoy'] as const;
 type Stack = (typeof STACKS)[number];
 
+/** Stacks that apply least_request (grpc-go ≥ 1.73, grpc-java ≥ 1.74, Envoy); the others get round robin. */
+const LEAST_REQUEST: ReadonlySet<Stack> = new Set(['grpc-go', 'grpc-java', 'envoy']);
+
 /** C-core clients get no route timeouts (flavours grpc-c-core, grpc-no-ring-hash; see flavour.ts). */
 const C_CORE: ReadonlySet<Stack> = new Set(['python', 'grpcio-pypi']);
 
@@ -40,6 +43,8 @@ describe('resilience policy against misbehaving backends, on every client stack'
   const draining: RunningBackend[] = [];
   /** Four instances of `outlier`; the last one is made to fail every call. */
   const outliers: EchoBackend[] = [];
+  /** Four instances of `busy` (lbPolicy least_request); the last one is made slow. */
+  const busy: EchoBackend[] = [];
 
   before(async () => {
     const missing = LANGUAGES.filter((language) => !clientAvailable(language));
@@ -52,6 +57,9 @@ describe('resilience policy against misbehaving backends, on every client stack'
       draining.push(await mesh.addBackend({ service: 'drain', id, version: 'v1' }));
     for (const id of ['o1', 'o2', 'o3', 'o4'])
       outliers.push((await mesh.addBackend({ service: 'outlier', id, version: 'v1' })).backend);
+    for (const id of ['b1', 'b2', 'b3', 'b4'])
+      busy.push((await mesh.addBackend({ service: 'busy', id, version: 'v1' })).backend);
+    await mesh.putPolicy('busy', { lbPolicy: 'least_request' });
   });
 
   after(async () => {
@@ -360,6 +368,55 @@ describe('resilience policy against misbehaving backends, on every client stack'
         } finally {
           slow.misbehave({});
           await mesh.deletePolicy('slow');
+          await client.stop();
+        }
+      },
+    );
+
+    it(
+      LEAST_REQUEST.has(stack)
+        ? `${stack}: least_request sends few calls to the one slow instance of four`
+        : `${stack}: least_request is served as round robin (each instance of four gets a quarter)`,
+      async () => {
+        const client = await startClient(stack);
+        const slowOne = busy[3];
+        try {
+          await within(
+            client,
+            () => client.call('xds:///busy', { count: 12 }),
+            (results) => assert.equal(new Set(results.map((r) => (r.ok ? r.id : 'failed'))).size, 4),
+          );
+          // Served only to the flavour that can use it (Envoy gets its own clusters); the flavour
+          // was built when the client's stream opened.
+          const flavour =
+            stack === 'envoy' ? 'envoy' : LEAST_REQUEST.has(stack) ? 'grpc-least-request' : 'grpc';
+          await eventually(
+            () => mesh.server.admin<object>(`/debug/config_dump?flavour=${flavour}&service=busy&type=CDS`),
+            ({ body }) =>
+              assert.match(
+                JSON.stringify(body),
+                LEAST_REQUEST.has(stack) ? /"lb_policy":"LEAST_REQUEST"/ : /"lb_policy":"ROUND_ROBIN"/,
+              ),
+          );
+          // 100 calls started 20 ms apart while b4 answers after 2 s: round robin sends it a quarter
+          // (25); least request (two random choices, gRFC A48) sends it a call only when both
+          // choices fall on it (1 in 16) or it has none in flight, about 7.
+          slowOne.misbehave({ delayMs: 2_000 });
+          const results = await client.call('xds:///busy', {
+            count: 100,
+            concurrent: true,
+            deadlineMs: 10_000,
+          });
+          assert.deepEqual(failures(results), []);
+          const toSlow = results.filter((r) => r.ok && r.id === 'b4').length;
+          console.log(
+            `# ${stack} ${client.version}: 100 concurrent calls, lbPolicy least_request, the slow instance got ${toSlow}`,
+          );
+          if (LEAST_REQUEST.has(stack))
+            assert.ok(toSlow <= 15, `the slow instance got ${toSlow} of 100 calls`);
+          else assert.ok(toSlow >= 23 && toSlow <= 27, `the slow instance got ${toSlow} of 100 calls`);
+        } finally {
+          slowOne.misbehave({});
           await client.stop();
         }
       },

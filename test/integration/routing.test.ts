@@ -75,12 +75,19 @@ describe('version routing through etcd-xds, same table for every client stack', 
     }
     const inUse = async (): Promise<string[]> =>
       (await mesh.server.admin<Dump>('/debug/config_dump')).body.flavoursInUse;
-    // PyPI's grpcio is C-core too: it keeps grpc-c-core in use.
-    assert.deepEqual((await inUse()).sort(), ['envoy', 'grpc', 'grpc-c-core', 'grpc-no-ring-hash']);
+    // PyPI's grpcio is C-core too: it keeps grpc-c-core in use; grpc-go and grpc-java (1.85) are
+    // served grpc-least-request.
+    assert.deepEqual((await inUse()).sort(), [
+      'envoy',
+      'grpc',
+      'grpc-c-core',
+      'grpc-least-request',
+      'grpc-no-ring-hash',
+    ]);
     await python.stop();
     clients.delete('python');
     await eventually(inUse, (flavours) =>
-      assert.deepEqual(flavours.sort(), ['envoy', 'grpc', 'grpc-c-core']),
+      assert.deepEqual(flavours.sort(), ['envoy', 'grpc', 'grpc-c-core', 'grpc-least-request']),
     );
   });
 });

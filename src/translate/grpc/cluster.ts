@@ -3,13 +3,20 @@ import type { Cluster } from '../../generated/envoy/config/cluster/v3/Cluster';
 import type { LbPolicy, RoutingPolicy } from '../../registry/policy';
 import { clusterPolicy } from '../cluster-policy';
 
-/** gRPC clients reject LEAST_REQUEST and RANDOM; they get round robin instead (contract §4). */
-export function grpcLbPolicy(policy: LbPolicy): 'ROUND_ROBIN' | 'RING_HASH' {
-  return policy === 'ring_hash' ? 'RING_HASH' : 'ROUND_ROBIN';
+/**
+ * The cluster LB policy: least_request only for clients that implement it (`leastRequest`; see
+ * flavour.ts), round robin for the others, which reject LEAST_REQUEST clusters.
+ */
+export function grpcLbPolicy(
+  policy: LbPolicy,
+  leastRequest = false,
+): 'ROUND_ROBIN' | 'RING_HASH' | 'LEAST_REQUEST' {
+  if (policy === 'ring_hash') return 'RING_HASH';
+  return policy === 'least_request' && leastRequest ? 'LEAST_REQUEST' : 'ROUND_ROBIN';
 }
 
-export function grpcCluster(name: string, policy: RoutingPolicy): Cluster {
-  const lb = grpcLbPolicy(policy.lbPolicy);
+export function grpcCluster(name: string, policy: RoutingPolicy, leastRequest = false): Cluster {
+  const lb = grpcLbPolicy(policy.lbPolicy, leastRequest);
   return {
     name,
     type: 'EDS',

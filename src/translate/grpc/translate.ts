@@ -2,11 +2,20 @@
 // gives the same resources (and bytes) on every replica.
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type XdsType } from '../../proto/xds-types';
 import type { Catalog, ServiceCatalog } from '../../registry/catalog';
-import { indexResources, type Resource, type ResourceAlias, type ResourceSet } from '../resource-set';
+import { PersistentMap } from '../../persistent-map';
+import {
+  indexResources,
+  replaceServices,
+  type Resource,
+  type ResourceAlias,
+  type ResourceSet,
+  type TouchedNames,
+} from '../resource-set';
 import { listenerName, serviceOfListenerAlias } from '../resource-names';
 import { planRoutes, selectedCallerRoutes } from '../route-plan';
 import { affinityZone, SelectionMemo, viewServices, ZonedEndpoints, type View } from '../view';
 import { serviceClusters } from '../service-clusters';
+import { GRPC_CAPABILITIES, type GrpcCapabilities } from '../flavour';
 import { grpcCluster } from './cluster';
 import { grpcClusterLoadAssignment } from './cluster-load-assignment';
 import { grpcListener } from './listener';
@@ -19,15 +28,12 @@ export interface ServiceResources {
   readonly endpoints: readonly Resource[];
 }
 
-export interface GrpcTranslateOptions {
+/** A gRPC flavour and what its clients can use (flavour.ts). */
+export interface GrpcTranslateOptions extends GrpcCapabilities {
   readonly flavour: string;
-  /** False for clients that cannot use ring_hash clusters: they get round robin instead. */
-  readonly ringHash: boolean;
-  /** False for clients that mis-apply route timeouts (max_stream_duration): they get none. */
-  readonly timeouts: boolean;
 }
 
-const DEFAULT_OPTIONS: GrpcTranslateOptions = { flavour: 'grpc', ringHash: true, timeouts: true };
+const DEFAULT_OPTIONS: GrpcTranslateOptions = { flavour: 'grpc', ...GRPC_CAPABILITIES.grpc };
 
 // A ServiceCatalog is immutable and shared between catalogs while the service is unchanged, so
 // its translation is too: a catalog change costs work only for the services it touched. One memo
@@ -47,22 +53,30 @@ export function translateServiceForGrpc(
   /** The caller's zone when the policy has zone affinity (contract §10). */
   zone?: string,
 ): ServiceResources {
-  // Only services that use what the flavour lacks differ; the others share one translation.
-  const dropRingHash = !options.ringHash && service.policy.lbPolicy === 'ring_hash';
-  const dropTimeouts = !options.timeouts && hasTimeouts(service);
-  const key = `${dropRingHash ? 'r' : ''}${dropTimeouts ? 't' : ''}`;
+  // Only services that use what differs between flavours differ; the others share one translation.
+  const { lbPolicy } = service.policy;
+  const dropRingHash = !options.ringHash && lbPolicy === 'ring_hash';
+  const dropTimeouts = !options.routeTimeouts && hasTimeouts(service);
+  const leastRequest = options.leastRequest && lbPolicy === 'least_request';
+  const key = `${dropRingHash ? 'r' : ''}${dropTimeouts ? 't' : ''}${leastRequest ? 'l' : ''}`;
   const served = (): ServiceCatalog => downgraded(service, dropRingHash, dropTimeouts);
   let memo = translated.get(key);
   if (memo === undefined) translated.set(key, (memo = new WeakMap()));
   let resources = memo.get(service);
   if (resources === undefined) {
-    // Timeouts live in routes alone: without them, the other resources are the same objects.
-    resources = dropTimeouts
-      ? {
-          ...translateServiceForGrpc(service, { ...options, timeouts: true }),
-          routes: [routeResource(served(), [])],
-        }
-      : buildServiceResources(served());
+    // Timeouts live in routes alone, the LB policy in clusters alone: a flavour that differs in one
+    // of them shares the other resources' objects (and encodings) with the flavour that does not.
+    if (dropTimeouts)
+      resources = {
+        ...translateServiceForGrpc(service, { ...options, routeTimeouts: true }),
+        routes: [routeResource(served(), [])],
+      };
+    else if (leastRequest)
+      resources = {
+        ...translateServiceForGrpc(service, { ...options, leastRequest: false }),
+        clusters: clusterResources(served(), true),
+      };
+    else resources = buildServiceResources(served());
     memo.set(service, resources);
   }
   let result = resources;
@@ -73,9 +87,13 @@ export function translateServiceForGrpc(
     result = { ...result, routes: [route] };
   }
   if (zone !== undefined) {
-    const { lbPolicy } = served().policy;
-    const endpoints = zoned.get(service, `${key}\n${zone}`, zone, resources.endpoints, (cluster) =>
-      grpcClusterLoadAssignment(cluster.name, cluster.members, lbPolicy, zone),
+    // Endpoints differ between flavours only with ring hash (their weights); share the rest.
+    const endpoints = zoned.get(
+      service,
+      `${dropRingHash ? 'r' : ''}\n${zone}`,
+      zone,
+      resources.endpoints,
+      (cluster) => grpcClusterLoadAssignment(cluster.name, cluster.members, served().policy.lbPolicy, zone),
     );
     result = { ...result, endpoints };
   }
@@ -112,6 +130,15 @@ function routeResource(service: ServiceCatalog, selected: readonly number[]): Re
   };
 }
 
+/** A service's clusters; `leastRequest`: LEAST_REQUEST ones, for clients that can use them. */
+function clusterResources(service: ServiceCatalog, leastRequest: boolean): Resource[] {
+  return serviceClusters(service).map((cluster) => ({
+    name: cluster.name,
+    type: CLUSTER,
+    message: grpcCluster(cluster.name, service.policy, leastRequest),
+  }));
+}
+
 function buildServiceResources(service: ServiceCatalog): ServiceResources {
   const { name, policy } = service;
   const clusters = serviceClusters(service);
@@ -120,11 +147,7 @@ function buildServiceResources(service: ServiceCatalog): ServiceResources {
       { name: listenerName(name), type: LISTENER, message: grpcListener(listenerName(name), name) },
     ],
     routes: [routeResource(service, [])],
-    clusters: clusters.map((cluster) => ({
-      name: cluster.name,
-      type: CLUSTER,
-      message: grpcCluster(cluster.name, policy),
-    })),
+    clusters: clusterResources(service, false),
     endpoints: clusters.map((cluster) => ({
       name: cluster.name,
       type: ENDPOINT,
@@ -155,18 +178,59 @@ export function translateForGrpc(
   view?: View,
 ): ResourceSet {
   const labels = view?.labels;
-  const byType = indexResources(
-    [...catalog.services.values()].flatMap((service) => {
-      const selected = labels === undefined ? [] : selectedCallerRoutes(service.policy, labels);
-      const resources = translateServiceForGrpc(service, options, selected, affinityZone(service, view));
-      return [...resources.listeners, ...resources.routes, ...resources.clusters, ...resources.endpoints];
-    }),
+  const byService: [string, readonly Resource[]][] = [];
+  for (const service of catalog.services.values()) {
+    const selected = labels === undefined ? [] : selectedCallerRoutes(service.policy, labels);
+    const resources = translateServiceForGrpc(service, options, selected, affinityZone(service, view));
+    byService.push([service.name, serviceResourceList(resources)]);
+  }
+  return grpcResourceSet(
+    catalog,
+    options,
+    indexResources(byService.flatMap(([, resources]) => resources)),
+    PersistentMap.from(byService),
   );
+}
+
+/**
+ * The plain-view translation of `catalog` from `previous`, the one of the catalog it was built
+ * from, when only the services named in `changed` differ: only those are translated and indexed.
+ * Equal to translateForGrpc(catalog, options); returns which names it touched.
+ */
+export function updateForGrpc(
+  previous: ResourceSet,
+  catalog: Catalog,
+  changed: ReadonlySet<string>,
+  options: GrpcTranslateOptions = DEFAULT_OPTIONS,
+): { resources: ResourceSet; touched: TouchedNames } {
+  const replaced = new Map<string, readonly Resource[]>();
+  for (const name of changed) {
+    const service = catalog.services.get(name);
+    replaced.set(
+      name,
+      service === undefined ? [] : serviceResourceList(translateServiceForGrpc(service, options)),
+    );
+  }
+  const { byType, byService, touched } = replaceServices(previous, replaced);
+  return { resources: grpcResourceSet(catalog, options, byType, byService), touched };
+}
+
+function serviceResourceList(resources: ServiceResources): readonly Resource[] {
+  return [...resources.listeners, ...resources.routes, ...resources.clusters, ...resources.endpoints];
+}
+
+function grpcResourceSet(
+  catalog: Catalog,
+  options: GrpcTranslateOptions,
+  byType: ResourceSet['byType'],
+  byService: PersistentMap<readonly Resource[]>,
+): ResourceSet {
   const listeners = byType.get(LISTENER)!;
   return {
     flavour: options.flavour,
     revision: catalog.revision,
     byType,
+    byService,
     alias(type: XdsType, name: string): ResourceAlias | undefined {
       if (type !== LISTENER) return undefined;
       const service = serviceOfListenerAlias(name);

@@ -192,3 +192,35 @@ describe('the grpc-no-ring-hash flavour', () => {
     assert.equal(safe.flavour, 'grpc-no-ring-hash');
   });
 });
+
+describe('the grpc-least-request flavour', () => {
+  it('serves least_request services as LEAST_REQUEST and shares every other translation', () => {
+    const catalog = catalogOf(
+      [...TWO_VERSIONS, { service: 'busy', id: 'b', version: 'v1', address: '10.0.6.1:80' }],
+      { busy: { lbPolicy: 'least_request', timeout: '2s' } },
+    );
+    const plain = translateFor('grpc', catalog);
+    const capable = translateFor('grpc-least-request', catalog);
+    const lb = (set: ResourceSet, name: string): string =>
+      (set.byType.get(CLUSTER)!.get(name)!.message as { lb_policy: string }).lb_policy;
+    for (const name of ['busy', 'busy/v1']) {
+      assert.equal(lb(capable, name), 'LEAST_REQUEST');
+      assert.equal(lb(plain, name), 'ROUND_ROBIN');
+    }
+    // No least_request_lb_config: clients assume choice_count 2 (gRFC A48), as Envoy does.
+    assert.doesNotMatch(JSON.stringify(dump(capable)), /least_request_lb_config/);
+    // Everything else is the very same object: only the clusters differ, and only busy's.
+    assert.equal(capable.byType.get(CLUSTER)!.get('app'), plain.byType.get(CLUSTER)!.get('app'));
+    assert.equal(capable.byType.get(ROUTE)!.get('busy'), plain.byType.get(ROUTE)!.get('busy'));
+    assert.equal(capable.byType.get(ENDPOINT)!.get('busy'), plain.byType.get(ENDPOINT)!.get('busy'));
+    assert.equal(capable.flavour, 'grpc-least-request');
+  });
+
+  it('a C-core client gets neither least request nor route timeouts', () => {
+    const catalog = catalogOf(TWO_VERSIONS, { app: { lbPolicy: 'least_request', timeout: '2s' } });
+    const core = translateFor('grpc-c-core', catalog);
+    for (const cluster of core.byType.get(CLUSTER)!.values())
+      assert.equal((cluster.message as { lb_policy: string }).lb_policy, 'ROUND_ROBIN');
+    assert.doesNotMatch(JSON.stringify(dump(core)), /max_stream_duration/);
+  });
+});

@@ -1,6 +1,7 @@
 // Per-client views (contract §7): which labels split views, what two views of one service get, and
 // that a view's snapshot built as overrides of the plain one is the full translation, byte for byte.
 import assert from 'node:assert/strict';
+import { PersistentMap } from '../../../src/persistent-map';
 import { describe, it } from 'node:test';
 import { AliasEncodings, diffSnapshots, diffViews, Snapshot } from '../../../src/cache/snapshot';
 import { ENDPOINT, PUSH_ORDER, ROUTE } from '../../../src/proto/xds-types';
@@ -218,7 +219,9 @@ describe('Snapshot.typeVersion', () => {
     const set = translateFor('grpc', catalog);
     const reversed = {
       ...set,
-      byType: new Map([...set.byType].map(([type, named]) => [type, new Map([...named].reverse())])),
+      byType: new Map(
+        [...set.byType].map(([type, named]) => [type, PersistentMap.from([...named].reverse())]),
+      ),
     };
     const a = Snapshot.encode(set, new AliasEncodings());
     const b = Snapshot.encode(reversed, new AliasEncodings());
