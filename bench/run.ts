@@ -2,7 +2,6 @@
 // load generator (bench/loadgen.ts, N simulated ADS streams) as separate processes on this
 // machine. `npm run bench -- --help` lists the scenarios and options; BENCHMARKS.md has the method
 // and the results.
-import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,7 +13,6 @@ import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../src/proto/xds-types';
 import { compareStrings } from '../src/stable-order';
 import { ADS_SERVICE, encodeDiscoveryRequest } from '../src/server/ads-service';
 import { EtcdProcess } from '../testkit/etcd';
-import { eventually } from '../testkit/mesh';
 import type { ServerProcess } from '../testkit/server-process';
 import { adminDump, stuckStreams, type AdminDumpResult, type StuckStreamsResult } from './hardening';
 import { IpcChild } from './lib/child';
@@ -25,7 +23,6 @@ import {
   clustersOf,
   debug,
   etcdChange,
-  instanceValue,
   log,
   measureRounds,
   memory,
@@ -43,6 +40,8 @@ import {
   type Scenario,
 } from './lib/world';
 import { now } from './loadgen';
+import { churn, type ChurnResult } from './churn';
+import { largeCatalog } from './large-catalog';
 import { callerViews } from './views';
 
 const ROOT = path.join(__dirname, '..');
@@ -289,111 +288,6 @@ async function coldStart(options: Options): Promise<ColdStartResult> {
   }
 }
 
-// ---- churn ------------------------------------------------------------------------------------
-
-interface ChurnResult {
-  streams: number;
-  services: number;
-  targetRate: number;
-  seconds: number;
-  changes: number;
-  achievedRate: number;
-  serverCpuPercent: number;
-  snapshots: number;
-  coalescing: number;
-  pushes: number;
-  /** Per second: etcd revision minus the revision behind the served resources. */
-  revisionLag: number[];
-  /** The latest response on any stream, after the last write. */
-  convergeAfterStopMs: number;
-}
-
-async function churn(etcd: EtcdProcess, kv: Etcd3, options: Options): Promise<ChurnResult> {
-  const server = await startServer(etcd, options);
-  const loadgen = startLoadgen();
-  try {
-    await waitReady(server);
-    await openSpread(loadgen, server.xdsAddress, options.churnStreams, options.services, options);
-    await sleep(1_000);
-    const before = await metrics(server);
-    const beforeAt = now();
-    const sum = (m: Map<string, number>, prefix: string): number =>
-      [...m].filter(([k]) => k.startsWith(prefix)).reduce((total, [, v]) => total + v, 0);
-    const revisionLag: number[] = [];
-    let changes = 0;
-    let lastWrite = 0;
-    let lastRevision = 0;
-    const started = now();
-    const perTick = Math.max(1, Math.round(options.churnRate / 100));
-    let nextSample = started + 1_000;
-    // 100 ticks a second, each writing its share; ticks that fall behind run back to back until
-    // the writes are on schedule again, so the rate over the run holds.
-    for (let tick = 0; now() - started < options.churnSeconds * 1_000; tick++) {
-      const due = started + tick * 10;
-      if (due > now()) await sleep(due - now());
-      const writes: Promise<void>[] = [];
-      for (let i = 0; i < perTick; i++) {
-        const c = changes++;
-        const key = `/services/svc-${c % options.services}/churn-${Math.floor(c / options.services) % 5}`;
-        const put = Math.floor(c / (options.services * 5)) % 2 === 0;
-        writes.push(
-          (put
-            ? kv.put(key).value(instanceValue(c % options.services, 5000 + (c % 5)))
-            : kv.delete().key(key)
-          ).then((result: { header: { revision: string } }) => {
-            lastRevision = Math.max(lastRevision, Number(result.header.revision));
-          }),
-        );
-      }
-      await Promise.all(writes);
-      lastWrite = now();
-      if (now() >= nextSample) {
-        nextSample += 1_000;
-        const m = await metrics(server);
-        revisionLag.push(lastRevision - (m.get('etcd_xds_catalog_revision') ?? 0));
-      }
-    }
-    const seconds = (lastWrite - started) / 1_000;
-    // CPU over the churn itself, not the wait for convergence that follows.
-    const atStop = await metrics(server);
-    const cpuSeconds =
-      (atStop.get('etcd_xds_process_cpu_seconds_total') ?? 0) -
-      (before.get('etcd_xds_process_cpu_seconds_total') ?? 0);
-    const cpuWindowSeconds = (now() - beforeAt) / 1_000;
-    // Converged: the server serves etcd's last revision and no stream has heard anything for 1 s.
-    const {
-      value: { after, stats },
-    } = await eventually(
-      async () => ({ after: await metrics(server), stats: await loadgen.request({ cmd: 'stats' }, 'stats') }),
-      ({ after: m, stats: s }) =>
-        assert.ok(
-          (m.get('etcd_xds_catalog_revision') ?? 0) >= lastRevision && now() - s.lastResponseAt > 1_000,
-          'the streams did not settle within 60 s of the last write',
-        ),
-      { timeoutMs: 60_000, intervalMs: 100 },
-    );
-    const snapshots =
-      (after.get('etcd_xds_snapshots_total') ?? 0) - (before.get('etcd_xds_snapshots_total') ?? 0);
-    return {
-      streams: options.churnStreams,
-      services: options.services,
-      targetRate: options.churnRate,
-      seconds: round(seconds),
-      changes,
-      achievedRate: round(changes / seconds),
-      serverCpuPercent: round((cpuSeconds / cpuWindowSeconds) * 100),
-      snapshots,
-      coalescing: round(changes / Math.max(1, snapshots)),
-      pushes: sum(after, 'etcd_xds_pushes_total') - sum(before, 'etcd_xds_pushes_total'),
-      revisionLag,
-      convergeAfterStopMs: round(Math.max(0, stats.lastResponseAt - lastWrite)),
-    };
-  } finally {
-    await loadgen.stop();
-    await server.signal('SIGTERM').catch(() => undefined);
-  }
-}
-
 // ---- main ---------------------------------------------------------------------------------------
 
 function machine(): object {
@@ -412,7 +306,10 @@ async function main(): Promise<void> {
   const program = new Command('bench')
     .description('etcd-xds benchmarks against a real etcd and N simulated ADS streams')
     .option('--streams <list>', 'stream counts for convergence and memory', '1000,5000,10000')
-    .option('--services <n>', 'services in etcd (streams watch svc-0)', '100')
+    .option(
+      '--services <list>',
+      'services in etcd (streams watch svc-0): the first for convergence, churn and peer; every one for large-catalog (default 100; large-catalog 10000,100000)',
+    )
     .option('--instances <n>', 'instances per service', '10')
     .option('--rounds <n>', 'changes measured per stream count (alternately add and remove)', '6')
     .option('--warmup <n>', 'changes made first and not measured, on every server alike', '2')
@@ -444,13 +341,14 @@ async function main(): Promise<void> {
     .option('--stuck-rate <n>', 'stuck-streams: changes per second to the service they watch', '50')
     .option('--stuck-seconds <n>', 'stuck-streams: how long', '300')
     .option('--stuck-healthy <n>', 'stuck-streams: healthy streams beside them', '100')
+    .option('--large-streams <n>', 'large-catalog: streams watching the changed service', '1000')
     .option('--server-cli <file>', 'the etcd-xds CLI script to run (another build, to compare)', CLI)
     .option('--out <dir>', 'where results go (JSON, SVG)', path.join(ROOT, 'bench/results'))
     .parse();
   const raw = program.opts<Record<string, string>>();
   const options: Options = {
     streams: list(raw.streams),
-    services: Number(raw.services),
+    services: raw.services === undefined ? 100 : list(raw.services)[0],
     instances: Number(raw.instances),
     rounds: Number(raw.rounds),
     warmup: Number(raw.warmup),
@@ -474,6 +372,8 @@ async function main(): Promise<void> {
     stuckRate: Number(raw.stuckRate),
     stuckSeconds: Number(raw.stuckSeconds),
     stuckHealthy: Number(raw.stuckHealthy),
+    largeServices: raw.services === undefined ? [10_000, 100_000] : list(raw.services),
+    largeStreams: Number(raw.largeStreams),
   };
   for (const s of options.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
   if (!fs.existsSync(options.serverCli))
@@ -544,6 +444,10 @@ async function main(): Promise<void> {
     const stuck = await stuckStreams(options);
     log(`  ${JSON.stringify({ ...stuck, curve: stuck.curve.length })}`);
     results.stuckStreams = stuck;
+  }
+
+  if (options.scenarios.includes('large-catalog')) {
+    results.largeCatalog = await largeCatalog(options);
   }
 
   if (options.scenarios.includes('caller-views')) {

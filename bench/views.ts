@@ -13,7 +13,7 @@ import {
   clustersOf,
   etcdChange,
   log,
-  measureRounds,
+  measureRoundsWithRebuild,
   memory,
   metrics,
   seed,
@@ -97,22 +97,8 @@ async function run(
       'opened',
     );
     await sleep(1_000);
-    // The rounds every convergence bench makes (lib/world.ts), with the server's rebuild
-    // histogram read as each change starts: two readings in a row bracket one change's rebuilds
-    // (nothing else changes meanwhile). Medians over the rounds, so a noisy one does not dominate.
-    const readings: Map<string, number>[] = [];
-    const rounds = await measureRounds(loadgen, options, async (r) => {
-      readings.push(await metrics(server));
-      return etcdChange(kv, r);
-    });
-    readings.push(await metrics(server));
-    const rebuildMs = readings.slice(options.warmup + 1).map((after, i) => {
-      const before = readings[options.warmup + i];
-      const delta = (series: string): number => (after.get(series) ?? 0) - (before.get(series) ?? 0);
-      return (
-        (delta('etcd_xds_rebuild_seconds_sum') / Math.max(1, delta('etcd_xds_rebuild_seconds_count'))) * 1000
-      );
-    });
+    // Medians over the rounds, so a noisy one does not dominate.
+    const rounds = await measureRoundsWithRebuild(server, loadgen, options, (r) => etcdChange(kv, r));
     const { heap, rss } = await memory(server);
     const views = (await metrics(server)).get('etcd_xds_views') ?? Number.NaN;
     return {
@@ -120,7 +106,7 @@ async function run(
       views,
       heapMB: round(heap / MB),
       rssMB: round(rss / MB),
-      rebuildMs: round(median(rebuildMs), 2),
+      rebuildMs: round(median(rounds.rebuildMs), 2),
       convergence: rounds.all,
       missing: rounds.missing,
     };

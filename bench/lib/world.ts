@@ -18,6 +18,7 @@ export const SCENARIOS = [
   'admin-dump',
   'stuck-streams',
   'caller-views',
+  'large-catalog',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -51,6 +52,9 @@ export interface Options {
   stuckRate: number;
   stuckSeconds: number;
   stuckHealthy: number;
+  /** large-catalog: the catalog sizes (services × 10 instances), and the streams watching svc-0. */
+  largeServices: number[];
+  largeStreams: number;
 }
 
 export type Loadgen = IpcChild<LoadgenCommand, LoadgenEvent>;
@@ -221,4 +225,31 @@ export async function measureRounds(
     samples.push(...latencies);
   }
   return { rounds: perRound, all: summarize(samples), missing };
+}
+
+/**
+ * measureRounds, with the server's rebuild time of each measured round's change: its
+ * etcd_xds_rebuild_seconds histogram read as each change starts, two readings in a row bracketing
+ * one change's rebuilds (nothing else changes meanwhile). rebuildMs: per measured round (ms).
+ */
+export async function measureRoundsWithRebuild(
+  server: ServerProcess,
+  loadgen: Loadgen,
+  options: Pick<Options, 'rounds' | 'warmup'>,
+  change: (round: number) => Promise<number>,
+): Promise<Rounds & { rebuildMs: number[] }> {
+  const readings: Map<string, number>[] = [];
+  const rounds = await measureRounds(loadgen, options, async (r) => {
+    readings.push(await metrics(server));
+    return change(r);
+  });
+  readings.push(await metrics(server));
+  const rebuildMs = readings.slice(options.warmup + 1).map((after, i) => {
+    const before = readings[options.warmup + i];
+    const delta = (series: string): number => (after.get(series) ?? 0) - (before.get(series) ?? 0);
+    return (
+      (delta('etcd_xds_rebuild_seconds_sum') / Math.max(1, delta('etcd_xds_rebuild_seconds_count'))) * 1000
+    );
+  });
+  return { ...rounds, rebuildMs };
 }

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import type { LargeCatalogRow } from '../../bench/large-catalog';
 import type {
   AdminDumpResult,
   ChurnResult,
@@ -18,7 +19,7 @@ import type {
 import { ROOT } from '../../testkit/run-cli';
 
 describe('npm run bench (smoke, N = 200)', () => {
-  it('runs convergence (with the floor), memory, cold start, churn, admin dumps and stuck streams, and writes JSON and SVG', async (t) => {
+  it('runs convergence (with the floor), memory, cold start, churn, admin dumps, stuck streams and a large catalog, and writes JSON and SVG', async (t) => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-xds-bench-'));
     try {
       const streams = 200;
@@ -31,7 +32,8 @@ describe('npm run bench (smoke, N = 200)', () => {
           `--streams=${streams}`,
           '--rounds=2',
           '--services=10',
-          '--scenarios=convergence,memory,cold-start,churn,admin-dump,stuck-streams',
+          '--scenarios=convergence,memory,cold-start,churn,admin-dump,stuck-streams,large-catalog',
+          '--large-streams=20',
           '--churn-rate=200',
           '--churn-seconds=2',
           `--churn-streams=${streams}`,
@@ -64,6 +66,7 @@ describe('npm run bench (smoke, N = 200)', () => {
         churn: ChurnResult;
         adminDump: AdminDumpResult;
         stuckStreams: StuckStreamsResult;
+        largeCatalog: LargeCatalogRow[];
       };
       const [row] = results.convergence;
       assert.equal(row?.streams, streams);
@@ -96,6 +99,15 @@ describe('npm run bench (smoke, N = 200)', () => {
       assert.ok(results.stuckStreams.curve.length >= 2, 'memory sampled');
       assert.equal(results.stuckStreams.healthyAfter.n, 10);
       assert.ok(results.stuckStreams.healthyAfter.max < 10_000, 'every healthy stream got the last change');
+      // large-catalog at --services (10): cold start, one change at 20 streams, churn.
+      const [large] = results.largeCatalog;
+      assert.equal(large.services, 10);
+      assert.equal(large.instances, 100);
+      assert.ok(large.cold.readyMs > 0 && large.cold.rssMB > 0);
+      assert.equal(large.change.missing, 0, 'every stream got every change');
+      assert.equal(large.change.convergence.n, 2 * 20);
+      assert.ok(large.change.pipelineMs > 0, `pipeline ${large.change.pipelineMs} ms`);
+      assert.ok((large.churn?.changes ?? 0) >= 200);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }
