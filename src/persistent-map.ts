@@ -3,19 +3,37 @@
 // one of these, so one change at 100,000 services touches a few buckets instead of copying (and
 // re-sorting) every entry.
 //
-// Entries live in BUCKETS plain Maps chosen by a hash of the key; a copy shares every bucket it
-// did not change. Lookups cost one string hash and one Map lookup. Iteration is in key order
-// (compareStrings), as every consumer of a catalog or snapshot expects: the sorted entries are
-// computed on the first iteration, from the parent's when it had them (a merge, no sort), and
-// kept.
+// Entries live in plain Maps (buckets) chosen by a hash of the key, about 8 to a bucket, and the
+// buckets in chunks of 64 (a power of two of them, grown as the map grows). A copy shares every
+// chunk and bucket it did not change, so a change costs its buckets' entries, their chunks (64
+// pointers each) and the chunk array (a 512th of the size). Lookups cost one string hash and one
+// Map lookup. Iteration is in key order (compareStrings), as every consumer of a catalog or
+// snapshot expects: the sorted entries are computed on the first iteration, from the parent's
+// when it had them (a merge, no sort), and kept.
 import { compareStrings } from './stable-order';
 
-const BUCKETS = 256;
+/** Buckets come in chunks of 64: a copy copies the chunk array, its touched chunks and buckets. */
+const CHUNK_BITS = 6;
+const CHUNK = 1 << CHUNK_BITS;
+const MAX_BUCKETS = 1 << 20;
+/** Entries per bucket aimed at when sizing; past GROW_AT a map is rebuilt with more buckets. */
+const PER_BUCKET = 8;
+const GROW_AT = 4 * PER_BUCKET;
 
-function bucketOf(key: string): number {
+type Bucket<V> = ReadonlyMap<string, V> | undefined;
+type Chunk<V> = readonly Bucket<V>[] | undefined;
+
+function hashOf(key: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
-  return (hash >>> 0) % BUCKETS;
+  return hash >>> 0;
+}
+
+/** Chunks for `size` entries: a power of two, so a hash picks a bucket with a mask. */
+function chunkCount(size: number): number {
+  let count = 1;
+  while (count * CHUNK < MAX_BUCKETS && count * CHUNK * PER_BUCKET < size) count *= 2;
+  return count;
 }
 
 /** A change to apply: a key with its new value, or undefined to delete it. */
@@ -23,57 +41,69 @@ export type Update<V> = readonly [key: string, value: V | undefined];
 
 export class PersistentMap<V> implements ReadonlyMap<string, V> {
   private sortedEntries: readonly (readonly [string, V])[] | undefined;
+  private readonly mask: number;
 
   private constructor(
-    private readonly buckets: readonly (ReadonlyMap<string, V> | undefined)[],
+    private readonly chunks: readonly Chunk<V>[],
     readonly size: number,
     /** Where this map came from and how, while its sorted keys may still be derived from it. */
     private parent: { map: PersistentMap<V>; changed: ReadonlySet<string> } | undefined,
-  ) {}
+  ) {
+    this.mask = chunks.length * CHUNK - 1;
+  }
 
   static empty<V>(): PersistentMap<V> {
-    return new PersistentMap<V>(new Array<undefined>(BUCKETS).fill(undefined), 0, undefined);
+    return new PersistentMap<V>([undefined], 0, undefined);
   }
 
   /** A map of `entries` (a later entry of a key wins). */
   static from<V>(entries: Iterable<readonly [string, V]>): PersistentMap<V> {
-    const buckets: (Map<string, V> | undefined)[] = new Array<undefined>(BUCKETS).fill(undefined);
-    const list: (readonly [string, V])[] = [];
+    const list = Array.isArray(entries) ? (entries as (readonly [string, V])[]) : [...entries];
+    const count = chunkCount(list.length);
+    const mask = count * CHUNK - 1;
+    const chunks: (Map<string, V> | undefined)[][] = [];
+    for (let c = 0; c < count; c++) chunks.push(new Array<undefined>(CHUNK).fill(undefined));
     let sorted = true;
-    for (const entry of entries) {
-      const index = bucketOf(entry[0]);
-      (buckets[index] ??= new Map()).set(entry[0], entry[1]);
-      if (sorted && list.length > 0 && compareStrings(list[list.length - 1][0], entry[0]) >= 0)
-        sorted = false;
-      list.push(entry);
+    let size = 0;
+    for (let i = 0; i < list.length; i++) {
+      const [key, value] = list[i];
+      const index = hashOf(key) & mask;
+      const chunk = chunks[index >>> CHUNK_BITS];
+      const bucket = (chunk[index & (CHUNK - 1)] ??= new Map());
+      if (!bucket.has(key)) size++;
+      bucket.set(key, value);
+      if (sorted && i > 0 && compareStrings(list[i - 1][0], key) >= 0) sorted = false;
     }
-    const size = buckets.reduce((sum, bucket) => sum + (bucket?.size ?? 0), 0);
-    const map = new PersistentMap<V>(buckets, size, undefined);
+    const map = new PersistentMap<V>(chunks, size, undefined);
     // Entries given in order (most callers iterate another map): no sort needed later.
     if (sorted) map.sortedEntries = list;
     return map;
   }
 
   get(key: string): V | undefined {
-    return this.buckets[bucketOf(key)]?.get(key);
+    return this.bucket(hashOf(key) & this.mask)?.get(key);
   }
 
   has(key: string): boolean {
-    return this.buckets[bucketOf(key)]?.has(key) ?? false;
+    return this.bucket(hashOf(key) & this.mask)?.has(key) ?? false;
+  }
+
+  private bucket(index: number): Bucket<V> {
+    return this.chunks[index >>> CHUNK_BITS]?.[index & (CHUNK - 1)];
   }
 
   /**
    * This map with `updates` applied in order (a later update of a key wins); this one is
-   * unchanged. Costs the updates and the buckets they touch. Returns this map when nothing
-   * changes.
+   * unchanged. Costs the updates, the buckets and chunks they touch and the chunk array. Returns
+   * this map when nothing changes.
    */
   with(updates: Iterable<Update<V>>): PersistentMap<V> {
     const copied = new Map<number, Map<string, V>>();
     const changed = new Set<string>();
     let size = this.size;
     for (const [key, value] of updates) {
-      const index = bucketOf(key);
-      const current = copied.get(index) ?? this.buckets[index];
+      const index = hashOf(key) & this.mask;
+      const current = copied.get(index) ?? this.bucket(index);
       const had = current?.has(key) ?? false;
       if (value === undefined ? !had : had && current!.get(key) === value) continue;
       let bucket = copied.get(index);
@@ -88,9 +118,26 @@ export class PersistentMap<V> implements ReadonlyMap<string, V> {
       changed.add(key);
     }
     if (changed.size === 0) return this;
-    const buckets = [...this.buckets];
-    for (const [index, bucket] of copied) buckets[index] = bucket.size === 0 ? undefined : bucket;
-    return new PersistentMap(buckets, size, this.derivation(changed));
+    const chunks = [...this.chunks];
+    const copiedChunks = new Set<number>();
+    for (const [index, bucket] of copied) {
+      const c = index >>> CHUNK_BITS;
+      if (!copiedChunks.has(c)) {
+        copiedChunks.add(c);
+        chunks[c] = chunks[c] === undefined ? new Array<undefined>(CHUNK).fill(undefined) : [...chunks[c]];
+      }
+      (chunks[c] as Bucket<V>[])[index & (CHUNK - 1)] = bucket.size === 0 ? undefined : bucket;
+    }
+    const map = new PersistentMap(chunks, size, this.derivation(changed));
+    if (size <= (this.mask + 1) * GROW_AT || this.mask + 1 >= MAX_BUCKETS) return map;
+    // Grown past its buckets (a catalog's first listing, a growing catalog): rebuilt with more,
+    // in key order.
+    return PersistentMap.from(map.sorted());
+  }
+
+  private *unorderedEntries(): Iterable<readonly [string, V]> {
+    for (const chunk of this.chunks)
+      if (chunk !== undefined) for (const bucket of chunk) if (bucket !== undefined) yield* bucket;
   }
 
   /**
@@ -151,10 +198,7 @@ export class PersistentMap<V> implements ReadonlyMap<string, V> {
       while (a < added.length) entries.push(added[a++]);
       this.sortedEntries = entries;
     } else {
-      const entries: (readonly [string, V])[] = [];
-      for (const bucket of this.buckets)
-        if (bucket !== undefined) for (const entry of bucket) entries.push(entry);
-      this.sortedEntries = entries.sort(([a], [b]) => compareStrings(a, b));
+      this.sortedEntries = [...this.unorderedEntries()].sort(([a], [b]) => compareStrings(a, b));
     }
     // Known now: the parent is no longer needed (and may be collected).
     this.parent = undefined;

@@ -267,19 +267,59 @@ export function diffViews(previous: Snapshot, next: Snapshot, rootChanges: Chang
     const overridden = new Set([...previous.overridden(type), ...next.overridden(type)]);
     if (overridden.size === 0) continue;
     const root = rootChanges.get(type);
-    const updated = new Set<string>();
-    const removed = new Set<string>();
-    for (const name of [...overridden, ...(root?.updated ?? []), ...(root?.removed ?? [])]) {
-      const before = previous.get(type, name);
-      const after = next.get(type, name);
-      if (after === undefined) {
-        if (before !== undefined) removed.add(name);
-      } else if (before?.version !== after.version) updated.add(name);
-    }
-    if (updated.size > 0 || removed.size > 0) changes.set(type, { updated, removed });
+    const compared = compareNames(previous, next, type, [
+      ...overridden,
+      ...(root?.updated ?? []),
+      ...(root?.removed ?? []),
+    ]);
+    if (compared !== undefined) changes.set(type, compared);
     else changes.delete(type);
   }
   return changes;
+}
+
+/**
+ * What changed from `previous` to `next` when `first` is what changed from `previous` to a
+ * snapshot in between and `second` what changed from that one to `next`: only the names either
+ * lists are compared, so it costs what changed rather than the size of the snapshots.
+ */
+export function composeChanges(
+  previous: Snapshot,
+  first: ChangeSet,
+  second: ChangeSet,
+  next: Snapshot,
+): ChangeSet {
+  const changes = new Map<XdsType, TypeChanges>();
+  for (const type of PUSH_ORDER) {
+    const names = new Set<string>();
+    for (const step of [first.get(type), second.get(type)]) {
+      if (step === undefined) continue;
+      for (const name of step.updated) names.add(name);
+      for (const name of step.removed) names.add(name);
+    }
+    const compared = compareNames(previous, next, type, names);
+    if (compared !== undefined) changes.set(type, compared);
+  }
+  return changes;
+}
+
+/** Which of `names` differ from `previous` to `next` (as each resolves there); undefined: none. */
+function compareNames(
+  previous: Snapshot,
+  next: Snapshot,
+  type: XdsType,
+  names: Iterable<string>,
+): TypeChanges | undefined {
+  const updated = new Set<string>();
+  const removed = new Set<string>();
+  for (const name of names) {
+    const before = previous.get(type, name);
+    const after = next.get(type, name);
+    if (after === undefined) {
+      if (before !== undefined) removed.add(name);
+    } else if (before?.version !== after.version) updated.add(name);
+  }
+  return updated.size > 0 || removed.size > 0 ? { updated, removed } : undefined;
 }
 
 /** What changed from `previous` to `next`, per type; types without changes are absent. */

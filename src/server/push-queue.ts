@@ -6,7 +6,7 @@
 // Each stream still sees its snapshots in order: when a newer snapshot of a group arrives
 // before a push has reached every stream, the streams not reached yet are re-planned from what
 // they last got to the newer snapshot, in one push.
-import { diffSnapshots, type ChangeSet, type Snapshot } from '../cache/snapshot';
+import { composeChanges, diffSnapshots, type ChangeSet, type Snapshot } from '../cache/snapshot';
 
 export type PushFn<S> = (
   stream: S,
@@ -95,7 +95,12 @@ export class PushQueue<S> {
       replanned.push({
         group,
         snapshot,
-        changes: diffSnapshots(job.previous, snapshot),
+        // job.changes took these streams from job.previous to job.snapshot, `changes` takes that
+        // on to `snapshot`: together they name everything that may differ (no full diff).
+        changes:
+          job.previous !== undefined && previous === job.snapshot
+            ? composeChanges(job.previous, job.changes, changes, snapshot)
+            : diffSnapshots(job.previous, snapshot),
         previous: job.previous,
         streams: rest,
         next: 0,

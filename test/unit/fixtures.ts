@@ -62,3 +62,13 @@ export const CLUSTER_POLICY = {
     successRate: { stdevFactor: 1000 },
   },
 };
+
+/** A small deterministic PRNG (mulberry32) in [0, 1): a randomised test that fails replays. */
+export function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

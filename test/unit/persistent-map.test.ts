@@ -2,16 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PersistentMap } from '../../src/persistent-map';
 import { compareStrings } from '../../src/stable-order';
-
-/** A small deterministic PRNG (mulberry32), so a failure replays. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random } from './fixtures';
 
 function assertSame(map: PersistentMap<number>, reference: ReadonlyMap<string, number>, label: string): void {
   assert.equal(map.size, reference.size, `${label}: size`);

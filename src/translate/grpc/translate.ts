@@ -2,6 +2,7 @@
 // gives the same resources (and bytes) on every replica.
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type XdsType } from '../../proto/xds-types';
 import type { Catalog, ServiceCatalog } from '../../registry/catalog';
+import type { RoutingPolicy } from '../../registry/policy';
 import { PersistentMap } from '../../persistent-map';
 import {
   indexResources,
@@ -39,8 +40,12 @@ const DEFAULT_OPTIONS: GrpcTranslateOptions = { flavour: 'grpc', ...GRPC_CAPABIL
 // its translation is too: a catalog change costs work only for the services it touched. One memo
 // per set of downgrades a service needs for a flavour ('' for none: most services, every flavour).
 const translated = new Map<string, WeakMap<ServiceCatalog, ServiceResources>>();
-/** Route configurations for clients that get some of the service's caller routes, by selection. */
-const callerRoutes = new Map<string, SelectionMemo<Resource>>();
+/**
+ * Route configurations per downgrade key and selection of caller routes (none: the plain one),
+ * memoised on what they depend on (the policy object, the service's name and versions): an
+ * instance coming or going reuses them, and their encodings.
+ */
+const routeMemos = new Map<string, SelectionMemo<Resource>>();
 
 /**
  * A service's resources for gRPC clients that get the caller routes `selected` (policy indices;
@@ -76,16 +81,11 @@ export function translateServiceForGrpc(
         ...translateServiceForGrpc(service, { ...options, leastRequest: false }),
         clusters: clusterResources(served(), true),
       };
-    else resources = buildServiceResources(served());
+    else resources = buildServiceResources(served(), () => memoRoute(key, service, [], served));
     memo.set(service, resources);
   }
   let result = resources;
-  if (selected.length > 0) {
-    let routes = callerRoutes.get(key);
-    if (routes === undefined) callerRoutes.set(key, (routes = new SelectionMemo<Resource>()));
-    const route = routes.get(service, selected, () => routeResource(served(), selected));
-    result = { ...result, routes: [route] };
-  }
+  if (selected.length > 0) result = { ...result, routes: [memoRoute(key, service, selected, served)] };
   if (zone !== undefined) {
     // Endpoints differ between flavours only with ring hash (their weights); share the rest.
     const endpoints = zoned.get(
@@ -122,6 +122,34 @@ function downgraded(service: ServiceCatalog, dropRingHash: boolean, dropTimeouts
   return { ...service, policy };
 }
 
+function memoRoute(
+  key: string,
+  service: ServiceCatalog,
+  selected: readonly number[],
+  served: () => ServiceCatalog,
+): Resource {
+  let memo = routeMemos.get(key);
+  if (memo === undefined) routeMemos.set(key, (memo = new SelectionMemo<Resource>()));
+  return memo.get(service, selected, () => routeResource(served(), selected));
+}
+
+/** Listeners by service name: they depend on nothing else. */
+const listeners = new Map<string, Resource>();
+
+function listenerResource(name: string): Resource {
+  let listener = listeners.get(name);
+  if (listener === undefined) {
+    // Services come and go: keep the memo bounded.
+    if (listeners.size >= 1_000_000) listeners.clear();
+    listener = { name: listenerName(name), type: LISTENER, message: grpcListener(listenerName(name), name) };
+    listeners.set(name, listener);
+  }
+  return listener;
+}
+
+/** Clusters by the policy object they render and their name (and LB kind): not by instances. */
+const clusterMemos = new WeakMap<RoutingPolicy, Map<string, Resource>>();
+
 function routeResource(service: ServiceCatalog, selected: readonly number[]): Resource {
   return {
     name: service.name,
@@ -132,21 +160,28 @@ function routeResource(service: ServiceCatalog, selected: readonly number[]): Re
 
 /** A service's clusters; `leastRequest`: LEAST_REQUEST ones, for clients that can use them. */
 function clusterResources(service: ServiceCatalog, leastRequest: boolean): Resource[] {
-  return serviceClusters(service).map((cluster) => ({
-    name: cluster.name,
-    type: CLUSTER,
-    message: grpcCluster(cluster.name, service.policy, leastRequest),
-  }));
+  const { policy } = service;
+  let memo = clusterMemos.get(policy);
+  if (memo === undefined) clusterMemos.set(policy, (memo = new Map<string, Resource>()));
+  return serviceClusters(service).map(({ name }) => {
+    const key = `${leastRequest ? 'l' : ''}\n${name}`;
+    let cluster = memo.get(key);
+    if (cluster === undefined) {
+      if (memo.size >= 1_000_000) memo.clear();
+      cluster = { name, type: CLUSTER, message: grpcCluster(name, policy, leastRequest) };
+      memo.set(key, cluster);
+    }
+    return cluster;
+  });
 }
 
-function buildServiceResources(service: ServiceCatalog): ServiceResources {
+/** A service's resources; only its endpoints are new objects when only its instances changed. */
+function buildServiceResources(service: ServiceCatalog, route: () => Resource): ServiceResources {
   const { name, policy } = service;
   const clusters = serviceClusters(service);
   return {
-    listeners: [
-      { name: listenerName(name), type: LISTENER, message: grpcListener(listenerName(name), name) },
-    ],
-    routes: [routeResource(service, [])],
+    listeners: [listenerResource(name)],
+    routes: [route()],
     clusters: clusterResources(service, false),
     endpoints: clusters.map((cluster) => ({
       name: cluster.name,

@@ -5,7 +5,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
-import { AliasEncodings, diffSnapshots, Snapshot, type ChangeSet } from '../../../src/cache/snapshot';
+import {
+  AliasEncodings,
+  composeChanges,
+  diffSnapshots,
+  Snapshot,
+  type ChangeSet,
+} from '../../../src/cache/snapshot';
 import { SnapshotCache } from '../../../src/cache/snapshot-cache';
 import { Metrics } from '../../../src/metrics';
 import { PUSH_ORDER } from '../../../src/proto/xds-types';
@@ -17,15 +23,7 @@ import {
   type Translator,
 } from '../../../src/translate/flavours';
 import { plainView } from '../../../src/translate/view';
-
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random } from '../fixtures';
 
 const POLICIES: readonly object[] = [
   { lbPolicy: 'least_request', timeout: '2s' },
@@ -117,6 +115,8 @@ describe('the incremental pipeline', () => {
       randomChange(builder, next);
       let catalog = builder.snapshot(1);
       let snapshot = Snapshot.encode(translate.translate(catalog, plainView(flavour)), new AliasEncodings());
+      // The step before: composing its changes with this step's must equal a diff across both.
+      let before: { snapshot: Snapshot; changes: ChangeSet } | undefined;
       // Type versions computed on some snapshots only: updates must work from either.
       for (let step = 0; step < 150; step++) {
         if (next() < 0.5) for (const type of PUSH_ORDER) snapshot.typeVersion(type);
@@ -140,6 +140,13 @@ describe('the incremental pipeline', () => {
           plainChanges(diffSnapshots(snapshot, full)),
           `step ${step}: changes`,
         );
+        if (before !== undefined)
+          assert.deepEqual(
+            plainChanges(composeChanges(before.snapshot, before.changes, changes, updated)),
+            plainChanges(diffSnapshots(before.snapshot, updated)),
+            `step ${step}: composed changes`,
+          );
+        before = { snapshot, changes };
         catalog = nextCatalog;
         snapshot = updated;
       }
