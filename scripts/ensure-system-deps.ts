@@ -1,6 +1,7 @@
 // Makes sure the Debian packages the tests and demo run against are installed: etcd-server (a
-// real etcd) and python3-grpcio (a second, C-core, xDS client). Installs them when missing and
-// running as root; otherwise says what to install.
+// real etcd), python3-grpcio (a second, C-core, xDS client) and prometheus (promtool and a real
+// Prometheus for deploy/observability). Installs them when missing and running as root; otherwise
+// says what to install.
 import { execFileSync } from 'node:child_process';
 import { ensureEtcdBinary } from '../testkit/etcd';
 import { SYSTEM_PYTHON } from '../testkit/xds-client-process';
@@ -14,15 +15,30 @@ function hasPythonGrpc(): boolean {
   }
 }
 
-ensureEtcdBinary();
-if (!process.argv.includes('--etcd-only') && !hasPythonGrpc()) {
-  if (process.getuid?.() !== 0) {
-    console.error('python3-grpcio is missing: install it with "sudo apt-get install python3-grpcio"');
-    process.exit(1);
+function hasCommand(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
   }
-  console.error('python3-grpcio not found: installing Debian package python3-grpcio');
-  execFileSync('/usr/bin/apt-get', ['install', '-y', '-qq', 'python3-grpcio'], {
-    stdio: 'inherit',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
+}
+
+ensureEtcdBinary();
+if (!process.argv.includes('--etcd-only')) {
+  const missing = [
+    ...(hasPythonGrpc() ? [] : ['python3-grpcio']),
+    ...(hasCommand('promtool') && hasCommand('prometheus') ? [] : ['prometheus']),
+  ];
+  if (missing.length > 0) {
+    if (process.getuid?.() !== 0) {
+      console.error(`missing Debian packages: install them with "sudo apt-get install ${missing.join(' ')}"`);
+      process.exit(1);
+    }
+    console.error(`installing Debian packages: ${missing.join(' ')}`);
+    execFileSync('/usr/bin/apt-get', ['install', '-y', '-qq', ...missing], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  }
 }

@@ -190,6 +190,22 @@ describe('deploy/ manifests', () => {
     assert.equal(configMap.data['bootstrap.json'], printed.stdout);
   });
 
+  it('the example overlay carries the observability component: alert rules and the Grafana dashboard, verbatim', () => {
+    const rules = find<ConfigMapObject>(example.objects, 'ConfigMap', 'etcd-xds-prometheus-rules');
+    assert.equal(
+      rules.data['alerts.yaml'],
+      fs.readFileSync(path.join(ROOT, 'deploy/observability/alerts.yaml'), 'utf8'),
+    );
+    const dashboard = find<ConfigMapObject>(example.objects, 'ConfigMap', 'etcd-xds-grafana-dashboard');
+    assert.equal(dashboard.metadata.labels?.grafana_dashboard, '1');
+    assert.equal(
+      dashboard.data['etcd-xds.json'],
+      fs.readFileSync(path.join(ROOT, 'deploy/observability/grafana-dashboard.json'), 'utf8'),
+    );
+    // Optional: the base alone has neither.
+    assert.equal(base.objects.filter((o) => o.metadata.name.startsWith('etcd-xds-prometheus')).length, 0);
+  });
+
   it('the programs the manifests run exist in the build, at the paths the image puts them', () => {
     for (const workload of workloads(example.objects)) {
       const container = onlyContainer(workload);
