@@ -3,7 +3,7 @@
 import { hash } from 'node:crypto';
 import { Writer } from 'protobufjs';
 import { messageType } from '../proto/proto-root';
-import type { XdsType } from '../proto/xds-types';
+import { ENDPOINT, type XdsType } from '../proto/xds-types';
 import type { Resource } from '../translate/resource-set';
 
 export interface EncodedResource {
@@ -42,7 +42,9 @@ export function contentVersion(bytes: Uint8Array | string): string {
 function encodeAsAny(resource: Resource): { any: Uint8Array; bytes: Uint8Array } {
   const type = messageType(resource.type.messageName);
   const writer = Writer.create().uint32(10).string(resource.type.typeUrl).uint32(18).fork();
-  type.encode(type.fromObject(resource.message), writer);
+  // Endpoints are built ready to encode (translate/endpoint-encoding.ts); the rest go through
+  // fromObject (enum names, Any values and the like).
+  type.encode(resource.type === ENDPOINT ? resource.message : type.fromObject(resource.message), writer);
   const any = writer.ldelim().finish();
   // Skip the type_url field (tag, length, ASCII URL), the value's tag, and its length varint.
   let offset = 1 + varintLength(resource.type.typeUrl.length) + resource.type.typeUrl.length + 1;

@@ -2,6 +2,7 @@
 // instances' weights; Envoy balances by endpoint weight inside a locality.
 import type { ClusterLoadAssignment } from '../../generated/envoy/config/endpoint/v3/ClusterLoadAssignment';
 import type { Instance } from '../../registry/instance';
+import { HEALTH_STATUS_DRAINING } from '../endpoint-encoding';
 import { formatSocketAddress } from '../../registry/address';
 import { compareStrings } from '../../stable-order';
 
@@ -40,7 +41,7 @@ export function envoyClusterLoadAssignment(
               },
             },
             load_balancing_weight: { value: instance.weight },
-            ...(instance.status === 'draining' && { health_status: 'DRAINING' as const }),
+            ...(instance.status === 'draining' && { health_status: HEALTH_STATUS_DRAINING }),
           })),
       })),
   };

@@ -2,6 +2,7 @@
 import type { ClusterLoadAssignment } from '../../generated/envoy/config/endpoint/v3/ClusterLoadAssignment';
 import type { LocalityLbEndpoints } from '../../generated/envoy/config/endpoint/v3/LocalityLbEndpoints';
 import type { Instance } from '../../registry/instance';
+import { HEALTH_STATUS_DRAINING } from '../endpoint-encoding';
 import type { LbPolicy } from '../../registry/policy';
 import { formatSocketAddress } from '../../registry/address';
 import { compareStrings } from '../../stable-order';
@@ -71,7 +72,7 @@ export function grpcClusterLoadAssignment(
             address: { socket_address: { address: instance.address.ip, port_value: instance.address.port } },
           },
           load_balancing_weight: { value: ringHash ? 1 : instance.weight },
-          ...(instance.status === 'draining' && { health_status: 'DRAINING' as const }),
+          ...(instance.status === 'draining' && { health_status: HEALTH_STATUS_DRAINING }),
         })),
     })),
   };
