@@ -56,7 +56,10 @@ export class PersistentMap<V> implements ReadonlyMap<string, V> {
     return new PersistentMap<V>([undefined], 0, undefined);
   }
 
-  /** A map of `entries` (a later entry of a key wins). */
+  /**
+   * A map of `entries` (a later entry of a key wins). An array given is kept as the map's order
+   * when it is sorted: it must not change afterwards.
+   */
   static from<V>(entries: Iterable<readonly [string, V]>): PersistentMap<V> {
     const list = Array.isArray(entries) ? (entries as (readonly [string, V])[]) : [...entries];
     const count = chunkCount(list.length);

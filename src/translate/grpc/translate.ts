@@ -76,12 +76,11 @@ export function translateServiceForGrpc(
         ...translateServiceForGrpc(service, { ...options, routeTimeouts: true }),
         routes: [routeResource(served(), [])],
       };
-    else if (leastRequest)
-      resources = {
-        ...translateServiceForGrpc(service, { ...options, leastRequest: false }),
-        clusters: clusterResources(served(), true),
-      };
-    else resources = buildServiceResources(served(), () => memoRoute(key, service, [], served));
+    else if (leastRequest) {
+      const roundRobin = translateServiceForGrpc(service, { ...options, leastRequest: false });
+      const names = roundRobin.clusters.map((cluster) => cluster.name);
+      resources = { ...roundRobin, clusters: clusterResources(served().policy, names, true) };
+    } else resources = buildServiceResources(served(), () => memoRoute(key, service, [], served));
     memo.set(service, resources);
   }
   let result = resources;
@@ -158,12 +157,15 @@ function routeResource(service: ServiceCatalog, selected: readonly number[]): Re
   };
 }
 
-/** A service's clusters; `leastRequest`: LEAST_REQUEST ones, for clients that can use them. */
-function clusterResources(service: ServiceCatalog, leastRequest: boolean): Resource[] {
-  const { policy } = service;
+/** Clusters `names` under `policy`; `leastRequest`: LEAST_REQUEST ones, for clients that can use them. */
+function clusterResources(
+  policy: RoutingPolicy,
+  names: readonly string[],
+  leastRequest: boolean,
+): Resource[] {
   let memo = clusterMemos.get(policy);
   if (memo === undefined) clusterMemos.set(policy, (memo = new Map<string, Resource>()));
-  return serviceClusters(service).map(({ name }) => {
+  return names.map((name) => {
     const key = `${leastRequest ? 'l' : ''}\n${name}`;
     let cluster = memo.get(key);
     if (cluster === undefined) {
@@ -182,7 +184,11 @@ function buildServiceResources(service: ServiceCatalog, route: () => Resource): 
   return {
     listeners: [listenerResource(name)],
     routes: [route()],
-    clusters: clusterResources(service, false),
+    clusters: clusterResources(
+      policy,
+      clusters.map((cluster) => cluster.name),
+      false,
+    ),
     endpoints: clusters.map((cluster) => ({
       name: cluster.name,
       type: ENDPOINT,
