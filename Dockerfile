@@ -10,7 +10,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
-COPY scripts/generate-types.ts scripts/
+COPY scripts/generate-types.ts scripts/build-ui.ts scripts/
 COPY protos protos
 COPY src src
 RUN npm run build

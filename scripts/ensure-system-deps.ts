@@ -1,6 +1,6 @@
 // Makes sure the Debian packages the tests and demo run against are installed: etcd-server (a
-// real etcd), python3-grpcio (a second, C-core, xDS client) and prometheus (promtool and a real
-// Prometheus for deploy/observability). Installs them when missing and running as root; otherwise
+// real etcd), python3-grpcio (a second, C-core, xDS client), prometheus (promtool and a real
+// Prometheus for deploy/observability) and chromium (a real browser for the dashboard). Installs them when missing and running as root; otherwise
 // says what to install.
 import { execFileSync } from 'node:child_process';
 import { ensureEtcdBinary } from '../testkit/etcd';
@@ -29,6 +29,7 @@ if (!process.argv.includes('--etcd-only')) {
   const missing = [
     ...(hasPythonGrpc() ? [] : ['python3-grpcio']),
     ...(hasCommand('promtool') && hasCommand('prometheus') ? [] : ['prometheus']),
+    ...(hasCommand('chromium') ? [] : ['chromium']),
   ];
   if (missing.length > 0) {
     if (process.getuid?.() !== 0) {

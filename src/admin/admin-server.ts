@@ -20,6 +20,8 @@ import type { ExplainRequest, Explanation } from './explain';
 import type { CallerLabels } from '../translate/caller-labels';
 import { checkLabelKey, checkLabelValue, checkServiceName } from '../registry/names';
 import { compareStrings } from '../stable-order';
+import { dashboard } from './ui/ui-routes';
+import type { LatencyTimeline } from './ui/latency-timeline';
 
 export interface AdminSources {
   /** Explains a call (contract §11); undefined before the first catalog. */
@@ -30,12 +32,16 @@ export interface AdminSources {
   readonly snapshot: (flavour?: Flavour) => Snapshot | undefined;
   readonly flavours: () => readonly Flavour[];
   readonly catalog: () => Catalog | undefined;
+  /** The catalog the served snapshots were translated from (the dashboard shows it with explain). */
+  readonly translatedCatalog: () => Catalog | undefined;
   readonly registry: () => RegistryStatus;
   readonly streams: () => readonly StreamView[];
   /** Changes whenever some stream's state does: a /debug/clients view is current while it does not. */
   readonly clientsVersion: () => number;
   readonly views: ViewBuilds;
   readonly heavy: HeavyRequests;
+  /** Push and convergence latency over the last minutes (the dashboard's chart). */
+  readonly timeline: LatencyTimeline;
   readonly metrics: Metrics;
   readonly logger: Logger;
 }
@@ -204,6 +210,17 @@ export function createAdminServer(sources: AdminSources) {
         .send({ error: `no service ${JSON.stringify(query.request.service)} in the catalog` });
     return reply.send(answer);
   });
+
+  void app.register(
+    dashboard({
+      explain: sources.explain,
+      catalog: sources.translatedCatalog,
+      registry: sources.registry,
+      streams: sources.streams,
+      clientsVersion: sources.clientsVersion,
+      timeline: sources.timeline,
+    }),
+  );
 
   return app;
 }

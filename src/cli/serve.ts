@@ -6,6 +6,7 @@ import { CSDS_SERVICE, csdsImplementation } from '../admin/csds';
 import { explainCall } from '../admin/explain';
 import { HeavyRequests } from '../admin/heavy-requests';
 import { ViewBuilds } from '../admin/view-builds';
+import { LatencyTimeline } from '../admin/ui/latency-timeline';
 import { SnapshotCache } from '../cache/snapshot-cache';
 import { Metrics } from '../metrics';
 import type { Catalog } from '../registry/catalog';
@@ -44,8 +45,10 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
       cache.setCatalog(next);
     },
   });
+  const timeline = new LatencyTimeline();
   const xds = new XdsServer({
     cache,
+    latency: timeline,
     logger: logger.child({ component: 'server' }),
     metrics,
     credentials: serverCredentials(config.tls),
@@ -72,11 +75,13 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
     snapshot: (flavour) => cache.peek(flavour ?? 'grpc'),
     flavours: () => cache.flavours(),
     catalog: () => catalog,
+    translatedCatalog: () => cache.translatedCatalog(),
     registry: () => registry.status(),
     streams: () => xds.streamViews(),
     clientsVersion: () => xds.stateGeneration,
     views,
     heavy,
+    timeline,
     metrics,
     logger,
   });

@@ -17,6 +17,14 @@ import type { TypeSubscription } from './type-subscription';
 /** A client's warnings of one kind (NACKs, unknown types): the first, then a count per window. */
 const CLIENT_WARNING_WINDOW_MS = 10_000;
 
+/** Told each push and convergence latency the metrics record (the dashboard's timeline). */
+export interface LatencySink {
+  /** A response carrying an etcd change was written, `seconds` after the change was seen. */
+  pushed(seconds: number): void;
+  /** A client (its stream's state) answered the latest push of a change, `seconds` after it was seen. */
+  converged(client: object, seconds: number): void;
+}
+
 export class Telemetry implements XdsObserver {
   private readonly connectLog = this.clientLines('connected');
   private readonly disconnectLog = this.clientLines('disconnected');
@@ -35,6 +43,7 @@ export class Telemetry implements XdsObserver {
   constructor(
     private readonly logger: Logger,
     private readonly metrics: Metrics,
+    private readonly latency?: LatencySink,
   ) {}
 
   streamOpened(stream: ObservedStream): void {
@@ -71,7 +80,9 @@ export class Telemetry implements XdsObserver {
     if (seenAt !== undefined && request.response_nonce === subscription!.lastNonce) {
       // The client answered the latest push, so it now has every change pushed so far (or refused them).
       if (result.outcome === 'ack' || result.outcome === 'resubscribe') {
-        metrics.convergenceSeconds.observe({ type: typeLabel }, (performance.now() - seenAt) / 1000);
+        const seconds = (performance.now() - seenAt) / 1000;
+        metrics.convergenceSeconds.observe({ type: typeLabel }, seconds);
+        this.latency?.converged(stream.state, seconds);
       }
       this.changeSeenAt.delete(subscription!);
     }
@@ -116,7 +127,9 @@ export class Telemetry implements XdsObserver {
       metrics.pushedResources.inc({ type }, response.resources.length);
       if (observedAt !== undefined) {
         // Push latency now; convergence when the client answers (see requestHandled).
-        metrics.pushLatencySeconds.observe({ type }, (now - observedAt) / 1000);
+        const seconds = (now - observedAt) / 1000;
+        metrics.pushLatencySeconds.observe({ type }, seconds);
+        this.latency?.pushed(seconds);
         const subscription = stream.state.subscriptions.get(response.type)!;
         this.changeSeenAt.set(
           subscription,

@@ -18,7 +18,7 @@ import { MAX_REQUEST_BYTES, RequestLimits, type LimitViolation } from './request
 import { NackBackoffs } from './nack-backoff';
 import { Observers, type AnyRequest, type Protocol, type RequestOutcome, type XdsObserver } from './observer';
 import { PushQueue } from './push-queue';
-import { Telemetry } from './telemetry';
+import { Telemetry, type LatencySink } from './telemetry';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './server-limits';
 import { StreamState } from './stream-state';
 import { SubscriptionIndex } from './subscription-index';
@@ -96,6 +96,8 @@ export interface XdsServerOptions {
   readonly limits?: ServerLimits;
   /** Observers besides the server's own (telemetry, NACK backoff, limits), told after them. */
   readonly observers?: readonly XdsObserver[];
+  /** Told every push and convergence latency telemetry records (the dashboard's timeline). */
+  readonly latency?: LatencySink;
 }
 
 export class XdsServer {
@@ -124,7 +126,7 @@ export class XdsServer {
     const limits = options.limits ?? DEFAULT_SERVER_LIMITS;
     this.limits = limits;
     this.observer = new Observers([
-      new Telemetry(options.logger, options.metrics),
+      new Telemetry(options.logger, options.metrics, options.latency),
       this.backoffs,
       new RequestLimits(limits.maxStreams),
       ...(options.observers ?? []),
