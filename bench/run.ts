@@ -42,6 +42,7 @@ import {
 import { now } from './loadgen';
 import { churn, type ChurnResult } from './churn';
 import { largeCatalog } from './large-catalog';
+import { dashboard } from './dashboard';
 import { callerViews } from './views';
 
 const ROOT = path.join(__dirname, '..');
@@ -342,6 +343,8 @@ async function main(): Promise<void> {
     .option('--stuck-seconds <n>', 'stuck-streams: how long', '300')
     .option('--stuck-healthy <n>', 'stuck-streams: healthy streams beside them', '100')
     .option('--large-streams <n>', 'large-catalog: streams watching the changed service', '1000')
+    .option('--dashboard-services <n>', 'dashboard: services in etcd (× 10 instances)', '10000')
+    .option('--dashboard-streams <n>', 'dashboard: streams while the page is open', '2000')
     .option('--server-cli <file>', 'the etcd-xds CLI script to run (another build, to compare)', CLI)
     .option('--out <dir>', 'where results go (JSON, SVG)', path.join(ROOT, 'bench/results'))
     .parse();
@@ -374,6 +377,8 @@ async function main(): Promise<void> {
     stuckHealthy: Number(raw.stuckHealthy),
     largeServices: raw.services === undefined ? [10_000, 100_000] : list(raw.services),
     largeStreams: Number(raw.largeStreams),
+    dashboardServices: Number(raw.dashboardServices),
+    dashboardStreams: Number(raw.dashboardStreams),
   };
   for (const s of options.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
   if (!fs.existsSync(options.serverCli))
@@ -448,6 +453,13 @@ async function main(): Promise<void> {
 
   if (options.scenarios.includes('large-catalog')) {
     results.largeCatalog = await largeCatalog(options);
+  }
+
+  if (options.scenarios.includes('dashboard')) {
+    log(
+      `dashboard: /ui in headless Chromium, ${options.dashboardServices} services, ${options.dashboardStreams} streams`,
+    );
+    results.dashboard = await dashboard(options);
   }
 
   if (options.scenarios.includes('caller-views')) {

@@ -19,6 +19,7 @@ export const SCENARIOS = [
   'stuck-streams',
   'caller-views',
   'large-catalog',
+  'dashboard',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -55,6 +56,9 @@ export interface Options {
   /** large-catalog: the catalog sizes (services × 10 instances), and the streams watching svc-0. */
   largeServices: number[];
   largeStreams: number;
+  /** dashboard: services (× 10 instances) and streams while the page is open. */
+  dashboardServices: number;
+  dashboardStreams: number;
 }
 
 export type Loadgen = IpcChild<LoadgenCommand, LoadgenEvent>;

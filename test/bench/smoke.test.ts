@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { LargeCatalogRow } from '../../bench/large-catalog';
+import type { DashboardResult } from '../../bench/dashboard';
 import type {
   AdminDumpResult,
   ChurnResult,
@@ -19,7 +20,7 @@ import type {
 import { ROOT } from '../../testkit/run-cli';
 
 describe('npm run bench (smoke, N = 200)', () => {
-  it('runs convergence (with the floor), memory, cold start, churn, admin dumps, stuck streams and a large catalog, and writes JSON and SVG', async (t) => {
+  it('runs convergence (with the floor), memory, cold start, churn, admin dumps, stuck streams, a large catalog and the dashboard, and writes JSON and SVG', async (t) => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-xds-bench-'));
     try {
       const streams = 200;
@@ -32,7 +33,7 @@ describe('npm run bench (smoke, N = 200)', () => {
           `--streams=${streams}`,
           '--rounds=2',
           '--services=10',
-          '--scenarios=convergence,memory,cold-start,churn,admin-dump,stuck-streams,large-catalog',
+          '--scenarios=convergence,memory,cold-start,churn,admin-dump,stuck-streams,large-catalog,dashboard',
           '--large-streams=20',
           '--churn-rate=200',
           '--churn-seconds=2',
@@ -48,6 +49,8 @@ describe('npm run bench (smoke, N = 200)', () => {
           '--stuck-rate=20',
           '--stuck-seconds=3',
           '--stuck-healthy=10',
+          '--dashboard-services=10',
+          '--dashboard-streams=20',
           `--out=${out}`,
         ],
         { cwd: ROOT, maxBuffer: 16 << 20 },
@@ -67,6 +70,7 @@ describe('npm run bench (smoke, N = 200)', () => {
         adminDump: AdminDumpResult;
         stuckStreams: StuckStreamsResult;
         largeCatalog: LargeCatalogRow[];
+        dashboard: DashboardResult;
       };
       const [row] = results.convergence;
       assert.equal(row?.streams, streams);
@@ -108,6 +112,12 @@ describe('npm run bench (smoke, N = 200)', () => {
       assert.equal(large.change.convergence.n, 2 * 20);
       assert.ok(large.change.pipelineMs > 0, `pipeline ${large.change.pipelineMs} ms`);
       assert.ok((large.churn?.changes ?? 0) >= 200);
+      // dashboard: the page loaded in Chromium and showed each change; what it fetched was counted.
+      const { dashboard } = results;
+      assert.equal(dashboard.update.rounds, 2);
+      assert.ok(dashboard.firstLoad.kB > 50 && dashboard.firstLoad.requests >= 10, JSON.stringify(dashboard));
+      assert.ok(dashboard.update.kB.p50 > 0);
+      assert.deepEqual(dashboard.errors, []);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }

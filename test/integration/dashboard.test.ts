@@ -108,6 +108,19 @@ describe('dashboard: /ui in headless Chromium', () => {
     console.log(`new instance shown ${took} ms after the etcd write`);
     assert.ok(took <= LIVE_MS, `shown after ${took} ms`);
     assert.equal(await page.evaluate(() => performance.getEntriesByType('navigation').length), loads);
+    // The client watching user converged on that change: its row and the chart say how fast.
+    await page.waitForFunction(
+      () =>
+        /^\d+(\.\d+)? ms$/.test(
+          document.querySelector('[data-client="dashboard-client"] .converged')?.textContent ?? '',
+        ),
+      { timeout: LIVE_MS + 1_000 },
+    );
+    const summary = (await (await fetch(`${mesh.server.adminUrl}/ui/api/summary`)).json()) as {
+      timeline: { push: { count: number } | null; convergence: { count: number; max: number } | null }[];
+    };
+    assert.ok(summary.timeline.some((p) => (p.push?.count ?? 0) > 0 && (p.convergence?.count ?? 0) > 0));
+    assert.ok(await page.$('#latency-chart canvas'));
   });
 
   it('shows a NACK within 2 s, with its error', async () => {

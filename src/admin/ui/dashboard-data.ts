@@ -79,7 +79,7 @@ export function summary(
     const kind = stream.profile?.kind ?? 'unknown';
     kinds[kind] = (kinds[kind] ?? 0) + 1;
     for (const subscription of stream.state.subscriptions.values())
-      if (typeStatus(subscription).status === 'nacked') {
+      if (refuses(subscription)) {
         nacking++;
         break;
       }
@@ -242,11 +242,15 @@ export interface TypeStatus {
   readonly error?: string;
 }
 
+/** Whether the client's latest answer on this type was a NACK (it accepted nothing since). */
+function refuses({ lastNack, ackedAt }: TypeSubscription): boolean {
+  return lastNack !== undefined && (ackedAt === undefined || lastNack.at >= ackedAt);
+}
+
 export function typeStatus(subscription: TypeSubscription): TypeStatus {
-  const { ackedVersion, ackedAt, lastNack, lastNonce, lastSentVersion } = subscription;
+  const { ackedVersion, lastNack, lastNonce, lastSentVersion } = subscription;
   const base = { type: subscription.type.short, acked: ackedVersion ?? null };
-  if (lastNack !== undefined && (ackedAt === undefined || lastNack.at >= ackedAt))
-    return { ...base, status: 'nacked', error: lastNack.message };
+  if (refuses(subscription)) return { ...base, status: 'nacked', error: lastNack!.message };
   if (ackedVersion !== undefined && ackedVersion === lastSentVersion) return { ...base, status: 'acked' };
   return { ...base, status: lastNonce === undefined ? 'waiting' : 'pending' };
 }

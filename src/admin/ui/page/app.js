@@ -348,7 +348,7 @@ function Clients({ tick }) {
               </td>
               <td>${Object.entries(c.labels).map(([k, v]) => html`<span class="label">${k}=${v}</span>`)}</td>
               <td>${c.types.map((/** @type {any} */ t) => html`<${TypeChip} type=${t} />`)}</td>
-              <td>${c.converged === null ? '–' : `${c.converged.ms} ms`}</td>
+              <td class="converged">${c.converged === null ? '–' : `${c.converged.ms} ms`}</td>
               <td class="muted">${new Date(c.connectedAt).toLocaleTimeString()}</td>
             </tr>`,
         )}
