@@ -235,4 +235,11 @@ describe('dashboard: /ui in headless Chromium', () => {
     assert.ok(await page.$('[data-service="user"]'));
     assert.deepEqual(errors, []);
   });
+
+  it('the server stops on SIGTERM with the page still open (its event stream is ended)', async () => {
+    assert.ok(await page.$('#live.ok'), 'the page is listening');
+    // signal() throws if the process has not exited within 15 s (it waited forever before the fix).
+    assert.equal(await mesh.server.signal('SIGTERM'), 0);
+    await page.waitForSelector('#live.bad', { timeout: 5_000 });
+  });
 });

@@ -125,7 +125,11 @@ function routes(app: FastifyInstance, sources: DashboardSources): void {
     reply.sse.keepAlive();
     await feed.add(reply);
   });
-  app.addHook('onClose', () => feed.close());
+  // Before the server waits for its connections to end: event streams never would.
+  app.addHook('preClose', (done) => {
+    feed.close();
+    done();
+  });
 }
 
 export interface LiveState extends ReturnType<typeof summary> {
