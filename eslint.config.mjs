@@ -41,7 +41,9 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: { project: false, program: null },
       globals: Object.fromEntries(
-        ['window', 'document', 'fetch', 'EventSource', 'URLSearchParams'].map((name) => [name, 'readonly']),
+        ['window', 'document', 'fetch', 'EventSource', 'URLSearchParams', 'setTimeout', 'clearTimeout'].map(
+          (name) => [name, 'readonly'],
+        ),
       ),
     },
   },

@@ -219,6 +219,7 @@ export function createAdminServer(sources: AdminSources) {
       streams: sources.streams,
       clientsVersion: sources.clientsVersion,
       timeline: sources.timeline,
+      logger: sources.logger.child({ component: 'admin' }),
     }),
   );
 

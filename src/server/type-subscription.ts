@@ -28,9 +28,16 @@ export class TypeSubscription {
    * reconnect). A NACKed version stays here, so it is not sent again until it changes.
    */
   private readonly held = new Map<string, string>();
-  private last: { readonly nonce: string; readonly version: string; readonly at: number } | undefined;
-  private acked: { readonly version: string; readonly at: number } | undefined;
+  private last:
+    | { readonly nonce: string; readonly version: string; readonly at: number; readonly seq: number }
+    | undefined;
+  /** `sentSeq`: the sequence number of the response the ACK answered. */
+  private acked: { readonly version: string; readonly at: number; readonly sentSeq: number } | undefined;
   private nack: NackRecord | undefined;
+  /** When the NACK arrived, in the order of sends and answers. */
+  private nackSeq = 0;
+  /** Orders sends and answers (timestamps cannot: two may share a millisecond, clocks step). */
+  private seq = 0;
 
   constructor(readonly type: XdsType) {}
 
@@ -82,6 +89,15 @@ export class TypeSubscription {
     return this.nack;
   }
 
+  /**
+   * Whether the client has rejected a response and accepted none sent after it: it is running on
+   * an older version. (An ACK of a response sent before the NACK, as delta's separate removals
+   * response can be, does not clear it.)
+   */
+  get refusing(): boolean {
+    return this.nack !== undefined && !(this.acked !== undefined && this.acked.sentSeq > this.nackSeq);
+  }
+
   setWildcard(wildcard: boolean): void {
     this.isWildcard = wildcard;
   }
@@ -109,7 +125,7 @@ export class TypeSubscription {
     if (replacing) this.held.clear();
     for (const resource of resources) this.held.set(resource.name, resource.version);
     for (const name of removed) this.held.delete(name);
-    this.last = { nonce: response.nonce, version: response.version, at: response.at };
+    this.last = { nonce: response.nonce, version: response.version, at: response.at, seq: ++this.seq };
   }
 
   subscribes(canonicalName: string): boolean {
@@ -152,10 +168,12 @@ export class TypeSubscription {
 
   recordNack(nonce: string, code: number, message: string, at: number): void {
     this.nack = { rejectedVersion: this.lastSentVersion ?? '', nonce, code, message, at };
+    this.nackSeq = ++this.seq;
   }
 
   recordAck(versionInfo: string, at: number): void {
-    this.acked = { version: versionInfo, at };
+    // The response answered is the latest sent (SotW and delta record only those ACKs).
+    this.acked = { version: versionInfo, at, sentSeq: this.last?.seq ?? 0 };
   }
 }
 

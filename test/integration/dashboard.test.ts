@@ -152,6 +152,64 @@ describe('dashboard: /ui in headless Chromium', () => {
     });
   });
 
+  it('a client that accepts a later response is no longer NACKing; a policy change moves the split live', async () => {
+    // A cluster change (circuit breaking) reaches the NACKing client; this time it accepts it.
+    const nacker = new RawAdsClient(mesh.server.xdsAddress, { id: 'recovers', user_agent_name: 'raw' });
+    stops.push(() => nacker.close());
+    nacker.send({ type_url: CLUSTER.typeUrl, resource_names: ['user'] });
+    const first = await nacker.next(10_000);
+    nacker.send({
+      type_url: CLUSTER.typeUrl,
+      resource_names: ['user'],
+      response_nonce: first.nonce,
+      error_detail: { code: 3, message: 'not yet' },
+    });
+    await page.waitForSelector('[data-client="recovers"] [data-type="CDS"][data-status="nacked"]', {
+      timeout: LIVE_MS + 1_000,
+    });
+    await mesh.putPolicy('user', {
+      routes: [{ match: { caller: { service: 'app', version: 'v2' } }, version: 'v3' }],
+      weights: { v1: 25, v3: 75 },
+      maxRequests: 50,
+    });
+    const second = await nacker.next(10_000);
+    nacker.send({
+      type_url: CLUSTER.typeUrl,
+      resource_names: ['user'],
+      response_nonce: second.nonce,
+      version_info: second.version_info,
+    });
+    await page.waitForSelector('[data-client="recovers"] [data-type="CDS"][data-status="acked"]', {
+      timeout: LIVE_MS + 1_000,
+    });
+    await page.waitForFunction(
+      () => /v1 25%.*v3 75%/.test(document.querySelector('[data-service="user"]')?.textContent ?? ''),
+      { timeout: LIVE_MS + 1_000 },
+    );
+  });
+
+  it('filters services and clients as the user types, on the server', async () => {
+    await page.type('[name="service-filter"]', 'US');
+    await page.waitForFunction(() => document.querySelectorAll('[data-service]').length === 1, {
+      timeout: 5_000,
+    });
+    assert.ok(await page.$('[data-service="user"]'));
+    await page.select('[name="client-state"]', 'nacked');
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll('[data-client]')]
+          .map((row) => row.getAttribute('data-client'))
+          .join() === 'nacker',
+      { timeout: 5_000 },
+    );
+    await page.select('[name="client-state"]', '');
+    await page.$eval('[name="service-filter"]', (input) => (input as HTMLInputElement).select());
+    await page.keyboard.press('Backspace');
+    await page.waitForFunction(() => document.querySelectorAll('[data-service]').length === 2, {
+      timeout: 5_000,
+    });
+  });
+
   it('lists a rejected key with its error', async () => {
     await mesh.kv.put('/services/app/broken').value('{not json');
     await page.waitForSelector('[data-rejected="/services/app/broken"]', { timeout: LIVE_MS + 1_000 });
@@ -225,9 +283,35 @@ describe('dashboard: /ui in headless Chromium', () => {
       filtered.items.map((c) => c.node),
       ['dashboard-client'],
     );
-    const bad = await fetch(`${mesh.server.adminUrl}/ui/api/services?limit=100000`);
-    assert.equal(bad.status, 400);
-    assert.match(((await bad.json()) as { error: string }).error, /limit must be an integer from 1 to 200/);
+    for (const [query, error] of [
+      ['services?limit=100000', /limit must be an integer from 1 to 200/],
+      ['services?offset=-1', /offset must be an integer/],
+      ['services?offset=1.5', /offset must be an integer/],
+      ['services?limit=1&limit=2', /limit must be given once/],
+      ['services?sort=name', /unknown parameter "sort"/],
+      [`services?filter=${'x'.repeat(257)}`, /filter must be at most 256 characters/],
+      ['clients?state=happy', /state must be one of nacked, pending, waiting/],
+      ['rejected?state=nacked', /unknown parameter "state"/],
+    ] as const) {
+      const bad = await fetch(`${mesh.server.adminUrl}/ui/api/${query}`);
+      assert.equal(bad.status, 400, query);
+      assert.match(((await bad.json()) as { error: string }).error, error);
+    }
+    const nacking = (await (await fetch(`${mesh.server.adminUrl}/ui/api/clients?state=nacked`)).json()) as {
+      items: { node: string }[];
+    };
+    assert.deepEqual(
+      nacking.items.map((c) => c.node),
+      ['nacker'],
+    );
+    // Files are looked up by name: nothing outside the page's own is served.
+    for (const path of ['/ui/%2e%2e/package.json', '/ui/../package.json', '/ui/vendor/../../assets.ts']) {
+      const response = await fetch(`${mesh.server.adminUrl}${path}`);
+      assert.equal(response.status, 404, path);
+    }
+    const redirect = await fetch(`${mesh.server.adminUrl}/ui`, { redirect: 'manual' });
+    assert.equal(redirect.status, 301);
+    assert.equal(redirect.headers.get('location'), 'ui/');
   });
 
   it('reported no console error, exception or failed request', async () => {

@@ -29,25 +29,32 @@ export interface Page<T> {
   readonly items: readonly T[];
 }
 
-/** The rows of `items` that `keep`, from `offset`, at most `limit` (reads past the page only to count). */
+/**
+ * The rows of `items` that `keep`, from `offset`, at most `limit`. It reads past the page only to
+ * count matches; given `size` (no filter: every item matches), it stops once the page is full.
+ */
 export function page<T, R>(
   items: Iterable<T>,
   request: PageRequest,
-  keep: (item: T) => boolean,
+  keep: ((item: T) => boolean) | undefined,
   row: (item: T) => R,
+  size?: number,
 ): Page<R> {
   const rows: R[] = [];
   let total = 0;
   for (const item of items) {
-    if (!keep(item)) continue;
+    if (keep !== undefined && !keep(item)) continue;
     if (total >= request.offset && rows.length < request.limit) rows.push(row(item));
     total++;
+    if (keep === undefined && size !== undefined && rows.length >= request.limit)
+      return { total: size, offset: request.offset, items: rows };
   }
   return { total, offset: request.offset, items: rows };
 }
 
-function contains(filter: string | undefined): (text: string) => boolean {
-  if (filter === undefined || filter === '') return () => true;
+/** A case-insensitive substring match, or undefined for no filter (everything matches). */
+function contains(filter: string | undefined): ((text: string) => boolean) | undefined {
+  if (filter === undefined || filter === '') return undefined;
   const needle = filter.toLowerCase();
   return (text) => text.toLowerCase().includes(needle);
 }
@@ -79,7 +86,7 @@ export function summary(
     const kind = stream.profile?.kind ?? 'unknown';
     kinds[kind] = (kinds[kind] ?? 0) + 1;
     for (const subscription of stream.state.subscriptions.values())
-      if (refuses(subscription)) {
+      if (subscription.refusing) {
         nacking++;
         break;
       }
@@ -119,9 +126,15 @@ export interface InstanceRow {
   readonly status: string;
 }
 
+/** Instances listed per version at most; the rest are counted (the full list: config_dump). */
+export const MAX_INSTANCES_SHOWN = 20;
+
 export interface VersionRow {
   /** null: instances registered without a version. */
   readonly version: string | null;
+  /** Instances of this version (counted in full; the first MAX_INSTANCES_SHOWN listed). */
+  readonly count: number;
+  readonly draining: number;
   readonly instances: readonly InstanceRow[];
 }
 
@@ -153,18 +166,21 @@ export function servicesPage(catalog: Catalog | undefined, request: PageRequest,
   return page(
     catalog?.services.values() ?? [],
     request,
-    (service) => matches(service.name),
+    matches && ((service) => matches(service.name)),
     (service) => serviceRow(service, explain(service.name)),
+    catalog?.services.size ?? 0,
   );
 }
 
 export function serviceRow(service: ServiceCatalog, explanation: Explanation | undefined): ServiceRow {
-  const versions = new Map<string | null, InstanceRow[]>();
+  const versions = new Map<string | null, { count: number; draining: number; instances: InstanceRow[] }>();
   for (const instance of service.instances) {
     const version = instance.version ?? null;
-    let rows = versions.get(version);
-    if (rows === undefined) versions.set(version, (rows = []));
-    rows.push(instanceRow(instance));
+    let row = versions.get(version);
+    if (row === undefined) versions.set(version, (row = { count: 0, draining: 0, instances: [] }));
+    row.count++;
+    if (instance.status === 'draining') row.draining++;
+    if (row.instances.length < MAX_INSTANCES_SHOWN) row.instances.push(instanceRow(instance));
   }
   const { key, ...settings } = service.policy;
   return {
@@ -172,7 +188,7 @@ export function serviceRow(service: ServiceCatalog, explanation: Explanation | u
     instances: service.instances.length,
     versions: [...versions]
       .sort(([a], [b]) => compareVersions(a, b))
-      .map(([version, instances]) => ({ version, instances })),
+      .map(([version, row]) => ({ version, ...row })),
     shadowed: service.shadowed.length,
     policy: key === undefined ? null : { key, settings },
     split: trafficSplit(explanation),
@@ -223,8 +239,9 @@ export function rejectedPage(catalog: Catalog | undefined, request: PageRequest)
   return page(
     catalog?.rejected ?? [],
     request,
-    ([key]) => matches(key),
+    matches && (([key]) => matches(key)),
     ([key, { kind, problem }]) => ({ key, kind, code: problem.code, error: problem.message }),
+    catalog?.rejected.size ?? 0,
   );
 }
 
@@ -232,8 +249,9 @@ export function rejectedPage(catalog: Catalog | undefined, request: PageRequest)
 export interface TypeStatus {
   readonly type: string;
   /**
-   * acked: it accepted the latest response; nacked: it rejected a response (and keeps its last
-   * accepted version); pending: a response awaits its answer; waiting: nothing sent yet.
+   * nacked: it rejected a response and has accepted none sent since (it keeps its last accepted
+   * version); acked: it accepted the latest response; pending: the latest response awaits its
+   * answer; waiting: nothing sent yet.
    */
   readonly status: 'acked' | 'nacked' | 'pending' | 'waiting';
   /** The version it accepted last. */
@@ -242,15 +260,10 @@ export interface TypeStatus {
   readonly error?: string;
 }
 
-/** Whether the client's latest answer on this type was a NACK (it accepted nothing since). */
-function refuses({ lastNack, ackedAt }: TypeSubscription): boolean {
-  return lastNack !== undefined && (ackedAt === undefined || lastNack.at >= ackedAt);
-}
-
 export function typeStatus(subscription: TypeSubscription): TypeStatus {
   const { ackedVersion, lastNack, lastNonce, lastSentVersion } = subscription;
   const base = { type: subscription.type.short, acked: ackedVersion ?? null };
-  if (refuses(subscription)) return { ...base, status: 'nacked', error: lastNack!.message };
+  if (subscription.refusing) return { ...base, status: 'nacked', error: lastNack!.message };
   if (ackedVersion !== undefined && ackedVersion === lastSentVersion) return { ...base, status: 'acked' };
   return { ...base, status: lastNonce === undefined ? 'waiting' : 'pending' };
 }
@@ -271,18 +284,32 @@ export interface ClientRow {
   readonly converged: { readonly ms: number; readonly at: string } | null;
 }
 
+/** The states a clients page can be narrowed to: a client is in one if any of its types is. */
+export const CLIENT_STATES = ['nacked', 'pending', 'waiting'] as const;
+export type ClientState = (typeof CLIENT_STATES)[number];
+
 export function clientsPage(
   streams: readonly StreamView[],
-  request: PageRequest,
+  request: PageRequest & { readonly state?: ClientState },
   timeline: LatencyTimeline,
 ): Page<ClientRow> {
   const matches = contains(request.filter);
-  return page(
-    streams,
-    request,
-    (stream) => matches(stream.state.node?.id ?? ''),
-    (stream) => clientRow(stream, timeline),
-  );
+  const { state } = request;
+  const inState =
+    state === undefined
+      ? undefined
+      : (stream: StreamView) => {
+          for (const subscription of stream.state.subscriptions.values())
+            if (typeStatus(subscription).status === state) return true;
+          return false;
+        };
+  const keep =
+    matches === undefined && inState === undefined
+      ? undefined
+      : (stream: StreamView) =>
+          (matches === undefined || matches(stream.state.node?.id ?? '')) &&
+          (inState === undefined || inState(stream));
+  return page(streams, request, keep, (stream) => clientRow(stream, timeline), streams.length);
 }
 
 function clientRow({ state, profile, protocol, onlyType }: StreamView, timeline: LatencyTimeline): ClientRow {

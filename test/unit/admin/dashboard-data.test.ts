@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { explainCall } from '../../../src/admin/explain';
 import {
+  MAX_INSTANCES_SHOWN,
   page,
   rejectedPage,
   servicesPage,
@@ -17,7 +18,7 @@ import { CLUSTER } from '../../../src/proto/xds-types';
 import { TypeSubscription } from '../../../src/server/type-subscription';
 import { DEFAULT_TRANSLATE_SETTINGS, translator } from '../../../src/translate/flavours';
 import { plainView, viewOf, type View } from '../../../src/translate/view';
-import { catalogOf } from '../fixtures';
+import { catalogOf, type InstanceSpec } from '../fixtures';
 
 function defaultCall(catalog: Catalog) {
   const translate = translator(DEFAULT_TRANSLATE_SETTINGS);
@@ -54,6 +55,8 @@ describe('dashboard pages', () => {
       versions: [
         {
           version: 'v1',
+          count: 1,
+          draining: 0,
           instances: [
             {
               id: 'u1',
@@ -67,6 +70,8 @@ describe('dashboard pages', () => {
         },
         {
           version: 'v3',
+          count: 1,
+          draining: 0,
           instances: [
             {
               id: 'u3',
@@ -80,6 +85,8 @@ describe('dashboard pages', () => {
         },
         {
           version: null,
+          count: 1,
+          draining: 1,
           instances: [
             {
               id: 'u0',
@@ -96,7 +103,7 @@ describe('dashboard pages', () => {
       policy: { key: '/xds/policies/user', settings: user.policy!.settings },
       split: {
         routed: true,
-        route: user.split.routed ? user.split.route : null,
+        route: 'default',
         clusters: [
           { cluster: 'user/v1', percent: 90, versions: ['v1'] },
           { cluster: 'user/v3', percent: 10, versions: ['v3'] },
@@ -111,7 +118,7 @@ describe('dashboard pages', () => {
     assert.equal(app.policy, null);
     assert.deepEqual(app.split, {
       routed: true,
-      route: app.split.routed ? app.split.route : null,
+      route: 'default',
       clusters: [{ cluster: 'app', percent: 100, versions: ['v2'] }],
     });
   });
@@ -210,6 +217,81 @@ describe('dashboard pages', () => {
     assert.equal(typeStatus(subscription).status, 'nacked', 'still refusing until it ACKs');
     subscription.recordAck('v3', 1_005);
     assert.equal(typeStatus(subscription).status, 'acked');
+  });
+});
+
+describe('a client type refusing config: ordered by events, not clock', () => {
+  const sent = (subscription: TypeSubscription, nonce: string, version: string) =>
+    subscription.recordSent({ nonce, version, at: 5_000 }, [], [], false);
+
+  it('a NACK then an ACK of a later response in the same millisecond: acked', () => {
+    const subscription = new TypeSubscription(CLUSTER);
+    sent(subscription, 'n1', 'v1');
+    subscription.recordNack('n1', 3, 'bad', 5_000);
+    assert.equal(typeStatus(subscription).status, 'nacked');
+    sent(subscription, 'n2', 'v2');
+    subscription.recordAck('v2', 5_000);
+    assert.equal(subscription.refusing, false);
+    assert.equal(typeStatus(subscription).status, 'acked');
+  });
+
+  it('delta: updates NACKed, the removals response sent with them ACKed after: still nacked', () => {
+    const subscription = new TypeSubscription(CLUSTER);
+    sent(subscription, 'u1', 'v1');
+    sent(subscription, 'r1', 'v1');
+    subscription.recordNack('u1', 3, 'bad update', 5_000);
+    subscription.recordAck('v1', 5_001);
+    assert.equal(subscription.refusing, true);
+    assert.deepEqual(typeStatus(subscription), {
+      type: 'CDS',
+      acked: 'v1',
+      status: 'nacked',
+      error: 'bad update',
+    });
+  });
+
+  it('a clock stepping back does not turn an ACK into a NACK', () => {
+    const subscription = new TypeSubscription(CLUSTER);
+    sent(subscription, 'n1', 'v1');
+    subscription.recordNack('n1', 3, 'bad', 9_000);
+    sent(subscription, 'n2', 'v2');
+    subscription.recordAck('v2', 1_000);
+    assert.equal(typeStatus(subscription).status, 'acked');
+  });
+});
+
+describe('large lists', () => {
+  it('a service with many instances lists 20 per version and counts the rest', () => {
+    const instances = Array.from({ length: 45 }, (_, i): InstanceSpec => ({
+      service: 'big',
+      id: `i${String(i).padStart(2, '0')}`,
+      version: i % 3 === 0 ? 'v2' : 'v1',
+      address: `10.1.0.${i + 1}:50051`,
+      status: i === 44 ? 'draining' : 'serving',
+    }));
+    const catalog = catalogOf(instances);
+    const [big] = servicesPage(catalog, { offset: 0, limit: 1 }, () => undefined).items;
+    assert.equal(big.instances, 45);
+    assert.deepEqual(
+      big.versions.map((v) => [v.version, v.count, v.draining, v.instances.length]),
+      [
+        ['v1', 30, 1, MAX_INSTANCES_SHOWN],
+        ['v2', 15, 0, 15],
+      ],
+    );
+  });
+
+  it('without a filter a page stops reading once full, and the total is the size', () => {
+    let read = 0;
+    const items = (function* () {
+      for (let i = 0; i < 1_000; i++) {
+        read++;
+        yield i;
+      }
+    })();
+    const first = page(items, { offset: 0, limit: 10 }, undefined, (n) => n, 1_000);
+    assert.deepEqual(first, { total: 1_000, offset: 0, items: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] });
+    assert.equal(read, 10);
   });
 });
 

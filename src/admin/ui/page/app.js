@@ -12,41 +12,102 @@ const html = htm.bind(h);
 /** Rows per page of each list. */
 const PAGE_SIZE = 50;
 
+/** A failed page fetch is tried again after this long (no change may come to prompt it). */
+const RETRY_MS = 2_000;
+
+/** Typing in a filter asks the server once the typing pauses this long. */
+const FILTER_PAUSE_MS = 200;
+
 /**
+ * GETs JSON; an error names the server's `error`, or the status when the answer is not JSON (a
+ * proxy's error page).
  * @param {string} path
  * @returns {Promise<any>}
  */
 async function getJson(path) {
   const response = await fetch(path, { headers: { accept: 'application/json' } });
-  const body = await response.json();
-  if (!response.ok) throw new Error(body.error ?? `${response.status} ${response.statusText}`);
+  const json = (response.headers.get('content-type') ?? '').includes('application/json');
+  const body = json ? await response.json() : undefined;
+  if (!response.ok) throw new Error(body?.error ?? `${response.status} ${response.statusText}`);
+  if (!json) throw new Error(`unexpected answer (${response.headers.get('content-type')})`);
   return body;
 }
 
 /**
- * Fetches `path` with paging and filter again whenever `tick` (or the page or filter) changes; one
- * request at a time, the latest wins.
+ * A page of `path`, fetched again whenever `tick` (or the query) changes: one request at a time —
+ * changes while one is out are folded into one more when it ends, so a slow server is asked at
+ * its own pace — and retried after RETRY_MS when it fails.
  * @param {string} path
  * @param {number} tick
- * @param {number} offset
- * @param {string} filter
+ * @param {Record<string, string>} params
  */
-function usePage(path, tick, offset, filter) {
+function usePage(path, tick, params) {
   const [state, setState] = useState(
     /** @type {{ page: any, error: string | null }} */ ({ page: null, error: null }),
   );
-  const latest = useRef(0);
+  const query = new URLSearchParams({ ...params, limit: String(PAGE_SIZE) }).toString();
+  const flight = useRef({ busy: false, again: false, query });
+  flight.current.query = query;
+  const [retry, setRetry] = useState(0);
   useEffect(() => {
-    const request = ++latest.current;
-    const query = new URLSearchParams({ offset: String(offset), limit: String(PAGE_SIZE) });
-    if (filter !== '') query.set('filter', filter);
-    getJson(`${path}?${query}`).then(
-      (page) => request === latest.current && setState({ page, error: null }),
-      (error) =>
-        request === latest.current && setState((s) => ({ page: s.page, error: String(error.message) })),
-    );
-  }, [path, tick, offset, filter]);
+    const current = flight.current;
+    if (current.busy) {
+      current.again = true;
+      return;
+    }
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let timer;
+    const run = () => {
+      current.busy = true;
+      current.again = false;
+      const asked = current.query;
+      getJson(`${path}?${asked}`)
+        .then(
+          (page) => {
+            if (asked === current.query) setState({ page, error: null });
+            else current.again = true;
+          },
+          (error) => {
+            setState((s) => ({ page: s.page, error: String(error.message) }));
+            timer = setTimeout(() => setRetry((n) => n + 1), RETRY_MS);
+          },
+        )
+        .finally(() => {
+          current.busy = false;
+          if (current.again) run();
+        });
+    };
+    run();
+    return () => clearTimeout(timer);
+  }, [path, tick, query, retry]);
   return state;
+}
+
+/**
+ * A filter's text now (for the input) and once typing pauses (for the query).
+ * @returns {[string, string, (value: string) => void]}
+ */
+function useFilter() {
+  const [text, setText] = useState('');
+  const [settled, setSettled] = useState('');
+  useEffect(() => {
+    const timer = setTimeout(() => setSettled(text), FILTER_PAUSE_MS);
+    return () => clearTimeout(timer);
+  }, [text]);
+  return [text, settled, setText];
+}
+
+/**
+ * Keeps the offset on the last page when the list shrinks below it (clients leave).
+ * @param {any} page
+ * @param {number} offset
+ * @param {(offset: number) => void} setOffset
+ */
+function useClampedOffset(page, offset, setOffset) {
+  useEffect(() => {
+    if (page !== null && offset > 0 && page.total <= offset)
+      setOffset(Math.max(0, Math.ceil(page.total / PAGE_SIZE) - 1) * PAGE_SIZE);
+  }, [page, offset]);
 }
 
 /** @param {{ total: number, offset: number, onOffset: (offset: number) => void, name: string }} props */
@@ -66,14 +127,15 @@ function Filter({ value, onInput, placeholder, name }) {
     class="filter"
     name=${name}
     type="search"
+    aria-label=${placeholder}
     placeholder=${placeholder}
     value=${value}
     onInput=${(/** @type {any} */ e) => onInput(e.currentTarget.value)}
   />`;
 }
 
-/** @param {{ summary: any, live: boolean }} props */
-function Header({ summary, live }) {
+/** @param {{ summary: any, live: boolean, onNacking: () => void }} props */
+function Header({ summary, live, onNacking }) {
   const registry = summary?.registry;
   const health =
     registry === undefined ? 'unknown' : registry.stale ? 'stale' : registry.synced ? 'synced' : 'syncing';
@@ -112,7 +174,15 @@ function Header({ summary, live }) {
         </div>
         <div>
           <dt>NACKing</dt>
-          <dd class=${summary.nacking > 0 ? 'bad-text' : ''} id="count-nacking">${summary.nacking}</dd>
+          <dd class=${summary.nacking > 0 ? 'bad-text' : ''} id="count-nacking">
+            ${
+              summary.nacking > 0
+                ? html`<a href="#clients" title="list the clients that NACK" onClick=${onNacking}
+                    >${summary.nacking}</a
+                  >`
+                : summary.nacking
+            }
+          </dd>
         </div>
       </dl>`
     }
@@ -210,6 +280,15 @@ function ServiceRow({ service }) {
                   </li>`,
               )}
             </ul>
+            ${
+              v.count > v.instances.length &&
+              html`<a
+                class="more"
+                href=${`../debug/config_dump?service=${encodeURIComponent(service.name)}&type=EDS`}
+                >+${v.count - v.instances.length}
+                more${v.draining > 0 ? ` (${v.draining} draining in all)` : ''}</a
+              >`
+            }
           </div>`,
       )}
       ${service.shadowed > 0 && html`<div class="bad-text">${service.shadowed} registration(s) shadowed (same address)</div>`}
@@ -231,8 +310,10 @@ function ServiceRow({ service }) {
 /** @param {{ tick: number }} props */
 function Services({ tick }) {
   const [offset, setOffset] = useState(0);
-  const [filter, setFilter] = useState('');
-  const { page, error } = usePage('/ui/api/services', tick, offset, filter);
+  const [filter, settledFilter, setFilter] = useFilter();
+  const params = { offset: String(offset), ...(settledFilter === '' ? {} : { filter: settledFilter }) };
+  const { page, error } = usePage('api/services', tick, params);
+  useClampedOffset(page, offset, setOffset);
   return html`<section id="services">
     <h2>Services</h2>
     <div class="toolbar">
@@ -264,7 +345,8 @@ function Services({ tick }) {
 /** @param {{ tick: number }} props */
 function Rejected({ tick }) {
   const [offset, setOffset] = useState(0);
-  const { page, error } = usePage('/ui/api/rejected', tick, offset, '');
+  const { page, error } = usePage('api/rejected', tick, { offset: String(offset) });
+  useClampedOffset(page, offset, setOffset);
   if (page !== null && page.total === 0)
     return html`<section id="rejected">
       <h2>Rejected keys</h2>
@@ -298,7 +380,7 @@ function Rejected({ tick }) {
 
 /** @param {{ type: any }} props */
 function TypeChip({ type }) {
-  const text = type.status === 'acked' ? '✓' : type.status === 'nacked' ? 'NACK' : type.status;
+  const text = type.status === 'acked' ? '✓ ACK' : type.status === 'nacked' ? '✗ NACK' : type.status;
   return html`<span
     class="chip ${type.status}"
     data-type=${type.type}
@@ -309,11 +391,20 @@ function TypeChip({ type }) {
   </span>`;
 }
 
-/** @param {{ tick: number }} props */
-function Clients({ tick }) {
+/** The states the clients list can be narrowed to (a client is in one if any of its types is). */
+const CLIENT_STATES = /** @type {const} */ (['nacked', 'pending', 'waiting']);
+
+/** @param {{ tick: number, state: string, onState: (state: string) => void }} props */
+function Clients({ tick, state, onState }) {
   const [offset, setOffset] = useState(0);
-  const [filter, setFilter] = useState('');
-  const { page, error } = usePage('/ui/api/clients', tick, offset, filter);
+  const [filter, settledFilter, setFilter] = useFilter();
+  const params = {
+    offset: String(offset),
+    ...(settledFilter === '' ? {} : { filter: settledFilter }),
+    ...(state === '' ? {} : { state }),
+  };
+  const { page, error } = usePage('api/clients', tick, params);
+  useClampedOffset(page, offset, setOffset);
   return html`<section id="clients">
     <h2>Connected clients</h2>
     <div class="toolbar">
@@ -323,6 +414,15 @@ function Clients({ tick }) {
         placeholder="filter node ids"
         onInput=${(/** @type {string} */ v) => (setFilter(v), setOffset(0))}
       />
+      <select
+        name="client-state"
+        aria-label="clients in state"
+        value=${state}
+        onChange=${(/** @type {any} */ e) => (onState(e.currentTarget.value), setOffset(0))}
+      >
+        <option value="">every client</option>
+        ${CLIENT_STATES.map((s) => html`<option value=${s}>${s === 'nacked' ? 'NACKing' : s}</option>`)}
+      </select>
       ${page && html`<${Pager} name="clients" total=${page.total} offset=${offset} onOffset=${setOffset} />`}
     </div>
     ${error && html`<p class="bad-text">${error}</p>`}
@@ -348,8 +448,13 @@ function Clients({ tick }) {
               </td>
               <td>${Object.entries(c.labels).map(([k, v]) => html`<span class="label">${k}=${v}</span>`)}</td>
               <td>${c.types.map((/** @type {any} */ t) => html`<${TypeChip} type=${t} />`)}</td>
-              <td class="converged">${c.converged === null ? '–' : `${c.converged.ms} ms`}</td>
-              <td class="muted">${new Date(c.connectedAt).toLocaleTimeString()}</td>
+              <td
+                class="converged"
+                title=${c.converged === null ? '' : `at ${new Date(c.converged.at).toLocaleString()}`}
+              >
+                ${c.converged === null ? '–' : `${c.converged.ms} ms`}
+              </td>
+              <td class="muted">${new Date(c.connectedAt).toLocaleString()}</td>
             </tr>`,
         )}
       </tbody>
@@ -379,6 +484,7 @@ function Explain() {
   /** Answers so far (data-answers: a test or a script can wait for the next one). */
   const [answers, setAnswers] = useState(0);
   const [error, setError] = useState(/** @type {string | null} */ (null));
+  const latest = useRef(0);
   // From the event and the latest state: keystrokes may come faster than renders.
   const field = (/** @type {keyof typeof form} */ name) => (/** @type {any} */ e) => {
     const value = e.currentTarget.value;
@@ -391,9 +497,13 @@ function Explain() {
       for (const header of pairs(form.headers, ':')) query.append('header', header);
       for (const label of pairs(form.caller, '=')) query.append('caller', label);
       if (form.method.trim() !== '') query.set('method', form.method.trim());
-      getJson(`/debug/explain?${query}`).then(
-        (body) => (setAnswer(body), setError(null), setAnswers((n) => n + 1)),
-        (failure) => (setAnswer(null), setError(String(failure.message)), setAnswers((n) => n + 1)),
+      // Only the latest question's answer is shown (an earlier one may come back later).
+      const asked = ++latest.current;
+      getJson(`../debug/explain?${query}`).then(
+        (body) => asked === latest.current && (setAnswer(body), setError(null), setAnswers((n) => n + 1)),
+        (failure) =>
+          asked === latest.current &&
+          (setAnswer(null), setError(String(failure.message)), setAnswers((n) => n + 1)),
       );
     },
     [form],
@@ -463,42 +573,68 @@ version=v2"
   </section>`;
 }
 
+/** Reconnecting to a server that refused the event stream: first after this long, doubling up to MAX. */
+const RECONNECT_MS = 1_000;
+const MAX_RECONNECT_MS = 15_000;
+
 function App() {
   const [summary, setSummary] = useState(/** @type {any} */ (null));
   const [live, setLive] = useState(false);
   const [ticks, setTicks] = useState({ services: 0, clients: 0 });
+  const [clientState, setClientState] = useState('');
   const seen = useRef({ revision: /** @type {any} */ (undefined), rejected: -1, clientsVersion: -1 });
   useEffect(() => {
-    const events = new EventSource('/ui/events');
-    events.addEventListener('open', () => setLive(true));
-    events.addEventListener('error', () => setLive(false));
-    events.addEventListener('state', (/** @type {MessageEvent} */ message) => {
-      const state = JSON.parse(message.data);
-      setLive(true);
-      setSummary(state);
-      const last = seen.current;
-      const services = state.revision !== last.revision || state.rejected !== last.rejected;
-      const clients = state.clientsVersion !== last.clientsVersion;
-      seen.current = {
-        revision: state.revision,
-        rejected: state.rejected,
-        clientsVersion: state.clientsVersion,
-      };
-      if (services || clients)
-        setTicks((t) => ({
-          services: t.services + (services ? 1 : 0),
-          clients: t.clients + (clients ? 1 : 0),
-        }));
-    });
-    return () => events.close();
+    /** @type {EventSource | undefined} */
+    let events;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let timer;
+    let delay = RECONNECT_MS;
+    const connect = () => {
+      events = new EventSource('events');
+      events.addEventListener('open', () => {
+        setLive(true);
+        delay = RECONNECT_MS;
+        // Whatever happened while disconnected (a restart, even to the same counters): fetch again.
+        seen.current = { revision: undefined, rejected: -1, clientsVersion: -1 };
+        setTicks((t) => ({ services: t.services + 1, clients: t.clients + 1 }));
+      });
+      events.addEventListener('error', () => {
+        setLive(false);
+        // The browser retries a dropped stream itself, but gives up on one refused (a 503 while the
+        // server stops, a proxy's 502): then we start over, with backoff.
+        if (events?.readyState !== EventSource.CLOSED) return;
+        timer = setTimeout(connect, delay);
+        delay = Math.min(MAX_RECONNECT_MS, delay * 2);
+      });
+      events.addEventListener('state', (/** @type {MessageEvent} */ message) => {
+        const state = JSON.parse(message.data);
+        setLive(true);
+        setSummary(state);
+        const last = seen.current;
+        const services = state.revision !== last.revision || state.rejected !== last.rejected;
+        const clients = state.clientsVersion !== last.clientsVersion;
+        seen.current = {
+          revision: state.revision,
+          rejected: state.rejected,
+          clientsVersion: state.clientsVersion,
+        };
+        if (services || clients)
+          setTicks((t) => ({
+            services: t.services + (services ? 1 : 0),
+            clients: t.clients + (clients ? 1 : 0),
+          }));
+      });
+    };
+    connect();
+    return () => (clearTimeout(timer), events?.close());
   }, []);
   return html`
-    <${Header} summary=${summary} live=${live} />
+    <${Header} summary=${summary} live=${live} onNacking=${() => setClientState('nacked')} />
     <main>
       <${LatencyChart} timeline=${summary?.timeline} />
       <${Services} tick=${ticks.services} />
       <${Rejected} tick=${ticks.services} />
-      <${Clients} tick=${ticks.clients} />
+      <${Clients} tick=${ticks.clients} state=${clientState} onState=${setClientState} />
       <${Explain} />
     </main>
   `;
