@@ -6,7 +6,15 @@ import { PUSH_ORDER } from '../proto/xds-types';
 import type { Catalog } from '../registry/catalog';
 import type { Flavour, Translator } from '../translate/flavours';
 import type { Resource } from '../translate/resource-set';
-import { callerRouting, clientKey, plainView, viewOf, type Client, type View } from '../translate/view';
+import {
+  callerRouting,
+  clientKey,
+  plainView,
+  viewOf,
+  type CallerRouting,
+  type Client,
+  type View,
+} from '../translate/view';
 import { systemClock, type Clock } from './clock';
 import { Debouncer } from './debouncer';
 import { AliasEncodings, diffSnapshots, diffViews, Snapshot, type ChangeSet } from './snapshot';
@@ -44,22 +52,43 @@ interface ClientGroup {
   view: { readonly keys: readonly string[]; readonly view: View } | undefined;
 }
 
+/** What the cache keeps of a view with caller labels from one rebuild to the next. */
+interface ViewState {
+  /** The caller-routing signature its overrides were made under. */
+  readonly signature: string;
+  /** Its overrides: the resources that differ from its flavour's plain snapshot. */
+  readonly resources: readonly Resource[];
+  /** Its latest snapshot: the plain snapshot of that time with `resources` over it. */
+  snapshot: Snapshot;
+}
+
+/** What a flavour's plain snapshot changed in a rebuild. */
+interface PlainChange {
+  readonly from: Snapshot;
+  readonly changes: ChangeSet;
+}
+
+/** A view's snapshot in a rebuild, and the one it follows with only its plain snapshot's changes. */
+interface ViewSnapshot {
+  readonly snapshot: Snapshot;
+  /** Its view's last snapshot when this one is that rebased (or the plain one's successor). */
+  readonly follows: Snapshot | undefined;
+}
+
 /**
  * Holds the snapshot of every view in use and rebuilds them from new Catalogs (coalescing
  * bursts). Per flavour in use it keeps one plain snapshot; a view that gets caller routes is that
  * snapshot with the few resources that differ (Snapshot.withOverrides), so views cost what they
- * differ in. Clients are grouped by what they declared (client key); a group's view is decided
+ * differ in; a change that touches none of those resources moves the view onto the new plain
+ * snapshot as it is (Snapshot.rebased), and its clients are told the plain changes. Clients are grouped by what they declared (client key); a group's view is decided
  * again with every catalog, as the labels that policies read change.
  */
 export class SnapshotCache {
   /** The plain snapshot of each flavour in use. */
   private readonly plain = new Map<Flavour, Snapshot>();
   private readonly groups = new Map<string, ClientGroup>();
-  /** Per view key, its overrides and the caller-routing signature they were made under. */
-  private readonly overrides = new Map<
-    string,
-    { readonly signature: string; readonly resources: readonly Resource[] }
-  >();
+  /** Per key of a view with caller labels: its overrides and its latest snapshot. */
+  private readonly views = new Map<string, ViewState>();
   /** The catalog behind the current snapshots. */
   private catalog: Catalog | undefined;
   private pendingCatalog: Catalog | undefined;
@@ -143,7 +172,7 @@ export class SnapshotCache {
     for (const group of this.groups.values()) {
       if (group.snapshot !== undefined && group.view?.view.key === view.key) return group.snapshot;
     }
-    return this.viewSnapshot(this.catalog, view);
+    return this.viewSnapshot(this.catalog, callerRouting(this.catalog), view).snapshot;
   }
 
   /** The catalog the current snapshots were translated from. */
@@ -212,12 +241,12 @@ export class SnapshotCache {
 
     const flavours = new Set<Flavour>(first ? [PRIMARY_FLAVOUR] : this.plain.keys());
     for (const group of this.groups.values()) flavours.add(group.client.flavour);
-    const plainChanges = new Map<Flavour, ChangeSet>();
+    const plainChanges = new Map<Flavour, PlainChange | undefined>();
     for (const flavour of flavours) {
       const previous = this.plain.get(flavour);
       const { snapshot: next, changes } = this.buildFrom(previous, changed, flavour, catalog, observedAt);
       this.plain.set(flavour, next);
-      plainChanges.set(flavour, changes);
+      plainChanges.set(flavour, previous === undefined ? undefined : { from: previous, changes });
       if (flavour === PRIMARY_FLAVOUR) {
         for (const type of PUSH_ORDER) metrics.resources.set({ type: type.short }, next.count(type));
       }
@@ -234,62 +263,81 @@ export class SnapshotCache {
     }
 
     // Each group's view again (the labels policies read may have changed), one snapshot per view,
-    // and one diff per pair of snapshots (most groups share both).
-    const views = new Map<string, Snapshot>();
-    const diffs = new Map<Snapshot, Map<Snapshot, ChangeSet>>();
+    // and one diff per pair of snapshots (most groups share both). A group that had its view's
+    // last snapshot, now rebased, is told the plain changes: no diff.
+    const routing = callerRouting(catalog);
+    const views = new Map<string, ViewSnapshot>();
+    const diffs = new Map<Snapshot, { readonly next: Snapshot; readonly changes: ChangeSet }>();
     for (const [key, group] of this.groups) {
-      const view = this.groupView(group, catalog);
-      let next = views.get(view.key);
-      if (next === undefined) {
-        next = this.viewSnapshot(catalog, view);
-        views.set(view.key, next);
+      const view = this.groupView(group, catalog, routing);
+      const plainChange = plainChanges.get(view.flavour);
+      let built = views.get(view.key);
+      if (built === undefined) {
+        built = this.viewSnapshot(catalog, routing, view, plainChange);
+        views.set(view.key, built);
       }
+      const next = built.snapshot;
       const previous = group.snapshot;
       group.snapshot = next;
       let changes: ChangeSet | undefined;
-      if (previous !== undefined) {
-        let fromPrevious = diffs.get(previous);
-        if (fromPrevious === undefined) diffs.set(previous, (fromPrevious = new Map<Snapshot, ChangeSet>()));
-        changes = fromPrevious.get(next);
-        if (changes === undefined) {
-          changes = diffViews(previous, next, plainChanges.get(view.flavour)!);
-          fromPrevious.set(next, changes);
+      if (previous === undefined) changes = undefined;
+      else if (previous === built.follows) changes = plainChange!.changes;
+      else {
+        let diff = diffs.get(previous);
+        if (diff?.next !== next) {
+          const rootChanges = plainChange?.changes ?? diffSnapshots(previous.root, next.root);
+          diff = { next, changes: diffViews(previous, next, rootChanges) };
+          diffs.set(previous, diff);
         }
-        if (changes.size === 0) continue;
+        changes = diff.changes;
       }
+      if (changes?.size === 0) continue;
       for (const listener of this.listeners)
         listener(key, next, changes ?? diffSnapshots(undefined, next), previous);
     }
     metrics.views.set(views.size);
-    for (const key of this.overrides.keys()) if (!views.has(key)) this.overrides.delete(key);
+    for (const key of this.views.keys()) if (!views.has(key)) this.views.delete(key);
     stopTimer();
   }
 
   /** A group's view under `catalog`, decided again only when the label keys policies read change. */
-  private groupView(group: ClientGroup, catalog: Catalog): View {
-    const { keys } = callerRouting(catalog);
+  private groupView(group: ClientGroup, catalog: Catalog, { keys } = callerRouting(catalog)): View {
     if (group.view === undefined || !sameStrings(group.view.keys, keys))
       group.view = { keys, view: viewOf(group.client, catalog) };
     return group.view.view;
   }
 
-  /** A view's snapshot: its flavour's plain one with the view's overrides. */
-  private viewSnapshot(catalog: Catalog, view: View): Snapshot {
-    return this.plainSnapshot(view.flavour)!.withOverrides(this.overridesOf(catalog, view));
-  }
-
   /**
-   * A view's overrides, kept from the last rebuild while nothing they depend on changed (gRPC
-   * views; Envoy's one route configuration holds every service, so it is asked for each time).
+   * A view's snapshot: its flavour's plain one with the view's overrides. The overrides are kept
+   * from the last rebuild while nothing they depend on changed (gRPC views; Envoy's one route
+   * configuration holds every service, so it is asked for each time). When, besides, the plain
+   * snapshot changed (`plainChange`, since the view's last snapshot) in none of the names they
+   * override, the view's last snapshot is rebased onto the new plain one: a change that no caller
+   * route depends on costs each view that check and no encoding, lookup or comparison.
    */
-  private overridesOf(catalog: Catalog, view: View): readonly Resource[] {
-    if (view.labels.size === 0) return [];
-    const { signature } = callerRouting(catalog);
-    const kept = this.overrides.get(view.key);
-    if (kept !== undefined && kept.signature === signature && view.flavour !== 'envoy') return kept.resources;
-    const resources = this.options.translator.overrides(catalog, view);
-    this.overrides.set(view.key, { signature, resources });
-    return resources;
+  private viewSnapshot(
+    catalog: Catalog,
+    { signature }: CallerRouting,
+    view: View,
+    plainChange?: PlainChange,
+  ): ViewSnapshot {
+    const plain = this.plainSnapshot(view.flavour)!;
+    if (view.labels.size === 0) return { snapshot: plain, follows: plainChange?.from };
+    const kept = this.views.get(view.key);
+    if (kept === undefined || kept.signature !== signature || view.flavour === 'envoy') {
+      const resources = this.options.translator.overrides(catalog, view);
+      const snapshot = plain.withOverrides(resources);
+      this.views.set(view.key, { signature, resources, snapshot });
+      return { snapshot, follows: undefined };
+    }
+    const last = kept.snapshot;
+    if (last.root === plain) return { snapshot: last, follows: undefined };
+    if (plainChange?.from === last.root && !overridesChanged(kept.resources, plainChange.changes)) {
+      kept.snapshot = last.rebased(plain);
+      return { snapshot: kept.snapshot, follows: last };
+    }
+    kept.snapshot = plain.withOverrides(kept.resources);
+    return { snapshot: kept.snapshot, follows: undefined };
   }
 
   /**
@@ -327,6 +375,16 @@ export class SnapshotCache {
     stopTimer();
     return snapshot;
   }
+}
+
+/** Whether `changes` name any of the resources `overrides` replace. */
+function overridesChanged(overrides: readonly Resource[], changes: ChangeSet): boolean {
+  for (const { type, name } of overrides) {
+    const typeChanges = changes.get(type);
+    if (typeChanges !== undefined && (typeChanges.updated.has(name) || typeChanges.removed.has(name)))
+      return true;
+  }
+  return false;
 }
 
 function sameStrings(a: readonly string[], b: readonly string[]): boolean {

@@ -131,6 +131,18 @@ export class Snapshot {
     return new Snapshot(this.resourceSet, this.byType, this.aliases, this.observedAt, this, overrides);
   }
 
+  /**
+   * This snapshot's overrides over `base`, a later plain snapshot of the same flavour whose
+   * resources of every name the overrides were made for are those of this one's base (the caller
+   * knows it from what changed between them): what `withOverrides` of the same resources gives
+   * there, without encoding or comparing them again. A snapshot without overrides gives `base`.
+   */
+  rebased(base: Snapshot): Snapshot {
+    if (base.base !== undefined) throw new Error('Snapshot.rebased takes a plain snapshot');
+    if (this.base === undefined) return base;
+    return new Snapshot(base.resourceSet, base.byType, base.aliases, base.observedAt, base, this.overrides);
+  }
+
   /** The plain snapshot under any overrides. */
   get root(): Snapshot {
     return this.base ?? this;
@@ -175,7 +187,9 @@ export class Snapshot {
   sameOverrides(other: Snapshot, type: XdsType): boolean {
     const mine = this.overrides.get(type);
     const theirs = other.overrides.get(type);
-    if (mine === undefined || theirs === undefined) return mine === theirs;
+    // Shared by a rebased snapshot and the one it was rebased from.
+    if (mine === theirs) return true;
+    if (mine === undefined || theirs === undefined) return false;
     if (mine.size !== theirs.size) return false;
     for (const [name, resource] of mine) if (theirs.get(name) !== resource) return false;
     return true;
@@ -254,14 +268,8 @@ export type ChangeSet = ReadonlyMap<XdsType, TypeChanges>;
  */
 export function diffViews(previous: Snapshot, next: Snapshot, rootChanges: ChangeSet): ChangeSet {
   if (previous.base === undefined && next.base === undefined) return rootChanges;
-  // Most often a view's overrides stay what they were and the plain changes are of other types.
-  if (
-    PUSH_ORDER.every(
-      (type) =>
-        previous.sameOverrides(next, type) && (!previous.hasOverrides(type) || !rootChanges.has(type)),
-    )
-  )
-    return rootChanges;
+  // Most often a view's overrides stay what they were and the plain changes name none of them.
+  if (keepsOverrides(previous, next, rootChanges)) return rootChanges;
   const changes = new Map(rootChanges);
   for (const type of PUSH_ORDER) {
     const overridden = new Set([...previous.overridden(type), ...next.overridden(type)]);
@@ -276,6 +284,21 @@ export function diffViews(previous: Snapshot, next: Snapshot, rootChanges: Chang
     else changes.delete(type);
   }
   return changes;
+}
+
+/**
+ * Whether `previous` and `next` override the same resources and `rootChanges` name none of them:
+ * then every name resolves as in the plain snapshots, or to the same override on both sides.
+ */
+function keepsOverrides(previous: Snapshot, next: Snapshot, rootChanges: ChangeSet): boolean {
+  for (const type of PUSH_ORDER) {
+    if (!previous.sameOverrides(next, type)) return false;
+    const root = rootChanges.get(type);
+    if (root === undefined || !previous.hasOverrides(type)) continue;
+    for (const name of previous.overridden(type))
+      if (root.updated.has(name) || root.removed.has(name)) return false;
+  }
+  return true;
 }
 
 /**

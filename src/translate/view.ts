@@ -45,7 +45,7 @@ export function plainView(flavour: Flavour): View {
   return { flavour, labels: NO_LABELS, key: flavour };
 }
 
-interface CallerRouting {
+export interface CallerRouting {
   /** Label keys some caller route reads, sorted. */
   readonly keys: readonly string[];
   /** Services whose policy has caller routes, by name order. */

@@ -217,4 +217,67 @@ describe('the incremental pipeline', () => {
     assert.ok(ways.updated > 100, JSON.stringify(ways));
     assert.ok(ways.translated > 60, JSON.stringify(ways));
   });
+
+  it('every group with caller labels is served its view and told exactly what changed for it', (t) => {
+    // Views are rebased onto the new plain snapshot when a change touches none of their
+    // overrides: what each group gets must still be its view's full translation, and the changes
+    // it is told a full diff from what it had.
+    const rebased = t.mock.method(Snapshot.prototype, 'rebased');
+    const cache = new SnapshotCache({
+      translator: translate,
+      debounceMs: 0,
+      maxDelayMs: 0,
+      logger: pino({ level: 'silent' }),
+      metrics: new Metrics(),
+    });
+    const told = new Map<
+      string,
+      { snapshot: Snapshot; changes: ChangeSet; previous: Snapshot | undefined }
+    >();
+    cache.subscribe((key, snapshot, changes, previous) => told.set(key, { snapshot, changes, previous }));
+    const builder = new CatalogBuilder('/xds/policies/');
+    const next = random(17);
+    randomChange(builder, next);
+    cache.setCatalog(builder.snapshot(1));
+    const clients = (['grpc', 'grpc-c-core', 'envoy'] as const).flatMap((flavour) =>
+      [{ service: 'app' }, { service: 'app', zone: 'z1' }, { zone: 'z2' }, {}].map((labels) => ({
+        flavour,
+        labels: new Map(Object.entries(labels)),
+      })),
+    );
+    const keys = clients.map((client) => cache.acquire(client));
+    for (let step = 0; step < 150; step++) {
+      const served = new Map(keys.map((key) => [key, cache.served(key)!]));
+      told.clear();
+      randomChange(builder, next);
+      cache.setCatalog(builder.snapshot(step + 2));
+      cache.flush();
+      const fresh = new SnapshotCache({
+        translator: translate,
+        debounceMs: 0,
+        maxDelayMs: 0,
+        logger: pino({ level: 'silent' }),
+        metrics: new Metrics(),
+      });
+      fresh.setCatalog(cache.translatedCatalog()!);
+      for (const [i, client] of clients.entries()) {
+        const label = `step ${step} ${client.flavour} ${JSON.stringify([...client.labels])}`;
+        const previous = served.get(keys[i])!;
+        const current = cache.served(keys[i])!;
+        fresh.acquire(client);
+        assertSameSnapshot(current, fresh.snapshotOf(fresh.viewOf(client)!)!, label);
+        const full = plainChanges(diffSnapshots(previous, current));
+        const message = told.get(keys[i]);
+        if (message === undefined) assert.deepEqual(full, {}, `${label}: not told`);
+        else {
+          assert.equal(message.snapshot, current, label);
+          assert.equal(message.previous, previous, label);
+          assert.deepEqual(plainChanges(message.changes), full, `${label}: changes`);
+        }
+      }
+      fresh.close();
+    }
+    cache.close();
+    assert.ok(rebased.mock.callCount() > 50, `rebased ${rebased.mock.callCount()} times`);
+  });
 });

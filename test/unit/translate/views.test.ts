@@ -213,6 +213,69 @@ describe('a view snapshot as overrides of the plain one', () => {
   });
 });
 
+describe('a view rebased onto a later plain snapshot', () => {
+  const translate = translator(DEFAULT_TRANSLATE_SETTINGS);
+  const view = (catalog: Catalog): View =>
+    viewOf({ flavour: 'grpc', labels: labels({ service: 'app', version: 'v2' }) }, catalog);
+  const show = (
+    changes: ReadonlyMap<{ short: string }, { updated: ReadonlySet<string>; removed: ReadonlySet<string> }>,
+  ) => [...changes].map(([type, c]) => [type.short, [...c.updated].sort(), [...c.removed].sort()]);
+  const before = catalogOf(USER, { user: PIN });
+  const plainBefore = Snapshot.encode(translateFor('grpc', before), new AliasEncodings());
+  const overrides = translate.overrides(before, view(before));
+  const viewBefore = plainBefore.withOverrides(overrides);
+
+  it('equals the overrides applied again, when the plain changes name none of them', () => {
+    // An instance of the caller-routed service, and a version of another one: its endpoints and
+    // another route configuration change, not the one the view overrides.
+    const after = catalogOf(
+      [
+        ...USER,
+        { service: 'user', id: 'u4', version: 'v3', address: '10.0.0.4:50051' },
+        { service: 'app', id: 'a3', version: 'v3', address: '10.0.1.3:50051' },
+      ],
+      { user: PIN },
+    );
+    const plainAfter = Snapshot.encode(translateFor('grpc', after), new AliasEncodings());
+    const rootChanges = diffSnapshots(plainBefore, plainAfter);
+    assert.ok(rootChanges.get(ROUTE)?.updated.has('app'));
+    const rebased = viewBefore.rebased(plainAfter);
+    assert.equal(rebased.root, plainAfter);
+    assertSameSnapshot(rebased, plainAfter.withOverrides(overrides));
+    assertSameSnapshot(rebased, Snapshot.encode(translateFor(view(after), after), new AliasEncodings()));
+    // The plain changes themselves, which a full diff confirms.
+    assert.equal(diffViews(viewBefore, rebased, rootChanges), rootChanges);
+    assert.deepEqual(show(rootChanges), show(diffSnapshots(viewBefore, rebased)));
+  });
+
+  it('is the plain snapshot for a view without overrides', () => {
+    const plainAfter = Snapshot.encode(
+      translateFor(
+        'grpc',
+        catalogOf([...USER, { service: 'user', id: 'u5', version: 'v1', address: '10.0.0.5:1' }], {
+          user: PIN,
+        }),
+      ),
+      new AliasEncodings(),
+    );
+    assert.equal(plainBefore.rebased(plainAfter), plainAfter);
+  });
+
+  it('diffs as a full diff when the plain changes name a resource both views override alike', () => {
+    // The plain route configuration of `user` changes, the view's (the same override) does not.
+    const after = catalogOf(USER, { user: { ...PIN, defaultVersion: 'v3' } });
+    const plainAfter = Snapshot.encode(translateFor('grpc', after), new AliasEncodings());
+    const rootChanges = diffSnapshots(plainBefore, plainAfter);
+    assert.ok(rootChanges.get(ROUTE)?.updated.has('user'));
+    const viewAfter = plainAfter.withOverrides(overrides);
+    assert.ok(viewAfter.sameOverrides(viewBefore, ROUTE));
+    assert.deepEqual(
+      show(diffViews(viewBefore, viewAfter, rootChanges)),
+      show(diffSnapshots(viewBefore, viewAfter)),
+    );
+  });
+});
+
 describe('Snapshot.typeVersion', () => {
   it('does not depend on the order resources were added in', () => {
     const catalog = catalogOf(USER);
