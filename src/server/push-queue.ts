@@ -33,6 +33,11 @@ const PUSH_SLICE_MS = 8;
 
 export class PushQueue<S> {
   private jobs: Job<S>[] = [];
+  /**
+   * How many queued jobs each group has. A rebuild enqueues every group of clients in turn: one
+   * with nothing queued (the usual case) is appended without a pass over the other groups' jobs.
+   */
+  private readonly queued = new Map<string, number>();
   private scheduled = false;
 
   private readonly slice: number;
@@ -82,6 +87,11 @@ export class PushQueue<S> {
     previous: Snapshot | undefined,
     affected: Iterable<S>,
   ): void {
+    if (!this.queued.has(group)) {
+      const streams = [...affected];
+      if (streams.length > 0) this.append({ group, snapshot, changes, previous, streams, next: 0 });
+      return;
+    }
     const behind = new Set<S>();
     const kept: Job<S>[] = [];
     const replanned: Job<S>[] = [];
@@ -107,15 +117,23 @@ export class PushQueue<S> {
       });
     }
     const streams = [...affected].filter((stream) => !behind.has(stream));
-    this.jobs = [...kept, ...replanned, { group, snapshot, changes, previous, streams, next: 0 }].filter(
-      (job) => job.streams.length > 0,
-    );
+    this.jobs = kept;
+    this.queued.delete(group);
+    for (const job of [...replanned, { group, snapshot, changes, previous, streams, next: 0 }])
+      if (job.streams.length > 0) this.append(job);
     this.wake();
   }
 
   /** Drops every queued push (shutdown). */
   clear(): void {
     this.jobs = [];
+    this.queued.clear();
+  }
+
+  private append(job: Job<S>): void {
+    this.jobs.push(job);
+    this.queued.set(job.group, (this.queued.get(job.group) ?? 0) + 1);
+    this.wake();
   }
 
   private wake(): void {
@@ -139,7 +157,12 @@ export class PushQueue<S> {
         // Reading the clock costs little next to a push, but not nothing: every 16 streams.
         if ((++pushed & 15) === 0 && this.now() >= deadline) pushed = this.slice;
       }
-      if (job.next >= job.streams.length) this.jobs.shift();
+      if (job.next >= job.streams.length) {
+        this.jobs.shift();
+        const left = this.queued.get(job.group)! - 1;
+        if (left > 0) this.queued.set(job.group, left);
+        else this.queued.delete(job.group);
+      }
     }
   }
 }

@@ -144,6 +144,29 @@ describe('PushQueue', () => {
     assert.equal(calls[1].previous, s0);
   });
 
+  it('queues many groups in one turn in order, and a group whose push has gone out afresh', () => {
+    const s0 = snapshotOf([instance(1)]);
+    const s1 = snapshotOf([instance(1), instance(2)]);
+    const s2 = snapshotOf([instance(1), instance(2), instance(3)]);
+    const { queue: q, calls, turn, pending } = queue(4);
+    const groups = Array.from({ length: 10 }, (_, i) => `g${i}`);
+    for (const group of groups) q.enqueue(group, s1, diffSnapshots(s0, s1), s0, [`${group}.a`, `${group}.b`]);
+    q.enqueue('g9', s1, diffSnapshots(s0, s1), s0, []);
+    assert.equal(q.backlog, 20);
+    while (pending()) turn();
+    assert.deepEqual(
+      calls.map((c) => c.stream),
+      groups.flatMap((group) => [`${group}.a`, `${group}.b`]),
+    );
+    // Nothing of g0 is queued any more: its next push is not a re-plan of the last one.
+    q.enqueue('g0', s2, diffSnapshots(s1, s2), s1, ['g0.a']);
+    while (pending()) turn();
+    assert.equal(calls.length, 21);
+    assert.equal(calls[20].previous, s1);
+    assert.equal(calls[20].snapshot, s2);
+    assert.equal(q.busy, false);
+  });
+
   it('clear() drops everything queued', () => {
     const s0 = snapshotOf([instance(1)]);
     const s1 = snapshotOf([instance(1), instance(2)]);
