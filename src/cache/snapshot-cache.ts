@@ -80,8 +80,9 @@ interface ViewSnapshot {
  * bursts). Per flavour in use it keeps one plain snapshot; a view that gets caller routes is that
  * snapshot with the few resources that differ (Snapshot.withOverrides), so views cost what they
  * differ in; a change that touches none of those resources moves the view onto the new plain
- * snapshot as it is (Snapshot.rebased), and its clients are told the plain changes. Clients are grouped by what they declared (client key); a group's view is decided
- * again with every catalog, as the labels that policies read change.
+ * snapshot as it is (Snapshot.rebased), and its clients are told the plain changes. Clients are
+ * grouped by what they declared (client key); a group's view is decided again with every catalog,
+ * as the labels that policies read change.
  */
 export class SnapshotCache {
   /** The plain snapshot of each flavour in use. */
