@@ -1,8 +1,9 @@
 // Micro-benchmark of what views cost the cache per change: 100 services × 10 instances, 100 groups
 // of clients with distinct caller labels, and caller routes on 10 services (svc-0 among them) or
 // none. Each change adds or removes an instance of svc-0; prints the median ms of a rebuild (every
-// view rebuilt and every group told what changed; no server).
-//   npx tsx bench/micro/views.ts
+// view rebuilt and every group told what changed; no server) and, run with --expose-gc, the heap
+// the cache (every snapshot and view) holds after the changes, garbage collected.
+//   node --expose-gc --import tsx bench/micro/views.ts
 import pino from 'pino';
 import { SnapshotCache } from '../../src/cache/snapshot-cache';
 import { Metrics } from '../../src/metrics';
@@ -14,7 +15,16 @@ import { SubscriptionIndex } from '../../src/server/subscription-index';
 import { median } from '../lib/stats';
 import { changeSvc0, seedServices } from './catalog-change';
 
-function measure(callerRoutes: boolean): number {
+/** Heap in use after a full collection (undefined without --expose-gc). */
+function liveHeap(): number | undefined {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) return undefined;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+function measure(callerRoutes: boolean): { ms: number; retainedMB: number | undefined } {
   const builder = new CatalogBuilder('/xds/policies/');
   seedServices(builder, 100);
   for (let s = 0; s < 10; s++) {
@@ -29,7 +39,7 @@ function measure(callerRoutes: boolean): number {
         }),
       );
   }
-  const cache = new SnapshotCache({
+  let cache: SnapshotCache | undefined = new SnapshotCache({
     translator: translator(DEFAULT_TRANSLATE_SETTINGS),
     debounceMs: 0,
     maxDelayMs: 0,
@@ -71,13 +81,28 @@ function measure(callerRoutes: boolean): number {
     cache.flush();
     times.push(performance.now() - t0);
   }
+  // What the cache holds: the heap with it, less the heap once it (and the groups' indexes and
+  // queue, the same in both modes) is gone.
+  const alive = liveHeap();
   cache.close();
+  cache = undefined;
+  indexes.clear();
+  const gone = liveHeap();
   if (told === 0) throw new Error('no group was told of any change');
-  return median(times.slice(100));
+  const retainedMB = alive === undefined || gone === undefined ? undefined : (alive - gone) / 2 ** 20;
+  return { ms: median(times.slice(100)), retainedMB };
 }
 
+// A first pass of each fills what is allocated once per process (compiled code, module caches),
+// which would otherwise count against whichever runs first.
+measure(false);
+measure(true);
 const plain = measure(false);
 const caller = measure(true);
 console.log(
-  `rebuild per change: plain ${plain.toFixed(2)} ms, 10 services with caller routes ${caller.toFixed(2)} ms (${(caller / plain).toFixed(2)}×)`,
+  `rebuild per change: plain ${plain.ms.toFixed(2)} ms, 10 services with caller routes ${caller.ms.toFixed(2)} ms (${(caller.ms / plain.ms).toFixed(2)}×)`,
 );
+if (plain.retainedMB !== undefined && caller.retainedMB !== undefined)
+  console.log(
+    `held by the cache after a full GC: plain ${plain.retainedMB.toFixed(2)} MB, with caller routes ${caller.retainedMB.toFixed(2)} MB (${(caller.retainedMB / plain.retainedMB).toFixed(2)}×)`,
+  );

@@ -2,7 +2,7 @@
 // bursts), and tells subscribers what changed.
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics';
-import { PUSH_ORDER } from '../proto/xds-types';
+import { PUSH_ORDER, type XdsType } from '../proto/xds-types';
 import type { Catalog } from '../registry/catalog';
 import type { Flavour, Translator } from '../translate/flavours';
 import type { Resource } from '../translate/resource-set';
@@ -58,6 +58,8 @@ interface ViewState {
   readonly signature: string;
   /** Its overrides: the resources that differ from its flavour's plain snapshot. */
   readonly resources: readonly Resource[];
+  /** The names of `resources` by type (a change of other types is passed over in one lookup). */
+  readonly names: ReadonlyMap<XdsType, ReadonlySet<string>>;
   /** Its latest snapshot: the plain snapshot of that time with `resources` over it. */
   snapshot: Snapshot;
 }
@@ -328,12 +330,12 @@ export class SnapshotCache {
     if (kept === undefined || kept.signature !== signature || view.flavour === 'envoy') {
       const resources = this.options.translator.overrides(catalog, view);
       const snapshot = plain.withOverrides(resources);
-      this.views.set(view.key, { signature, resources, snapshot });
+      this.views.set(view.key, { signature, resources, names: namesByType(resources), snapshot });
       return { snapshot, follows: undefined };
     }
     const last = kept.snapshot;
     if (last.root === plain) return { snapshot: last, follows: undefined };
-    if (plainChange?.from === last.root && !overridesChanged(kept.resources, plainChange.changes)) {
+    if (plainChange?.from === last.root && !overridesChanged(kept.names, plainChange.changes)) {
       kept.snapshot = last.rebased(plain);
       return { snapshot: kept.snapshot, follows: last };
     }
@@ -379,13 +381,31 @@ export class SnapshotCache {
 }
 
 /** Whether `changes` name any of the resources `overrides` replace. */
-function overridesChanged(overrides: readonly Resource[], changes: ChangeSet): boolean {
-  for (const { type, name } of overrides) {
-    const typeChanges = changes.get(type);
-    if (typeChanges !== undefined && (typeChanges.updated.has(name) || typeChanges.removed.has(name)))
-      return true;
+/**
+ * Whether `changes` name any of the resources a view overrides (`overridden`, by type). Walks the
+ * changes, usually of one or two types none of which the view overrides.
+ */
+function overridesChanged(
+  overridden: ReadonlyMap<XdsType, ReadonlySet<string>>,
+  changes: ChangeSet,
+): boolean {
+  for (const [type, { updated, removed }] of changes) {
+    const names = overridden.get(type);
+    if (names === undefined) continue;
+    for (const name of updated) if (names.has(name)) return true;
+    for (const name of removed) if (names.has(name)) return true;
   }
   return false;
+}
+
+function namesByType(resources: readonly Resource[]): Map<XdsType, Set<string>> {
+  const names = new Map<XdsType, Set<string>>();
+  for (const { type, name } of resources) {
+    let set = names.get(type);
+    if (set === undefined) names.set(type, (set = new Set()));
+    set.add(name);
+  }
+  return names;
 }
 
 function sameStrings(a: readonly string[], b: readonly string[]): boolean {
