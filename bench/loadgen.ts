@@ -4,11 +4,18 @@
 // the response fields a client needs to ACK (version_info, type_url, nonce) and skips the
 // resources, so the generator spends little of the machine's two cores.
 //
+// Two transports (`--loadgen`): grpc-js's client stack (a real gRPC client's costs), or gRPC's
+// framing written on node:http2 directly (`http2`: about what a server spends per message, so
+// the load generator no longer bounds what the bench can see of the server).
+//
 // Runs as a child process of bench/run.ts, driven over IPC (see LoadgenCommand).
+import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../src/proto/xds-types';
 import { ADS_SERVICE, encodeDiscoveryRequest } from '../src/server/ads-service';
+
+export type LoadgenTransport = 'grpc-js' | 'http2';
 
 export type LoadgenCommand =
   | {
@@ -26,6 +33,8 @@ export type LoadgenCommand =
       stuck?: boolean;
       /** Stream i sends callerLabels[i % length] as its node's metadata (contract §7); none if absent. */
       callerLabels?: Record<string, string>[];
+      /** grpc-js's client stack (default), or gRPC framing on node:http2. */
+      transport?: LoadgenTransport;
     }
   | { cmd: 'mark' }
   | { cmd: 'arrivals' }
@@ -87,8 +96,109 @@ function decodeHead(buffer: Buffer): ResponseHead {
   return head;
 }
 
+/** One ADS stream as the simulated client uses it, whatever carries it. */
+interface AdsCall {
+  write(request: Buffer): void;
+  on(event: 'data', listener: (head: ResponseHead) => void): void;
+  on(event: 'error', listener: () => void): void;
+  pause(): void;
+  cancel(): void;
+}
+
+/** A connection that opens ADS streams: a grpc-js channel, or an HTTP/2 session. */
+interface AdsConnection {
+  open(): AdsCall;
+  close(): void;
+}
+
+class GrpcJsConnection implements AdsConnection {
+  // A channel of its own (not shared through the global subchannel pool): one HTTP/2 connection
+  // per streamsPerChannel streams, as separate client processes would have.
+  private readonly client: grpc.Client;
+
+  constructor(target: string) {
+    this.client = new grpc.Client(target, grpc.credentials.createInsecure(), {
+      'grpc.use_local_subchannel_pool': 1,
+      'grpc.max_receive_message_length': 64 << 20,
+    });
+  }
+
+  open(): AdsCall {
+    return this.client.makeBidiStreamRequest(
+      ADS_SERVICE.StreamAggregatedResources.path,
+      (b: Buffer) => b,
+      decodeHead,
+    );
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/**
+ * gRPC over node:http2 with nothing in between: each message is a 5-byte prefix (not compressed,
+ * big-endian length) and the bytes, each way. No deadlines, metadata, retries or flow-control
+ * tuning: what a server's own transport does per message, on the client side.
+ */
+class Http2Connection implements AdsConnection {
+  private readonly session: http2.ClientHttp2Session;
+
+  constructor(target: string) {
+    this.session = http2.connect(`http://${target}`);
+    this.session.on('error', () => undefined); // each stream reports its own failure
+  }
+
+  open(): AdsCall {
+    const stream = this.session.request({
+      ':method': 'POST',
+      ':path': ADS_SERVICE.StreamAggregatedResources.path,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    let pending: Buffer = Buffer.alloc(0);
+    const listeners: { data: ((head: ResponseHead) => void)[]; error: (() => void)[] } = {
+      data: [],
+      error: [],
+    };
+    stream.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      while (pending.length >= 5) {
+        const length = pending.readUInt32BE(1);
+        if (pending.length < 5 + length) break;
+        const head = decodeHead(pending.subarray(5, 5 + length));
+        pending = pending.subarray(5 + length);
+        for (const listener of listeners.data) listener(head);
+      }
+    });
+    stream.on('error', () => listeners.error.forEach((listener) => listener()));
+    // A stream that ends with a non-OK grpc-status failed (in trailers, or in the headers of a
+    // trailers-only answer).
+    const status = (headers: http2.IncomingHttpHeaders): void => {
+      const code = headers['grpc-status'];
+      if (code !== undefined && code !== '0') listeners.error.forEach((listener) => listener());
+    };
+    stream.on('response', status);
+    stream.on('trailers', status);
+    return {
+      write: (request) => {
+        const prefix = Buffer.alloc(5);
+        prefix.writeUInt32BE(request.length, 1);
+        stream.write(Buffer.concat([prefix, request]));
+      },
+      on: (event: 'data' | 'error', listener: never) => void listeners[event].push(listener),
+      pause: () => stream.pause(),
+      cancel: () => stream.close(http2.constants.NGHTTP2_CANCEL),
+    };
+  }
+
+  close(): void {
+    this.session.close();
+  }
+}
+
 class SimulatedClient {
-  private readonly call: grpc.ClientDuplexStream<Buffer, ResponseHead>;
+  private readonly call: AdsCall;
   private readonly names: Map<string, string[]>;
   seenTypes = new Set<string>();
   edsVersion = '';
@@ -99,7 +209,7 @@ class SimulatedClient {
   failed = false;
 
   constructor(
-    client: grpc.Client,
+    connection: AdsConnection,
     index: number,
     subscription: { service: string; clusters: string[] },
     private readonly onFirstOfEveryType: () => void,
@@ -114,11 +224,7 @@ class SimulatedClient {
       [CLUSTER.typeUrl, subscription.clusters],
       [EDS, subscription.clusters],
     ]);
-    this.call = client.makeBidiStreamRequest(
-      ADS_SERVICE.StreamAggregatedResources.path,
-      (b: Buffer) => b,
-      decodeHead,
-    );
+    this.call = connection.open();
     this.call.on('data', (head: ResponseHead) => this.onResponse(head));
     this.call.on('error', () => (this.failed = true));
     let first = true;
@@ -190,7 +296,7 @@ class SimulatedClient {
 function main(): void {
   const clients: SimulatedClient[] = [];
   const stuckClients: SimulatedClient[] = [];
-  const channels: grpc.Client[] = [];
+  const channels: AdsConnection[] = [];
   const send = (event: LoadgenEvent): void => void process.send!(event);
   let arrived = 0;
   let awaiting: NodeJS.Timeout | undefined;
@@ -222,13 +328,10 @@ function main(): void {
         if (command.streams === 0) send({ ev: 'opened', streams: 0, ms: 0 });
         for (let i = 0; i < command.streams; i++) {
           if (command.stuck === true || i % command.streamsPerChannel === 0) {
-            // A channel of its own (not shared through the global subchannel pool): one HTTP/2
-            // connection per streamsPerChannel streams, as separate client processes would have.
             channels.push(
-              new grpc.Client(command.target, grpc.credentials.createInsecure(), {
-                'grpc.use_local_subchannel_pool': 1,
-                'grpc.max_receive_message_length': 64 << 20,
-              }),
+              command.transport === 'http2'
+                ? new Http2Connection(command.target)
+                : new GrpcJsConnection(command.target),
             );
           }
           const subscription = command.subscriptions[i % command.subscriptions.length];

@@ -39,7 +39,7 @@ import {
   type Rounds,
   type Scenario,
 } from './lib/world';
-import { now } from './loadgen';
+import { now, type LoadgenTransport } from './loadgen';
 import { churn, type ChurnResult } from './churn';
 import { largeCatalog } from './large-catalog';
 import { dashboard } from './dashboard';
@@ -318,6 +318,14 @@ async function main(): Promise<void> {
       new Option('--scenarios <list>', `some of ${SCENARIOS.join(',')}`).default(SCENARIOS.join(',')),
     )
     .option('--streams-per-channel <n>', 'ADS streams per HTTP/2 connection in the load generator', '100')
+    .addOption(
+      new Option(
+        '--loadgen <transport>',
+        "the load generator's streams: grpc-js's client stack, or gRPC framing on node:http2 (about a server's cost per message)",
+      )
+        .choices(['grpc-js', 'http2'])
+        .default('grpc-js'),
+    )
     .option('--debounce-ms <ms>', "the server's --debounce-ms", '50')
     .option('--cold-services <n>', 'cold start: services', '10000')
     .option('--cold-instances <n>', 'cold start: instances per service', '10')
@@ -357,6 +365,7 @@ async function main(): Promise<void> {
     warmup: Number(raw.warmup),
     scenarios: raw.scenarios.split(',') as Scenario[],
     streamsPerChannel: Number(raw.streamsPerChannel),
+    loadgen: raw.loadgen as LoadgenTransport,
     debounceMs: Number(raw.debounceMs),
     coldServices: Number(raw.coldServices),
     coldInstances: Number(raw.coldInstances),

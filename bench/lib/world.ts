@@ -5,7 +5,7 @@ import { type Etcd3 } from 'etcd3';
 import type { EtcdProcess } from '../../testkit/etcd';
 import { eventually } from '../../testkit/mesh';
 import { ServerProcess } from '../../testkit/server-process';
-import { now, type LoadgenCommand, type LoadgenEvent } from '../loadgen';
+import { now, type LoadgenCommand, type LoadgenEvent, type LoadgenTransport } from '../loadgen';
 import { IpcChild } from './child';
 import { summarize, type Summary } from './stats';
 
@@ -56,6 +56,8 @@ export interface Options {
   /** large-catalog: the catalog sizes (services × 10 instances), and the streams watching svc-0. */
   largeServices: number[];
   largeStreams: number;
+  /** The load generator's transport: grpc-js's client stack, or gRPC framing on node:http2. */
+  loadgen: LoadgenTransport;
   /** dashboard: services (× 10 instances) and streams while the page is open. */
   dashboardServices: number;
   dashboardStreams: number;
@@ -133,6 +135,7 @@ export function openSpread(
         clusters: clustersOf(`svc-${s}`),
       })),
       streamsPerChannel: options.streamsPerChannel,
+      transport: options.loadgen,
     },
     'opened',
   );

@@ -123,6 +123,40 @@ describe('npm run bench (smoke, N = 200)', () => {
     }
   });
 
+  it('the node:http2 load generator converges like the grpc-js one (etcd-xds and the floor)', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-xds-bench-'));
+    try {
+      await promisify(execFile)(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          path.join(ROOT, 'bench/run.ts'),
+          '--streams=100',
+          '--rounds=2',
+          '--warmup=1',
+          '--services=10',
+          '--scenarios=convergence',
+          '--loadgen=http2',
+          `--out=${out}`,
+        ],
+        { cwd: ROOT, maxBuffer: 16 << 20 },
+      );
+      const json = fs.readdirSync(out).find((f) => f.endsWith('.json'))!;
+      const results = JSON.parse(fs.readFileSync(path.join(out, json), 'utf8')) as {
+        options: { loadgen: string };
+        convergence: ConvergenceResult[];
+      };
+      assert.equal(results.options.loadgen, 'http2');
+      const [row] = results.convergence;
+      assert.equal(row.ours.missing, 0, 'every stream got every change from etcd-xds');
+      assert.equal(row.floor.missing, 0, 'and from the floor');
+      assert.equal(row.ours.all.n, 2 * 100);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it('the micro-benchmarks run and print their figures', async () => {
     const run = async (script: string, arg: string): Promise<string> =>
       (
