@@ -9,13 +9,17 @@ export const ROUTER_MESSAGE = 'envoy.extensions.filters.http.router.v3.Router';
 export const FAULT_FILTER_NAME = 'envoy.filters.http.fault';
 export const ROUTER_FILTER_NAME = 'envoy.filters.http.router';
 
+let filters: readonly HttpFilter[] | undefined;
+
 /**
  * The fault filter does nothing by itself; routes that must fail calls with UNAVAILABLE override
- * it per route (gRFC A33). Clients require the router filter last.
+ * it per route (gRFC A33). Clients require the router filter last. The same two filters in every
+ * listener: packed once per process.
  */
-export function httpFilters(): HttpFilter[] {
-  return [
-    { name: FAULT_FILTER_NAME, typed_config: packAny(FAULT_MESSAGE, {}) },
-    { name: ROUTER_FILTER_NAME, typed_config: packAny(ROUTER_MESSAGE, {}) },
-  ];
+export function httpFilters(): readonly HttpFilter[] {
+  filters ??= Object.freeze([
+    Object.freeze({ name: FAULT_FILTER_NAME, typed_config: packAny(FAULT_MESSAGE, {}) }),
+    Object.freeze({ name: ROUTER_FILTER_NAME, typed_config: packAny(ROUTER_MESSAGE, {}) }),
+  ]);
+  return filters;
 }
