@@ -9,7 +9,7 @@ import { grpcBootstrap } from '../src/cli/bootstrap';
 import { CLUSTER } from '../src/proto/xds-types';
 import { launchBrowser } from '../testkit/browser';
 import { Mesh } from '../testkit/mesh';
-import { RawAdsClient } from '../testkit/raw-ads-client';
+import { RawAdsClient, refuseFirst } from '../testkit/raw-ads-client';
 import { XdsClientProcess } from '../testkit/xds-client-process';
 
 const OUT = path.join(__dirname, '..', 'docs', 'dashboard.png');
@@ -61,14 +61,7 @@ async function main(): Promise<void> {
     }
     const nacker = new RawAdsClient(mesh.server.xdsAddress, { id: 'legacy-proxy', user_agent_name: 'raw' });
     stops.push(() => nacker.close());
-    nacker.send({ type_url: CLUSTER.typeUrl, resource_names: ['user'] });
-    const response = await nacker.next(10_000);
-    nacker.send({
-      type_url: CLUSTER.typeUrl,
-      resource_names: ['user'],
-      response_nonce: response.nonce,
-      error_detail: { code: 3, message: 'unsupported lb_policy ROUND_ROBIN' },
-    });
+    await refuseFirst(nacker, CLUSTER.typeUrl, ['user'], 'unsupported lb_policy ROUND_ROBIN');
     await mesh.kv
       .put('/services/user/user-bad')
       .value('{"name":"user","id":"user-bad","address":"not-an-address"}');

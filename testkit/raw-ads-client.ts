@@ -126,6 +126,27 @@ export class RawAdsClient extends RawXdsClient<DiscoveryRequest, DiscoveryRespon
   }
 }
 
+/**
+ * Subscribes `client` to `names` of `typeUrl`, and rejects the first response with `message` (a
+ * NACK, as a client that cannot use the config would); resolves to the rejected response.
+ */
+export async function refuseFirst(
+  client: RawAdsClient,
+  typeUrl: string,
+  names: string[],
+  message: string,
+): Promise<DiscoveryResponse__Output> {
+  client.send({ type_url: typeUrl, resource_names: names });
+  const response = await client.next(10_000);
+  client.send({
+    type_url: typeUrl,
+    resource_names: names,
+    response_nonce: response.nonce,
+    error_detail: { code: 3, message },
+  });
+  return response;
+}
+
 /** A delta (incremental) client (ADS by default). */
 export class RawDeltaClient extends RawXdsClient<DeltaDiscoveryRequest, DeltaDiscoveryResponse__Output> {
   constructor(

@@ -16,7 +16,7 @@ import type { HeavyRequests } from './heavy-requests';
 import { JsonWriter } from './json-stream';
 import type { ViewBuild, ViewBuilds } from './view-builds';
 import { clientsView, configDumpView } from './views';
-import type { ExplainRequest, Explanation } from './explain';
+import type { ExplainCall, ExplainRequest } from './explain';
 import type { CallerLabels } from '../translate/caller-labels';
 import { checkLabelKey, checkLabelValue, checkServiceName } from '../registry/names';
 import { compareStrings } from '../stable-order';
@@ -25,10 +25,7 @@ import type { LatencyTimeline } from './ui/latency-timeline';
 
 export interface AdminSources {
   /** Explains a call (contract §11); undefined before the first catalog. */
-  readonly explain: (
-    caller: CallerLabels,
-    request: ExplainRequest,
-  ) => Explanation | 'no-such-service' | undefined;
+  readonly explain: ExplainCall;
   readonly snapshot: (flavour?: Flavour) => Snapshot | undefined;
   readonly flavours: () => readonly Flavour[];
   readonly catalog: () => Catalog | undefined;

@@ -335,6 +335,12 @@ function fullMatch(pattern: string, value: string): boolean {
 }
 
 /** Explains a call by a gRPC client with these caller labels, from the snapshot its view is served. */
+/** Explains a call (contract §11); undefined before the first catalog. */
+export type ExplainCall = (
+  caller: CallerLabels,
+  request: ExplainRequest,
+) => Explanation | 'no-such-service' | undefined;
+
 export function explainCall(
   cache: Pick<SnapshotCache, 'viewOf' | 'snapshotOf' | 'translatedCatalog'>,
   caller: CallerLabels,

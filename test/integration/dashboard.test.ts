@@ -13,7 +13,7 @@ import { grpcBootstrap } from '../../src/cli/bootstrap';
 import { CLUSTER } from '../../src/proto/xds-types';
 import { launchBrowser, watchedPage } from '../../testkit/browser';
 import { eventually, Mesh } from '../../testkit/mesh';
-import { RawAdsClient } from '../../testkit/raw-ads-client';
+import { RawAdsClient, refuseFirst } from '../../testkit/raw-ads-client';
 import { XdsClientProcess } from '../../testkit/xds-client-process';
 
 /** Contract §12: the page updates within 2 s of a change, without a reload. */
@@ -126,15 +126,8 @@ describe('dashboard: /ui in headless Chromium', () => {
   it('shows a NACK within 2 s, with its error', async () => {
     const nacker = new RawAdsClient(mesh.server.xdsAddress, { id: 'nacker', user_agent_name: 'raw' });
     stops.push(() => nacker.close());
-    nacker.send({ type_url: CLUSTER.typeUrl, resource_names: ['user'] });
-    const response = await nacker.next(10_000);
-    const since = Date.now();
-    nacker.send({
-      type_url: CLUSTER.typeUrl,
-      resource_names: ['user'],
-      response_nonce: response.nonce,
-      error_detail: { code: 3, message: 'rejected on purpose' },
-    });
+    await refuseFirst(nacker, CLUSTER.typeUrl, ['user'], 'rejected on purpose');
+    const since = Date.now(); // the NACK has just been written
     const took = await shownWithin(
       page,
       '[data-client="nacker"] [data-type="CDS"][data-status="nacked"]',
@@ -156,14 +149,7 @@ describe('dashboard: /ui in headless Chromium', () => {
     // A cluster change (circuit breaking) reaches the NACKing client; this time it accepts it.
     const nacker = new RawAdsClient(mesh.server.xdsAddress, { id: 'recovers', user_agent_name: 'raw' });
     stops.push(() => nacker.close());
-    nacker.send({ type_url: CLUSTER.typeUrl, resource_names: ['user'] });
-    const first = await nacker.next(10_000);
-    nacker.send({
-      type_url: CLUSTER.typeUrl,
-      resource_names: ['user'],
-      response_nonce: first.nonce,
-      error_detail: { code: 3, message: 'not yet' },
-    });
+    await refuseFirst(nacker, CLUSTER.typeUrl, ['user'], 'not yet');
     await page.waitForSelector('[data-client="recovers"] [data-type="CDS"][data-status="nacked"]', {
       timeout: LIVE_MS + 1_000,
     });

@@ -12,7 +12,7 @@ import { grpcBootstrap } from '../../src/cli/bootstrap';
 import { CLUSTER } from '../../src/proto/xds-types';
 import { eventually, Mesh } from '../../testkit/mesh';
 import { freePort } from '../../testkit/ports';
-import { RawAdsClient } from '../../testkit/raw-ads-client';
+import { RawAdsClient, refuseFirst } from '../../testkit/raw-ads-client';
 import { ROOT } from '../../testkit/run-cli';
 import { stopChild } from '../../testkit/stop-child';
 import { XdsClientProcess } from '../../testkit/xds-client-process';
@@ -63,14 +63,7 @@ describe('deploy/observability: alert rules and Grafana dashboard', () => {
       await mesh.kv.put('/services/app/broken').value('{not json');
       const refuser = new RawAdsClient(mesh.server.xdsAddress, { id: 'refuser', user_agent_name: 'raw' });
       clients.push({ stop: () => refuser.close() });
-      refuser.send({ type_url: CLUSTER.typeUrl, resource_names: ['app'] });
-      const response = await refuser.next(10_000);
-      refuser.send({
-        type_url: CLUSTER.typeUrl,
-        resource_names: ['app'],
-        response_nonce: response.nonce,
-        error_detail: { code: 3, message: 'refused on purpose' },
-      });
+      await refuseFirst(refuser, CLUSTER.typeUrl, ['app'], 'refused on purpose');
       const oversized = new RawAdsClient(mesh.server.xdsAddress, { id: 'oversized', user_agent_name: 'raw' });
       clients.push({ stop: () => oversized.close() });
       oversized.send({ type_url: CLUSTER.typeUrl, resource_names: ['x'.repeat(2_000)] });

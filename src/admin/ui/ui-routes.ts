@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Catalog } from '../../registry/catalog';
 import type { RegistryStatus } from '../../registry/etcd-registry';
 import type { StreamView } from '../../server/xds-server';
-import type { Explanation, ExplainRequest } from '../explain';
+import type { ExplainCall, Explanation } from '../explain';
 import type { CallerLabels } from '../../translate/caller-labels';
 import { loadAssets, type Asset } from './assets';
 import {
@@ -24,10 +24,8 @@ import {
 import type { LatencyTimeline } from './latency-timeline';
 
 export interface DashboardSources {
-  readonly explain: (
-    caller: CallerLabels,
-    request: ExplainRequest,
-  ) => Explanation | 'no-such-service' | undefined;
+  /** Explains a call (contract §11); undefined before the first catalog. */
+  readonly explain: ExplainCall;
   /** The catalog the served snapshots were translated from (what explain reads). */
   readonly catalog: () => Catalog | undefined;
   readonly registry: () => RegistryStatus;

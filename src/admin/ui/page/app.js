@@ -148,42 +148,30 @@ function Header({ summary, live, onNacking }) {
     ${
       summary &&
       html`<dl class="counts">
-        <div>
-          <dt>revision</dt>
-          <dd id="revision">${summary.revision ?? '–'}</dd>
-        </div>
-        <div>
-          <dt>services</dt>
-          <dd id="count-services">${summary.services}</dd>
-        </div>
-        <div>
-          <dt>instances</dt>
-          <dd id="count-instances">${summary.instances}</dd>
-        </div>
-        <div>
-          <dt>policies</dt>
-          <dd>${summary.policies}</dd>
-        </div>
-        <div>
-          <dt>rejected keys</dt>
-          <dd class=${summary.rejected > 0 ? 'bad-text' : ''}>${summary.rejected}</dd>
-        </div>
-        <div>
-          <dt>clients</dt>
-          <dd id="count-clients">${summary.clients}</dd>
-        </div>
-        <div>
-          <dt>NACKing</dt>
-          <dd class=${summary.nacking > 0 ? 'bad-text' : ''} id="count-nacking">
-            ${
-              summary.nacking > 0
-                ? html`<a href="#clients" title="list the clients that NACK" onClick=${onNacking}
-                    >${summary.nacking}</a
-                  >`
-                : summary.nacking
-            }
-          </dd>
-        </div>
+        ${[
+          ['revision', 'revision', summary.revision ?? '–'],
+          ['services', 'count-services', summary.services],
+          ['instances', 'count-instances', summary.instances],
+          ['policies', 'count-policies', summary.policies],
+          ['rejected keys', 'count-rejected', summary.rejected, summary.rejected > 0],
+          ['clients', 'count-clients', summary.clients],
+          [
+            'NACKing',
+            'count-nacking',
+            summary.nacking > 0
+              ? html`<a href="#clients" title="list the clients that NACK" onClick=${onNacking}
+                  >${summary.nacking}</a
+                >`
+              : summary.nacking,
+            summary.nacking > 0,
+          ],
+        ].map(
+          ([term, id, value, bad]) =>
+            html`<div>
+              <dt>${term}</dt>
+              <dd id=${id} class=${bad ? 'bad-text' : ''}>${value}</dd>
+            </div>`,
+        )}
       </dl>`
     }
   </header>`;
