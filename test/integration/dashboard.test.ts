@@ -295,9 +295,23 @@ describe('dashboard: /ui in headless Chromium', () => {
       const response = await fetch(`${mesh.server.adminUrl}${path}`);
       assert.equal(response.status, 404, path);
     }
-    const redirect = await fetch(`${mesh.server.adminUrl}/ui`, { redirect: 'manual' });
-    assert.equal(redirect.status, 301);
-    assert.equal(redirect.headers.get('location'), 'ui/');
+    // The page at /ui and at /ui/: its links resolve under /ui/ from both.
+    const atUi = await fetch(`${mesh.server.adminUrl}/ui`, { redirect: 'manual' });
+    assert.equal(atUi.status, 200);
+    assert.match(atUi.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(await atUi.text(), /<base href="ui\/" \/>/);
+    const atUiSlash = await fetch(`${mesh.server.adminUrl}/ui/`);
+    assert.equal(atUiSlash.status, 200);
+    assert.doesNotMatch(await atUiSlash.text(), /<base/);
+  });
+
+  it('works at /ui/ too (every link relative)', async () => {
+    const other = await watchedPage(browser);
+    await other.page.goto(`${mesh.server.adminUrl}/ui/`, { waitUntil: 'load' });
+    await other.page.waitForSelector('[data-service="user"]', { timeout: 10_000 });
+    await other.page.waitForSelector('#live.ok', { timeout: 10_000 });
+    await other.page.close();
+    assert.deepEqual(other.errors, []);
   });
 
   it('reported no console error, exception or failed request', async () => {

@@ -48,13 +48,22 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 };
 
 function asset(file: string): Asset {
-  const body = fs.readFileSync(file);
+  return assetOf(fs.readFileSync(file), CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream');
+}
+
+function assetOf(body: Buffer, contentType: string): Asset {
   return {
     body,
-    contentType: CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream',
+    contentType,
     etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`,
   };
 }
+
+/**
+ * The page as served at `/ui` (no trailing slash): its links are relative to `/ui/`, so it says
+ * so with a `<base href="ui/">` (relative too, so it holds behind a path prefix).
+ */
+export const PAGE_AT_UI = 'index.html at /ui';
 
 /** A vendored library: copied next to the page by the build, else (run from source) from node_modules. */
 function vendored(name: string): string {
@@ -65,13 +74,20 @@ function vendored(name: string): string {
 }
 
 /**
- * Every asset by its path under /ui/ ("" is the page itself), read once: a few hundred kB that
- * do not change while the process runs.
+ * Every asset by its path under /ui/ ("" is the page itself; PAGE_AT_UI the page at /ui), read
+ * once: a few hundred kB that do not change while the process runs.
  */
 export function loadAssets(): ReadonlyMap<string, Asset> {
   const assets = new Map<string, Asset>();
   for (const file of PAGE_FILES) assets.set(file, asset(path.join(PAGE_DIR, file)));
-  assets.set('', assets.get('index.html')!);
+  const page = assets.get('index.html')!;
+  assets.set('', page);
+  const html = page.body.toString('utf8');
+  if (!html.includes('<head>')) throw new Error('index.html has no <head>');
+  assets.set(
+    PAGE_AT_UI,
+    assetOf(Buffer.from(html.replace('<head>', '<head>\n    <base href="ui/" />')), page.contentType),
+  );
   for (const name of Object.keys(VENDORED)) assets.set(`vendor/${name}`, asset(vendored(name)));
   return assets;
 }

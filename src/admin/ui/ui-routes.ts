@@ -10,7 +10,7 @@ import type { RegistryStatus } from '../../registry/etcd-registry';
 import type { StreamView } from '../../server/xds-server';
 import type { ExplainCall, Explanation } from '../explain';
 import type { CallerLabels } from '../../translate/caller-labels';
-import { loadAssets, type Asset } from './assets';
+import { loadAssets, PAGE_AT_UI, type Asset } from './assets';
 import {
   CLIENT_STATES,
   clientsPage,
@@ -145,8 +145,8 @@ function routes(app: FastifyInstance, sources: DashboardSources): void {
     return reply.type(asset.contentType).send(asset.body);
   };
   // The page links everything relative to /ui/ (so it works behind a path prefix, as under
-  // `kubectl proxy`): /ui itself redirects there, relatively too.
-  app.get('/ui', (_request, reply) => reply.redirect('ui/', 301));
+  // `kubectl proxy`); at /ui it is served with a base that says so.
+  app.get('/ui', (request, reply) => serveAsset(PAGE_AT_UI, request.headers['if-none-match'], reply));
   app.get<{ Params: { '*': string } }>('/ui/*', (request, reply) =>
     serveAsset(request.params['*'], request.headers['if-none-match'], reply),
   );
