@@ -9,11 +9,13 @@
 import { Etcd3 } from 'etcd3';
 import type { Page } from 'puppeteer-core' with { 'resolution-mode': 'import' };
 import { EtcdProcess } from '../testkit/etcd';
+import type { ServerProcess } from '../testkit/server-process';
 import { launchBrowser, watchedPage } from '../testkit/browser';
 import { median, round } from './lib/stats';
 import {
   etcdChange,
   log,
+  metrics,
   openSpread,
   seed,
   sleep,
@@ -57,11 +59,8 @@ function received(page: Page): Promise<{ bytes: number; requests: number }> {
   });
 }
 
-async function cpuSeconds(adminUrl: string): Promise<number> {
-  const text = await (await fetch(`${adminUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('etcd_xds_process_cpu_seconds_total '));
-  return Number(line?.split(' ')[1] ?? NaN);
-}
+const cpuSeconds = async (server: ServerProcess): Promise<number> =>
+  (await metrics(server)).get('etcd_xds_process_cpu_seconds_total') ?? NaN;
 
 export async function dashboard(options: Options): Promise<DashboardResult> {
   const services = options.dashboardServices;
@@ -129,10 +128,10 @@ export async function dashboard(options: Options): Promise<DashboardResult> {
         const counted = window as unknown as { eventBytes: number; events: number };
         return { count: counted.events, kB: counted.eventBytes / 1024 };
       });
-      const cpu0 = await cpuSeconds(server.adminUrl);
+      const cpu0 = await cpuSeconds(server);
       const t0 = now();
       await sleep(10_000);
-      const idleCpu = (await cpuSeconds(server.adminUrl)) - cpu0;
+      const idleCpu = (await cpuSeconds(server)) - cpu0;
       const result: DashboardResult = {
         services,
         instances: services * INSTANCES,

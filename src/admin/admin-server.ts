@@ -21,6 +21,7 @@ import type { CallerLabels } from '../translate/caller-labels';
 import { checkLabelKey, checkLabelValue, checkServiceName } from '../registry/names';
 import { compareStrings } from '../stable-order';
 import { dashboard } from './ui/ui-routes';
+import { BadQuery, parseQuery, values, type Query } from './query';
 import type { LatencyTimeline } from './ui/latency-timeline';
 
 export interface AdminSources {
@@ -45,18 +46,6 @@ export interface AdminSources {
 
 /** How long a client may leave its admin connection without reading or writing. */
 const IDLE_CONNECTION_MS = 60_000;
-
-type Query = Record<string, string | string[] | undefined>;
-
-/** The values of a query parameter given once or more (each may also list values split by commas). */
-function values(query: Query, name: string, commas: boolean): string[] | undefined {
-  const raw = query[name];
-  if (raw === undefined) return undefined;
-  const given = typeof raw === 'string' ? [raw] : raw;
-  return commas ? given.flatMap((value) => value.split(',')) : given;
-}
-
-class BadQuery extends Error {}
 
 function nonEmpty(name: string, list: string[] | undefined): Set<string> | undefined {
   if (list === undefined) return undefined;
@@ -121,17 +110,6 @@ export function createAdminServer(sources: AdminSources) {
     }
     reply.raw.once('close', end);
     return reply.type('application/json; charset=utf-8').send(Readable.from(build().read()));
-  };
-
-  /** The query parsed by `parse`, or undefined once a 400 naming the bad parameter is sent. */
-  const parseQuery = <T>(reply: FastifyReply, parse: () => T): T | undefined => {
-    try {
-      return parse();
-    } catch (error) {
-      if (!(error instanceof BadQuery)) throw error;
-      void reply.code(400).send({ error: error.message });
-      return undefined;
-    }
   };
 
   app.get<{ Querystring: Query }>('/debug/config_dump', (request, reply) => {

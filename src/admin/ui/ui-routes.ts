@@ -10,6 +10,7 @@ import type { RegistryStatus } from '../../registry/etcd-registry';
 import type { StreamView } from '../../server/xds-server';
 import type { ExplainCall, Explanation } from '../explain';
 import type { CallerLabels } from '../../translate/caller-labels';
+import { BadQuery, parseQuery, values, type Query } from '../query';
 import { loadAssets, PAGE_AT_UI, type Asset } from './assets';
 import {
   CLIENT_STATES,
@@ -41,26 +42,22 @@ export const LIVE_TICK_MS = 500;
 /** A filter longer than this is refused (names are far shorter). */
 const MAX_FILTER = 256;
 
-type Query = Record<string, string | string[] | undefined>;
-
-class BadPageQuery extends Error {}
-
 function pageRequest(query: Query, extra: readonly string[] = []): PageRequest {
   const known = ['offset', 'limit', 'filter', ...extra];
   for (const name of Object.keys(query))
     if (!known.includes(name))
-      throw new BadPageQuery(`unknown parameter ${JSON.stringify(name)} (${known.join(', ')})`);
+      throw new BadQuery(`unknown parameter ${JSON.stringify(name)} (${known.join(', ')})`);
   const integer = (name: string, fallback: number, min: number, max: number): number => {
     const text = single(query, name);
     if (text === undefined) return fallback;
     const value = Number(text);
     if (!/^\d+$/.test(text) || value < min || value > max)
-      throw new BadPageQuery(`${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(text)}`);
+      throw new BadQuery(`${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(text)}`);
     return value;
   };
   const filter = single(query, 'filter');
   if (filter !== undefined && filter.length > MAX_FILTER)
-    throw new BadPageQuery(`filter must be at most ${MAX_FILTER} characters`);
+    throw new BadQuery(`filter must be at most ${MAX_FILTER} characters`);
   return {
     offset: integer('offset', 0, 0, Number.MAX_SAFE_INTEGER),
     limit: integer('limit', 50, 1, MAX_PAGE),
@@ -69,16 +66,16 @@ function pageRequest(query: Query, extra: readonly string[] = []): PageRequest {
 }
 
 function single(query: Query, name: string): string | undefined {
-  const value = query[name];
-  if (Array.isArray(value)) throw new BadPageQuery(`${name} must be given once`);
-  return value;
+  const given = values(query, name, false);
+  if (given !== undefined && given.length !== 1) throw new BadQuery(`${name} must be given once`);
+  return given?.[0];
 }
 
 function clientsRequest(query: Query): PageRequest & { state?: ClientState } {
   const request = pageRequest(query, ['state']);
   const state = single(query, 'state');
   if (state !== undefined && !(CLIENT_STATES as readonly string[]).includes(state))
-    throw new BadPageQuery(`state must be one of ${CLIENT_STATES.join(', ')}, not ${JSON.stringify(state)}`);
+    throw new BadQuery(`state must be one of ${CLIENT_STATES.join(', ')}, not ${JSON.stringify(state)}`);
   return { ...request, state: state as ClientState | undefined };
 }
 
@@ -153,13 +150,8 @@ function routes(app: FastifyInstance, sources: DashboardSources): void {
 
   const paged = <R>(path: string, parse: (query: Query) => R, build: (request: R) => unknown) =>
     app.get<{ Querystring: Query }>(path, (request, reply) => {
-      let parsed: R;
-      try {
-        parsed = parse(request.query);
-      } catch (error) {
-        if (!(error instanceof BadPageQuery)) throw error;
-        return reply.code(400).send({ error: error.message });
-      }
+      const parsed = parseQuery(reply, () => parse(request.query));
+      if (parsed === undefined) return reply;
       return reply.header('cache-control', 'no-store').send(build(parsed));
     });
   paged('/ui/api/services', pageRequest, (request) =>
