@@ -1,13 +1,13 @@
 // The state-of-the-world xDS protocol for one stream, as a state machine without I/O: it takes
 // DiscoveryRequests and snapshot changes, and returns the responses to send.
 import type { DiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DiscoveryRequest';
-import { xdsTypeByUrl, type XdsType } from '../proto/xds-types';
+import { PUSH_ORDER, xdsTypeByUrl, type XdsType } from '../proto/xds-types';
 import type { EncodedResource } from '../cache/encoded-resource';
 import type { ChangeSet, Snapshot } from '../cache/snapshot';
 import type { OutgoingResponse } from './ads-service';
 import { planPush } from './push-plan';
 import { ProtocolStream } from './protocol-stream';
-import type { SubscriptionDelta, TypeSubscription } from './type-subscription';
+import type { HeldContent, SubscriptionDelta, TypeSubscription } from './type-subscription';
 
 export { TypeSubscription, type NackRecord, type SubscriptionDelta } from './type-subscription';
 
@@ -77,8 +77,44 @@ export class StreamState extends ProtocolStream {
    * that would also drop resources first keeps them one more time, and the responses that drop
    * them follow, in reverse order, once nothing refers to what they remove.
    */
-  handleSnapshot(snapshot: Snapshot, changes: ChangeSet, previous?: Snapshot): OutgoingResponse[] {
-    return this.plan(snapshot, changes, previous);
+  handleSnapshot(snapshot: Snapshot, changes: ChangeSet, previous?: Snapshot): readonly OutgoingResponse[] {
+    // A push reaches thousands of streams, most in one of a few states (the same names asked, the
+    // same versions held): the plan is made once per state and replayed for the others.
+    const key = this.stateKey();
+    const planned = pushPlans.get(snapshot, changes, previous, key);
+    if (planned !== undefined) {
+      for (const step of planned.steps)
+        this.record(this.subscriptions.get(step.response.type)!, step.response, step.replacing, step.content);
+      return planned.responses;
+    }
+    const steps: PlannedStep[] = [];
+    this.steps = steps;
+    try {
+      const responses = this.plan(snapshot, changes, previous);
+      if (steps.every((step) => step.content !== undefined)) pushPlans.set(key, { responses, steps });
+      return responses;
+    } finally {
+      this.steps = undefined;
+    }
+  }
+
+  /** While a push is planned, what it records per response (to replay for streams in the same state). */
+  private steps: PlannedStep[] | undefined;
+
+  /**
+   * The state a push plan depends on, as a string equal between streams in the same state: per
+   * type, the names asked, what is held, and the last nonce if it is a push's (shared) one.
+   */
+  private stateKey(): string {
+    let key = '';
+    for (const type of PUSH_ORDER) {
+      const subscription = this.subscriptions.get(type);
+      const nonce = subscription?.lastNonce;
+      if (nonce === undefined) key += '-|';
+      else
+        key += `${subscription!.namesId}.${subscription!.heldState.id}.${nonce.startsWith('p') ? nonce : ''}|`;
+    }
+    return key;
   }
 
   /**
@@ -171,15 +207,86 @@ export class StreamState extends ProtocolStream {
           buildResponse(type, snapshot, wanted, retained, sharedNonce),
         )
       : buildResponse(type, snapshot, wanted, retained, this.nextNonce());
+    const replacing = names === undefined;
+    // What the client holds after it, as something other streams can share: a shared response
+    // (replacing, or adding to what it held), or one snapshot's resources of these names.
+    const content: HeldContent | undefined = shared
+      ? replacing
+        ? { replacedBy: response }
+        : { extendedBy: response }
+      : replacing && retained.length === 0
+        ? { key: `${snapshotSerial(snapshot.ownerOf(type))}|${subscription.namesId}` }
+        : undefined;
+    this.record(subscription, response, replacing, content);
+    this.steps?.push({ response, replacing, content: shared ? content : undefined });
+    return response;
+  }
+
+  private record(
+    subscription: TypeSubscription,
+    response: OutgoingResponse,
+    replacing: boolean,
+    content: HeldContent | undefined,
+  ): void {
     subscription.recordSent(
       { nonce: response.nonce, version: response.versionInfo, at: this.now() },
       response.resources,
       [],
-      names === undefined,
+      replacing,
+      content,
     );
-    return response;
   }
 }
+
+/** One response of a push plan, and how it changes what the stream holds. */
+interface PlannedStep {
+  readonly response: OutgoingResponse;
+  readonly replacing: boolean;
+  /** Undefined: the response was built for this stream alone, so the plan cannot be replayed. */
+  readonly content: HeldContent | undefined;
+}
+
+interface PushPlan {
+  readonly responses: readonly OutgoingResponse[];
+  /** In the order they were recorded (per type: update, then removal). */
+  readonly steps: readonly PlannedStep[];
+}
+
+/**
+ * The plans of the push going out (one snapshot change), by stream state: with 10,000 streams
+ * watching one service, one plan instead of 10,000. Emptied when the next push starts, and bounded.
+ */
+class PushPlans {
+  private readonly byState = new Map<string, PushPlan>();
+  private snapshot: Snapshot | undefined;
+  private changes: ChangeSet | undefined;
+  private previous: Snapshot | undefined;
+
+  constructor(private readonly limit = 4096) {}
+
+  get(
+    snapshot: Snapshot,
+    changes: ChangeSet,
+    previous: Snapshot | undefined,
+    state: string,
+  ): PushPlan | undefined {
+    if (snapshot !== this.snapshot || changes !== this.changes || previous !== this.previous) {
+      this.byState.clear();
+      this.snapshot = snapshot;
+      this.changes = changes;
+      this.previous = previous;
+      return undefined;
+    }
+    return this.byState.get(state);
+  }
+
+  set(state: string, plan: PushPlan): void {
+    if (this.byState.size >= this.limit) this.byState.clear();
+    this.byState.set(state, plan);
+  }
+}
+
+const pushPlans = new PushPlans();
 
 /** `names` sorted, without duplicates (most pushes name one resource: no copy then). */
 function sortedUnique(names: readonly string[]): readonly string[] {
@@ -257,13 +364,17 @@ let lastSnapshotSerial = 0;
 export function pushNonce(snapshot: Snapshot, type: XdsType, kind: 'u' | 'r'): string {
   // Views that serve their flavour's resources of this type share its nonces, and so the
   // responses built for them (a view differs only in the types it overrides).
-  const owner = snapshot.ownerOf(type);
-  let serial = snapshotSerials.get(owner);
+  return `p${snapshotSerial(snapshot.ownerOf(type))}.${type.short}.${kind}`;
+}
+
+/** A number for `snapshot`, never reused for another. */
+function snapshotSerial(snapshot: Snapshot): number {
+  let serial = snapshotSerials.get(snapshot);
   if (serial === undefined) {
     serial = ++lastSnapshotSerial;
-    snapshotSerials.set(owner, serial);
+    snapshotSerials.set(snapshot, serial);
   }
-  return `p${serial}.${type.short}.${kind}`;
+  return serial;
 }
 
 const UNCHANGED = Object.freeze({

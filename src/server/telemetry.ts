@@ -74,7 +74,7 @@ export class Telemetry implements XdsObserver {
   requestHandled(stream: ObservedStream, result: RequestOutcome, request: AnyRequest): undefined {
     const { metrics } = this;
     const typeLabel = result.type?.short ?? 'unknown';
-    metrics.requests.inc({ type: typeLabel, outcome: result.outcome });
+    metrics.requestCounts.add(`${typeLabel} ${result.outcome}`, { type: typeLabel, outcome: result.outcome });
     const subscription = result.type === undefined ? undefined : stream.state.subscriptions.get(result.type);
     const seenAt = subscription === undefined ? undefined : this.changeSeenAt.get(subscription);
     if (seenAt !== undefined && request.response_nonce === subscription!.lastNonce) {
@@ -123,8 +123,8 @@ export class Telemetry implements XdsObserver {
     const now = performance.now();
     for (const response of responses) {
       const type = response.type.short;
-      metrics.pushes.inc({ type });
-      metrics.pushedResources.inc({ type }, response.resources.length);
+      metrics.pushCounts.add(type, { type });
+      metrics.pushedResourceCounts.add(type, { type }, response.resources.length);
       if (observedAt !== undefined) {
         // Push latency now; convergence when the client answers (see requestHandled).
         const seconds = (now - observedAt) / 1000;

@@ -2,6 +2,51 @@
 import type { XdsType } from '../proto/xds-types';
 import { canonicalName } from '../translate/resource-names';
 
+/**
+ * What a client holds of one type, as a value: two subscriptions with the same token hold the same
+ * names at the same versions. Pushes to thousands of streams in the same state are then planned
+ * once (see StreamState.handleSnapshot). A token follows from the one before and the shared
+ * response sent; anything else (a response built for one stream, a delta client's own versions,
+ * an unsubscribe) starts a token of its own, which only groups less, never wrongly.
+ */
+export class HeldToken {
+  private static lastId = 0;
+  readonly id = ++HeldToken.lastId;
+  /** Shared response added to what this token stands for → the token after it. */
+  private readonly extended = new Map<object, HeldToken>();
+
+  /** The token after the resources of `response` (one object, shared by streams) were added. */
+  extendedBy(response: object): HeldToken {
+    let next = this.extended.get(response);
+    if (next === undefined) {
+      // A token many streams share sees one response per push; many more means it is long-lived
+      // and its old entries are dead weight.
+      if (this.extended.size >= 64) this.extended.clear();
+      next = new HeldToken();
+      this.extended.set(response, next);
+    }
+    return next;
+  }
+}
+
+/** How a sent response changed what the client holds, for its HeldToken. */
+export type HeldContent =
+  /** It holds exactly the resources of this response, shared by every stream it went to. */
+  | { readonly replacedBy: object }
+  /** It holds what it held plus the resources of this shared response. */
+  | { readonly extendedBy: object }
+  /** It holds exactly what this key names (e.g. one snapshot's resources of one set of names). */
+  | { readonly key: string };
+
+const EMPTY = new HeldToken();
+const tokenOfReplacement = new WeakMap<object, HeldToken>();
+/** Content key → token; cleared when large (then equal content only groups less). */
+const tokenOfKey = new Map<string, HeldToken>();
+/** Sorted requested names (and wildcard) → a number; cleared when large, numbers never reused. */
+const namesIds = new Map<string, number>();
+let lastNamesId = 0;
+const INTERNED_MAX = 50_000;
+
 export interface NackRecord {
   /** The version_info (SotW) or nonce-tagged versions (delta) the client rejected. */
   readonly rejectedVersion: string;
@@ -38,6 +83,8 @@ export class TypeSubscription {
   private nackSeq = 0;
   /** Orders sends and answers (timestamps cannot: two may share a millisecond, clocks step). */
   private seq = 0;
+  private heldToken = EMPTY;
+  private namesKey: number | undefined;
 
   constructor(readonly type: XdsType) {}
 
@@ -63,6 +110,28 @@ export class TypeSubscription {
   /** Name → the version the client holds. */
   get sent(): ReadonlyMap<string, string> {
     return this.held;
+  }
+
+  /** What the client holds, as a token equal between subscriptions holding the same. */
+  get heldState(): HeldToken {
+    return this.heldToken;
+  }
+
+  /** The requested names and wildcard flag, as a number equal between subscriptions asking the same. */
+  get namesId(): number {
+    if (this.namesKey === undefined) {
+      const names = [...this.requested.keys()].sort();
+      let key = this.isWildcard ? '*' : '';
+      for (const name of names) key += `${name.length}:${name}`;
+      let id = namesIds.get(key);
+      if (id === undefined) {
+        if (namesIds.size >= INTERNED_MAX) namesIds.clear();
+        id = ++lastNamesId;
+        namesIds.set(key, id);
+      }
+      this.namesKey = id;
+    }
+    return this.namesKey;
   }
 
   get lastNonce(): string | undefined {
@@ -99,6 +168,7 @@ export class TypeSubscription {
   }
 
   setWildcard(wildcard: boolean): void {
+    if (wildcard !== this.isWildcard) this.namesKey = undefined;
     this.isWildcard = wildcard;
   }
 
@@ -110,21 +180,25 @@ export class TypeSubscription {
   /** The client says it already holds `version` of `name` (delta initial_resource_versions). */
   holds(name: string, version: string): void {
     this.held.set(name, version);
+    this.heldToken = new HeldToken();
   }
 
   /**
    * A response went out: the client now holds `resources` (and, with `replacing`, nothing else of
-   * this type; delta responses list `removed` names instead).
+   * this type; delta responses list `removed` names instead). `content` says what the client then
+   * holds in a way other subscriptions can share (see HeldToken); without it, a token of its own.
    */
   recordSent(
     response: { readonly nonce: string; readonly version: string; readonly at: number },
     resources: readonly { readonly name: string; readonly version: string }[],
     removed: readonly string[],
     replacing: boolean,
+    content?: HeldContent,
   ): void {
     if (replacing) this.held.clear();
     for (const resource of resources) this.held.set(resource.name, resource.version);
     for (const name of removed) this.held.delete(name);
+    this.heldToken = heldTokenAfter(this.heldToken, content);
     this.last = { nonce: response.nonce, version: response.version, at: response.at, seq: ++this.seq };
   }
 
@@ -137,6 +211,7 @@ export class TypeSubscription {
     if (this.requested.has(name)) return undefined;
     const canonical = canonicalName(this.type, name);
     this.requested.set(name, canonical);
+    this.namesKey = undefined;
     let aliases = this.byCanonical.get(canonical);
     const isNew = aliases === undefined;
     if (aliases === undefined) {
@@ -152,7 +227,8 @@ export class TypeSubscription {
     const canonical = this.requested.get(name);
     if (canonical === undefined) return undefined;
     this.requested.delete(name);
-    this.held.delete(name);
+    this.namesKey = undefined;
+    if (this.held.delete(name)) this.heldToken = new HeldToken();
     const aliases = this.byCanonical.get(canonical)!;
     aliases.delete(name);
     if (aliases.size > 0) return undefined;
@@ -175,6 +251,22 @@ export class TypeSubscription {
     // The response answered is the latest sent (SotW and delta record only those ACKs).
     this.acked = { version: versionInfo, at, sentSeq: this.last?.seq ?? 0 };
   }
+}
+
+function heldTokenAfter(before: HeldToken, content: HeldContent | undefined): HeldToken {
+  if (content === undefined) return new HeldToken();
+  if ('extendedBy' in content) return before.extendedBy(content.extendedBy);
+  if ('replacedBy' in content) {
+    let token = tokenOfReplacement.get(content.replacedBy);
+    if (token === undefined) tokenOfReplacement.set(content.replacedBy, (token = new HeldToken()));
+    return token;
+  }
+  let token = tokenOfKey.get(content.key);
+  if (token === undefined) {
+    if (tokenOfKey.size >= INTERNED_MAX) tokenOfKey.clear();
+    tokenOfKey.set(content.key, (token = new HeldToken()));
+  }
+  return token;
 }
 
 /** How a request changed what the stream is subscribed to, in canonical names. */
