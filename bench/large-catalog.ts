@@ -7,13 +7,19 @@
 //   and group updated, before the first push is written) and its arrival at every stream;
 // - churn: --churn-rate changes a second over all services for --churn-seconds, 1,000 streams
 //   spread over the first 1,000 services (the churn scenario's figures).
+// With the peer scenario, go-control-plane is measured the same way on the same etcd, serving the
+// LDS/RDS/CDS resources captured from etcd-xds (read from a file: its start does not translate
+// them) and EDS it builds from etcd itself: its start to "listening", RSS, one change's arrival at
+// 1,000 streams, and its CPU under the same churn (from /proc).
 import { Etcd3 } from 'etcd3';
 import { EtcdProcess } from '../testkit/etcd';
-import { churn, type ChurnResult } from './churn';
+import { churn, peerChurn, type ChurnResult, type PeerChurnResult } from './churn';
+import { captureResources, PeerProcess, type PeerResources } from './lib/peer';
 import { median, round, type Summary } from './lib/stats';
 import {
   etcdChange,
   log,
+  measureRounds,
   measureRoundsWithRebuild,
   memory,
   openSpread,
@@ -42,9 +48,61 @@ export interface LargeCatalogRow {
     readonly missing: number;
   };
   readonly churn?: ChurnResult;
+  readonly peer?: PeerRow;
 }
 
-async function oneSize(options: Options, services: number): Promise<LargeCatalogRow> {
+/** go-control-plane on the same catalog. */
+export interface PeerRow {
+  readonly cold: { readonly readyMs: number; readonly rssMB: number };
+  readonly change: { readonly streams: number; readonly convergence: Summary; readonly missing: number };
+  readonly churn?: PeerChurnResult;
+}
+
+async function peerSize(
+  options: Options,
+  etcdUrl: string,
+  kv: Etcd3,
+  binary: string,
+  resources: PeerResources,
+): Promise<PeerRow> {
+  const started = now();
+  const peer = await PeerProcess.start(binary, etcdUrl, resources);
+  try {
+    const readyMs = round(now() - started);
+    let rss = Infinity;
+    for (let i = 0; i < 5; i++, await sleep(400)) rss = Math.min(rss, peer.rssBytes());
+    const cold = { readyMs, rssMB: round(rss / MB) };
+    log(`  go-control-plane cold start: ${JSON.stringify(cold)}`);
+    const loadgen = startLoadgen();
+    let change: PeerRow['change'];
+    try {
+      await openSpread(loadgen, peer.address, options.largeStreams, 1, options);
+      await sleep(1_000);
+      const rounds = await measureRounds(loadgen, options, (r) => etcdChange(kv, r));
+      await loadgen.request({ cmd: 'close' }, 'closed');
+      change = { streams: options.largeStreams, convergence: rounds.all, missing: rounds.missing };
+      log(`  go-control-plane one change: ${JSON.stringify(change)}`);
+    } finally {
+      await loadgen.stop();
+    }
+    if (options.churnSeconds <= 0) return { cold, change };
+    const churned = await peerChurn(
+      kv,
+      { ...options, churnStreams: Math.min(options.largeStreams, options.services) },
+      peer,
+    );
+    log(`  go-control-plane churn: ${JSON.stringify(churned)}`);
+    return { cold, change, churn: churned };
+  } finally {
+    await peer.stop();
+  }
+}
+
+async function oneSize(
+  options: Options,
+  services: number,
+  peerBinary: string | undefined,
+): Promise<LargeCatalogRow> {
   const etcd = await EtcdProcess.start();
   const kv = new Etcd3({ hosts: etcd.url });
   try {
@@ -54,7 +112,8 @@ async function oneSize(options: Options, services: number): Promise<LargeCatalog
     log(`  ${services} services × ${INSTANCES} instances seeded in ${(seedMs / 1000).toFixed(1)} s`);
     const started = now();
     const server = await startServer(etcd, options);
-    let row: Omit<LargeCatalogRow, 'churn'>;
+    let row: Omit<LargeCatalogRow, 'churn' | 'peer'>;
+    let peerResources: PeerResources | undefined;
     try {
       await waitReady(server);
       const readyMs = round(now() - started);
@@ -80,31 +139,36 @@ async function oneSize(options: Options, services: number): Promise<LargeCatalog
           },
         };
         log(`  one change: ${JSON.stringify(row.change)}`);
+        if (peerBinary !== undefined) peerResources = await captureResources(server.xdsAddress, services);
       } finally {
         await loadgen.stop();
       }
     } finally {
       await server.signal('SIGTERM').catch(() => undefined);
     }
-    if (options.churnSeconds <= 0) return row;
-    const churned = await churn(etcd, kv, {
-      ...options,
-      services,
-      churnStreams: Math.min(options.largeStreams, services),
-    });
-    log(`  churn: ${JSON.stringify(churned)}`);
-    return { ...row, churn: churned };
+    const sized = { ...options, services, churnStreams: Math.min(options.largeStreams, services) };
+    let churned: ChurnResult | undefined;
+    if (options.churnSeconds > 0) {
+      churned = await churn(etcd, kv, sized);
+      log(`  churn: ${JSON.stringify(churned)}`);
+    }
+    const peer =
+      peerBinary !== undefined && peerResources !== undefined
+        ? await peerSize(sized, etcd.url, kv, peerBinary, peerResources)
+        : undefined;
+    return { ...row, churn: churned, peer };
   } finally {
     kv.close();
     await etcd.stop();
   }
 }
 
-export async function largeCatalog(options: Options): Promise<LargeCatalogRow[]> {
+/** Each size of --large-services; with `peerBinary`, go-control-plane on each too. */
+export async function largeCatalog(options: Options, peerBinary?: string): Promise<LargeCatalogRow[]> {
   const rows: LargeCatalogRow[] = [];
   for (const services of options.largeServices) {
     log(`large-catalog: ${services} services`);
-    rows.push(await oneSize(options, services));
+    rows.push(await oneSize(options, services, peerBinary));
   }
   return rows;
 }

@@ -5,18 +5,16 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { Command, Option } from 'commander';
 import { Etcd3 } from 'etcd3';
-import { decodeToJson, messageType } from '../src/proto/proto-root';
-import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../src/proto/xds-types';
+import { decodeToJson } from '../src/proto/proto-root';
+import { ENDPOINT } from '../src/proto/xds-types';
 import { compareStrings } from '../src/stable-order';
-import { ADS_SERVICE, encodeDiscoveryRequest } from '../src/server/ads-service';
 import { EtcdProcess } from '../testkit/etcd';
 import type { ServerProcess } from '../testkit/server-process';
 import { adminDump, stuckStreams, type AdminDumpResult, type StuckStreamsResult } from './hardening';
 import { IpcChild } from './lib/child';
-import { buildPeer, PeerProcess, type PeerResources } from './lib/peer';
+import { buildPeer, captureResources, captureResponse, PeerProcess, type PeerResources } from './lib/peer';
 import { median, round } from './lib/stats';
 import { writeConvergencePlot } from './lib/svg';
 import {
@@ -49,58 +47,6 @@ const ROOT = path.join(__dirname, '..');
 const CLI = path.join(ROOT, 'dist/cli/main.js');
 
 /** The DiscoveryResponse bytes a server sends for `names` of one type, as a client receives them. */
-async function captureResponse(target: string, typeUrl: string, names: string[]): Promise<Buffer> {
-  const client = new grpc.Client(target, grpc.credentials.createInsecure(), {
-    'grpc.max_receive_message_length': 64 << 20,
-  });
-  const call = client.makeBidiStreamRequest(
-    ADS_SERVICE.StreamAggregatedResources.path,
-    (b: Buffer) => b,
-    (b: Buffer) => b,
-  );
-  try {
-    return await new Promise<Buffer>((resolve, reject) => {
-      call.on('data', resolve);
-      call.on('error', reject);
-      call.write(
-        encodeDiscoveryRequest({
-          node: { id: 'bench-capture', user_agent_name: 'etcd-xds-bench', locality: {} },
-          type_url: typeUrl,
-          resource_names: names,
-        }),
-      );
-    });
-  } finally {
-    call.cancel();
-    client.close();
-  }
-}
-
-/** The resources (encoded google.protobuf.Any) of a DiscoveryResponse. */
-function responseResources(response: Buffer): Buffer[] {
-  const anyType = messageType('google.protobuf.Any');
-  const decoded = messageType('envoy.service.discovery.v3.DiscoveryResponse').decode(response) as unknown as {
-    resources: object[];
-  };
-  return decoded.resources.map((any) => Buffer.from(anyType.encode(any).finish()));
-}
-
-/** What etcd-xds serves for LDS, RDS and CDS of every service: the peer serves the same bytes. */
-async function captureResources(target: string, services: number): Promise<PeerResources> {
-  const names = Array.from({ length: services }, (_, s) => `svc-${s}`);
-  const of = async (typeUrl: string, wanted: string[]): Promise<string[]> => {
-    const resources = responseResources(await captureResponse(target, typeUrl, wanted));
-    if (resources.length !== wanted.length)
-      throw new Error(`captured ${resources.length} of ${wanted.length} resources of ${typeUrl}`);
-    return resources.map((any) => any.toString('base64'));
-  };
-  return {
-    listeners: await of(LISTENER.typeUrl, names),
-    routes: await of(ROUTE.typeUrl, names),
-    clusters: await of(CLUSTER.typeUrl, names.flatMap(clustersOf)),
-  };
-}
-
 interface ConvergenceResult {
   streams: number;
   openMs: number;
@@ -461,7 +407,11 @@ async function main(): Promise<void> {
   }
 
   if (options.scenarios.includes('large-catalog')) {
-    results.largeCatalog = await largeCatalog(options);
+    // With the peer scenario, go-control-plane on the same catalogs (where Go is installed).
+    results.largeCatalog = await largeCatalog(
+      options,
+      options.scenarios.includes('peer') ? buildPeer() : undefined,
+    );
   }
 
   if (options.scenarios.includes('dashboard')) {

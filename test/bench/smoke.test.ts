@@ -157,6 +157,49 @@ describe('npm run bench (smoke, N = 200)', () => {
     }
   });
 
+  it('runs go-control-plane (the peer) beside etcd-xds in convergence and on a large catalog', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-xds-bench-'));
+    try {
+      await promisify(execFile)(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          path.join(ROOT, 'bench/run.ts'),
+          '--streams=100',
+          '--rounds=2',
+          '--warmup=1',
+          '--services=10',
+          '--scenarios=convergence,peer,large-catalog',
+          '--large-streams=20',
+          '--churn-rate=200',
+          '--churn-seconds=2',
+          `--out=${out}`,
+        ],
+        { cwd: ROOT, maxBuffer: 16 << 20 },
+      );
+      const json = fs.readdirSync(out).find((f) => f.endsWith('.json'))!;
+      const results = JSON.parse(fs.readFileSync(path.join(out, json), 'utf8')) as {
+        convergence: ConvergenceResult[];
+        largeCatalog: LargeCatalogRow[];
+      };
+      const [row] = results.convergence;
+      assert.ok(row.peer, 'the peer ran (Go builds it: bench/peers/build.sh)');
+      assert.equal(row.peer.missing, 0, 'every stream got every change from the peer');
+      assert.equal(row.peer.all.n, 2 * 100);
+      assert.equal(row.peer.edsIdentical, true, 'the peer served the EDS content etcd-xds serves');
+      const [large] = results.largeCatalog;
+      const peer = large.peer!;
+      assert.ok(peer, 'the peer ran on the large catalog');
+      assert.ok(peer.cold.readyMs > 0 && peer.cold.rssMB > 0, JSON.stringify(peer.cold));
+      assert.equal(peer.change.missing, 0);
+      assert.equal(peer.change.convergence.n, 2 * 20);
+      assert.ok((peer.churn?.changes ?? 0) >= 200 && Number.isFinite(peer.churn?.peerCpuPercent));
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it('the micro-benchmarks run and print their figures', async () => {
     const run = async (script: string, arg: string): Promise<string> =>
       (
