@@ -12,7 +12,7 @@ import {
   Snapshot,
   type ChangeSet,
 } from '../../../src/cache/snapshot';
-import { SnapshotCache } from '../../../src/cache/snapshot-cache';
+import { SnapshotCache, type SnapshotCacheOptions } from '../../../src/cache/snapshot-cache';
 import { Metrics } from '../../../src/metrics';
 import { PUSH_ORDER } from '../../../src/proto/xds-types';
 import { CatalogBuilder, type Catalog } from '../../../src/registry/catalog';
@@ -57,6 +57,17 @@ function randomChange(builders: CatalogBuilder | CatalogBuilder[], next: () => n
       else builder.putRegistration(`/services/${service}/bad`, '{not json');
     }
   }
+}
+
+/** A cache that translates every catalog at once (no debounce), with `translator`. */
+function cacheOptions(translator: Translator): SnapshotCacheOptions {
+  return {
+    translator,
+    debounceMs: 0,
+    maxDelayMs: 0,
+    logger: pino({ level: 'silent' }),
+    metrics: new Metrics(),
+  };
 }
 
 function assertSameSnapshot(actual: Snapshot, expected: Snapshot, label: string): void {
@@ -169,13 +180,7 @@ describe('the incremental pipeline', () => {
         return update;
       },
     };
-    const options = () => ({
-      translator: counting,
-      debounceMs: 0,
-      maxDelayMs: 0,
-      logger: pino({ level: 'silent' }),
-      metrics: new Metrics(),
-    });
+    const options = () => cacheOptions(counting);
     const cache = new SnapshotCache(options());
     // A second builder fed the same changes stands for a re-list: its catalogs do not follow the
     // first one's, so the cache must translate them in full.
@@ -216,6 +221,59 @@ describe('the incremental pipeline', () => {
     // fresh caches were translated in full.
     assert.ok(ways.updated > 100, JSON.stringify(ways));
     assert.ok(ways.translated > 60, JSON.stringify(ways));
+  });
+
+  it('a first catalog prepared page by page while it was listed equals one translated whole', () => {
+    let full = 0;
+    const counting: Translator = {
+      ...translate,
+      translate: (catalog, view) => (full++, translate.translate(catalog, view)),
+    };
+    const options = () => cacheOptions(counting);
+    for (const seed of [5, 6, 7]) {
+      const next = random(seed);
+      // The registry's first list: pages of registrations (a service may straddle two), then the
+      // policies; after each page the cache prepares the part listed so far, never serving it.
+      const builder = new CatalogBuilder('/xds/policies/');
+      const cache = new SnapshotCache(options());
+      const told: Snapshot[] = [];
+      cache.subscribe((_key, snapshot) => told.push(snapshot));
+      cache.acquire({ flavour: 'grpc', labels: new Map([['service', 'app']]) });
+      const keys: [string, string][] = [];
+      for (let s = 0; s < 30; s++)
+        for (let i = 0; i < 1 + Math.floor(next() * 4); i++)
+          keys.push([
+            `/services/svc-${s}/i${i}`,
+            JSON.stringify({
+              name: `svc-${s}`,
+              id: `i${i}`,
+              version: `v${1 + (i % 2)}`,
+              address: `10.0.${s}.${i}:80`,
+            }),
+          ]);
+      for (let page = 0; page < keys.length; page += 7) {
+        for (const [key, value] of keys.slice(page, page + 7)) builder.putRegistration(key, value);
+        cache.prepare(builder.snapshot(9));
+        assert.equal(cache.current(), undefined, 'a part of the catalog is never served');
+        assert.deepEqual(told, []);
+      }
+      for (let p = 0; p < 5; p++)
+        builder.putPolicy(`/xds/policies/svc-${Math.floor(next() * 30)}`, JSON.stringify(POLICIES[p]));
+      const catalog = builder.snapshot(9);
+      full = 0;
+      cache.setCatalog(catalog);
+      assert.equal(full, 0, 'the first catalog updated the prepared part, not translated whole');
+      const fresh = new SnapshotCache(options());
+      fresh.setCatalog(catalog);
+      assertSameSnapshot(cache.current()!, fresh.current()!, `seed ${seed}`);
+      assert.equal(told.length, 1, 'the group was told the first snapshot once');
+      // Once a catalog is served, parts are ignored.
+      builder.putRegistration('/services/late/i0', keys[0][1].replace('svc-0', 'late'));
+      cache.prepare(builder.snapshot(10));
+      assertSameSnapshot(cache.current()!, fresh.current()!, `seed ${seed}, after serving`);
+      cache.close();
+      fresh.close();
+    }
   });
 
   it('every group with caller labels is served its view and told exactly what changed for it', (t) => {
