@@ -102,11 +102,6 @@ export class SnapshotCache {
   private pendingChanges: Set<string> | undefined;
   /** When the oldest change not yet in a snapshot was seen. */
   private pendingSince: number | undefined;
-  /**
-   * Before the first catalog: the primary flavour's snapshot of the part of it listed so far
-   * (prepare), which the first catalog then updates with what came after.
-   */
-  private prepared: { readonly catalog: Catalog; readonly snapshot: Snapshot } | undefined;
   private readonly debouncer: Debouncer;
   private readonly listeners = new Set<SnapshotListener>();
   private readonly aliases = new AliasEncodings();
@@ -208,25 +203,6 @@ export class SnapshotCache {
     else this.debouncer.poke();
   }
 
-  /**
-   * Translates a part of the first catalog (the registrations listed so far) into a snapshot that
-   * is not served: the first catalog, when it follows, costs only what it adds. Ignored once a
-   * catalog is served.
-   */
-  prepare(partial: Catalog): void {
-    if (this.catalog !== undefined) return;
-    const { prepared } = this;
-    const follows = prepared !== undefined && partial.changes?.from === prepared.catalog.id;
-    const { snapshot } = this.buildFrom(
-      follows ? prepared.snapshot : undefined,
-      follows ? partial.changes.services : undefined,
-      PRIMARY_FLAVOUR,
-      partial,
-      undefined,
-    );
-    this.prepared = { catalog: partial, snapshot };
-  }
-
   /** Translates any pending catalog now. */
   flush(): void {
     this.debouncer.flush();
@@ -254,19 +230,12 @@ export class SnapshotCache {
   private rebuild(): void {
     const catalog = this.pendingCatalog;
     if (catalog === undefined) return;
-    let changed: ReadonlySet<string> | undefined = this.pendingChanges;
+    const changed = this.pendingChanges;
     this.pendingCatalog = undefined;
     this.pendingChanges = undefined;
     const observedAt = this.pendingSince;
     this.pendingSince = undefined;
     const first = this.catalog === undefined;
-    const { prepared } = this;
-    this.prepared = undefined;
-    if (first && prepared !== undefined && catalog.changes?.from === prepared.catalog.id) {
-      // The first catalog is the part prepared while it was listed, and what came after.
-      this.plain.set(PRIMARY_FLAVOUR, prepared.snapshot);
-      changed = catalog.changes.services;
-    }
     this.catalog = catalog;
     const { metrics, logger } = this.options;
     const stopTimer = metrics.rebuildSeconds.startTimer();

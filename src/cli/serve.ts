@@ -44,7 +44,6 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
       catalog = next;
       cache.setCatalog(next);
     },
-    onPartialList: (partial) => cache.prepare(partial),
   });
   const timeline = new LatencyTimeline();
   const xds = new XdsServer({

@@ -23,13 +23,6 @@ export interface EtcdRegistryOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly onCatalog: (catalog: Catalog) => void;
-  /**
-   * While the first list is still being read: the catalog of the registrations listed so far,
-   * after each page (never to be served: it is a part of the catalog, not a state of it). The
-   * cache translates these while etcd reads the next page, so the first catalog costs only its
-   * last page once complete.
-   */
-  readonly onPartialList?: (catalog: Catalog) => void;
   /** Keys per range request while listing (default 10,000; halved while a page is too large). */
   readonly pageSize?: number;
   readonly minBackoffMs?: number;
@@ -156,11 +149,9 @@ export class EtcdRegistry {
     this.builder.clear();
     let registrations = 0;
     let policies = 0;
-    const revision = await this.listPrefix(prefix, undefined, (kvs, atRevision) => {
+    const revision = await this.listPrefix(prefix, undefined, (kvs) => {
       for (const kv of kvs) this.apply('registration', 'put', kv);
       registrations += kvs.length;
-      // Only before anything was served: a re-list keeps serving the last catalog meanwhile.
-      if (!this.synced) this.options.onPartialList?.(this.builder.snapshot(atRevision));
     });
     await this.listPrefix(policyPrefix, revision, (kvs) => {
       for (const kv of kvs) this.apply('policy', 'put', kv);
@@ -182,14 +173,13 @@ export class EtcdRegistry {
 
   /**
    * Reads every key under `prefix` in pages, all at one revision (that of the first page, unless
-   * given), handing each page (and that revision) to `onPage` while the next one is being read;
-   * returns the revision.
+   * given), handing each page to `onPage` while the next one is being read; returns the revision.
    * A page too large for the client's message limit is read again in halves.
    */
   private async listPrefix(
     prefix: string,
     atRevision: number | undefined,
-    onPage: (kvs: IKeyValue[], revision: number) => void,
+    onPage: (kvs: IKeyValue[]) => void,
   ): Promise<number> {
     const end = Range.prefix(prefix).end;
     let revision = atRevision;
@@ -221,7 +211,7 @@ export class EtcdRegistry {
         // Awaited on the next turn of the loop; until then a failure must not count as unhandled.
         pending.catch(() => undefined);
       }
-      onPage(page.kvs, revision);
+      onPage(page.kvs);
       if (done) return revision;
     }
   }

@@ -25,11 +25,9 @@ describe('EtcdRegistry', () => {
   function startRegistry(
     client: Etcd3,
     pageSize?: number,
-    onPartialList?: (catalog: Catalog) => void,
   ): { registry: EtcdRegistry; latest: () => Catalog | undefined } {
     let latest: Catalog | undefined;
     const registry = new EtcdRegistry({
-      onPartialList,
       client,
       prefix: '/services/',
       policyPrefix: '/xds/policies/',
@@ -50,43 +48,6 @@ describe('EtcdRegistry', () => {
   async function etcdKeys(): Promise<string[]> {
     return (await fixture.kv.getAll().prefix('/services/').keys()).sort();
   }
-
-  it('hands on the part listed after each page of the first list, then the catalog that follows it', async () => {
-    await fixture.kv.delete().all();
-    for (let i = 0; i < 23; i++)
-      await fixture.kv.put(`/services/pre/${String(i).padStart(2, '0')}`).value(registration(i));
-    await fixture.kv.put('/xds/policies/svc-1').value('{"defaultVersion":"v1"}');
-    const client = new Etcd3({ hosts: fixture.etcd.url });
-    const parts: Catalog[] = [];
-    const { registry, latest } = startRegistry(client, 5, (part) => parts.push(part));
-    try {
-      await eventually(
-        () => latest(),
-        (c) => assert.ok(c !== undefined),
-      );
-      // Pages of 5 keys: 5 parts, each holding the registrations listed so far, each following
-      // the one before; the catalog follows the last part (adding the policy).
-      assert.deepEqual(
-        parts.map((part) => part.instanceCount),
-        [5, 10, 15, 20, 23],
-      );
-      for (let i = 1; i < parts.length; i++) assert.equal(parts[i].changes?.from, parts[i - 1].id);
-      const catalog = latest()!;
-      assert.equal(catalog.changes?.from, parts.at(-1)!.id);
-      assert.deepEqual([...catalog.changes.services], ['svc-1']);
-      assert.equal(catalog.services.get('svc-1')!.policy.defaultVersion, 'v1');
-      // Later changes come as catalogs only.
-      await fixture.kv.put('/services/pre/99').value(registration(99));
-      await eventually(
-        () => latest()!.instanceCount,
-        (count) => assert.equal(count, 24),
-      );
-      assert.equal(parts.length, 5);
-    } finally {
-      await registry.stop();
-      client.close();
-    }
-  });
 
   it('misses nothing written while it lists and starts watching, across small pages', async () => {
     await fixture.kv.delete().all();

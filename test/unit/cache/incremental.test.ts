@@ -223,59 +223,6 @@ describe('the incremental pipeline', () => {
     assert.ok(ways.translated > 60, JSON.stringify(ways));
   });
 
-  it('a first catalog prepared page by page while it was listed equals one translated whole', () => {
-    let full = 0;
-    const counting: Translator = {
-      ...translate,
-      translate: (catalog, view) => (full++, translate.translate(catalog, view)),
-    };
-    const options = () => cacheOptions(counting);
-    for (const seed of [5, 6, 7]) {
-      const next = random(seed);
-      // The registry's first list: pages of registrations (a service may straddle two), then the
-      // policies; after each page the cache prepares the part listed so far, never serving it.
-      const builder = new CatalogBuilder('/xds/policies/');
-      const cache = new SnapshotCache(options());
-      const told: Snapshot[] = [];
-      cache.subscribe((_key, snapshot) => told.push(snapshot));
-      cache.acquire({ flavour: 'grpc', labels: new Map([['service', 'app']]) });
-      const keys: [string, string][] = [];
-      for (let s = 0; s < 30; s++)
-        for (let i = 0; i < 1 + Math.floor(next() * 4); i++)
-          keys.push([
-            `/services/svc-${s}/i${i}`,
-            JSON.stringify({
-              name: `svc-${s}`,
-              id: `i${i}`,
-              version: `v${1 + (i % 2)}`,
-              address: `10.0.${s}.${i}:80`,
-            }),
-          ]);
-      for (let page = 0; page < keys.length; page += 7) {
-        for (const [key, value] of keys.slice(page, page + 7)) builder.putRegistration(key, value);
-        cache.prepare(builder.snapshot(9));
-        assert.equal(cache.current(), undefined, 'a part of the catalog is never served');
-        assert.deepEqual(told, []);
-      }
-      for (let p = 0; p < 5; p++)
-        builder.putPolicy(`/xds/policies/svc-${Math.floor(next() * 30)}`, JSON.stringify(POLICIES[p]));
-      const catalog = builder.snapshot(9);
-      full = 0;
-      cache.setCatalog(catalog);
-      assert.equal(full, 0, 'the first catalog updated the prepared part, not translated whole');
-      const fresh = new SnapshotCache(options());
-      fresh.setCatalog(catalog);
-      assertSameSnapshot(cache.current()!, fresh.current()!, `seed ${seed}`);
-      assert.equal(told.length, 1, 'the group was told the first snapshot once');
-      // Once a catalog is served, parts are ignored.
-      builder.putRegistration('/services/late/i0', keys[0][1].replace('svc-0', 'late'));
-      cache.prepare(builder.snapshot(10));
-      assertSameSnapshot(cache.current()!, fresh.current()!, `seed ${seed}, after serving`);
-      cache.close();
-      fresh.close();
-    }
-  });
-
   it('every group with caller labels is served its view and told exactly what changed for it', (t) => {
     // Views are rebased onto the new plain snapshot when a change touches none of their
     // overrides: what each group gets must still be its view's full translation, and the changes
