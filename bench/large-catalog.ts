@@ -48,7 +48,8 @@ export interface LargeCatalogRow {
     readonly missing: number;
   };
   readonly churn?: ChurnResult;
-  readonly peer?: PeerRow;
+  /** go-control-plane on the same catalog, or why it could not be measured. */
+  readonly peer?: PeerRow | { readonly error: string };
 }
 
 /** go-control-plane on the same catalog. */
@@ -66,7 +67,8 @@ async function peerSize(
   resources: PeerResources,
 ): Promise<PeerRow> {
   const started = now();
-  const peer = await PeerProcess.start(binary, etcdUrl, resources);
+  // Loading the captured resources and listing etcd takes the peer ~1 minute per 100,000 services.
+  const peer = await PeerProcess.start(binary, etcdUrl, resources, Math.max(60_000, options.services * 6));
   try {
     const readyMs = round(now() - started);
     let rss = Infinity;
@@ -152,10 +154,14 @@ async function oneSize(
       churned = await churn(etcd, kv, sized);
       log(`  churn: ${JSON.stringify(churned)}`);
     }
-    const peer =
-      peerBinary !== undefined && peerResources !== undefined
-        ? await peerSize(sized, etcd.url, kv, peerBinary, peerResources)
-        : undefined;
+    let peer: LargeCatalogRow['peer'];
+    if (peerBinary !== undefined && peerResources !== undefined) {
+      // The peer failing is a result of the run, not the end of it.
+      peer = await peerSize(sized, etcd.url, kv, peerBinary, peerResources).catch((error: unknown) => {
+        log(`  go-control-plane: ${(error as Error).message}`);
+        return { error: (error as Error).message };
+      });
+    }
     return { ...row, churn: churned, peer };
   } finally {
     kv.close();
@@ -163,9 +169,15 @@ async function oneSize(
   }
 }
 
-/** Each size of --large-services; with `peerBinary`, go-control-plane on each too. */
-export async function largeCatalog(options: Options, peerBinary?: string): Promise<LargeCatalogRow[]> {
-  const rows: LargeCatalogRow[] = [];
+/**
+ * Each size of --large-services, appended to `rows` as it is measured; with `peerBinary`,
+ * go-control-plane on each too.
+ */
+export async function largeCatalog(
+  options: Options,
+  peerBinary?: string,
+  rows: LargeCatalogRow[] = [],
+): Promise<LargeCatalogRow[]> {
   for (const services of options.largeServices) {
     log(`large-catalog: ${services} services`);
     rows.push(await oneSize(options, services, peerBinary));

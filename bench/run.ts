@@ -39,7 +39,7 @@ import {
 } from './lib/world';
 import { now, type LoadgenTransport } from './loadgen';
 import { churn, type ChurnResult } from './churn';
-import { largeCatalog } from './large-catalog';
+import { largeCatalog, type LargeCatalogRow } from './large-catalog';
 import { dashboard } from './dashboard';
 import { callerViews } from './views';
 
@@ -343,93 +343,103 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = { date, machine: machine(), options };
   log(`etcd-xds bench ${date} on ${JSON.stringify(results.machine)}`);
 
-  const needsSeed = ['convergence', 'memory', 'churn', 'peer'].some((s) =>
-    options.scenarios.includes(s as Scenario),
-  );
-  if (needsSeed) {
-    const etcd = await EtcdProcess.start();
-    const kv = new Etcd3({ hosts: etcd.url });
-    try {
-      await seed(kv, options.services, options.instances);
-      const rows: ConvergenceResult[] = [];
-      const convergenceWanted = ['convergence', 'memory', 'peer'].some((s) =>
-        options.scenarios.includes(s as Scenario),
-      );
-      const peerBinary = options.scenarios.includes('peer') ? buildPeer() : undefined;
-      if (options.scenarios.includes('peer') && peerBinary === undefined)
-        log('peer: skipped, Go is not on PATH (the go-control-plane peer is built with Go 1.26)');
-      for (const streams of convergenceWanted ? options.streams : []) {
-        log(`convergence at N = ${streams}`);
-        const row = await convergence(etcd, kv, options, streams, peerBinary);
-        rows.push(row);
-        const line = (name: string, r: Rounds): string =>
-          `${name} p50 ${r.all.p50.toFixed(1)} p99 ${r.all.p99.toFixed(1)} max ${r.all.max.toFixed(1)} ms, missing ${r.missing}`;
-        const maxRatio = (r: Rounds): string =>
-          (median(row.ours.rounds.map((x) => x.max)) / median(r.rounds.map((x) => x.max))).toFixed(2);
-        log(`  ${line('ours ', row.ours)}`);
-        log(`  ${line('floor', row.floor)} | ours/floor (median round max) ${maxRatio(row.floor)}`);
-        if (row.peer)
-          log(
-            `  ${line('go-control-plane', row.peer)} | ours/peer ${maxRatio(row.peer)} | same EDS content ${row.peer.edsIdentical}`,
-          );
-      }
-      if (rows.length > 0) results.convergence = rows;
-      if (options.scenarios.includes('churn')) {
-        log(
-          `churn: ${options.churnRate} changes/s for ${options.churnSeconds} s, ${options.churnStreams} streams`,
+  // What was measured is written even if a scenario fails (with the error), then the failure is
+  // reported: a long run keeps its results.
+  try {
+    const needsSeed = ['convergence', 'memory', 'churn', 'peer'].some((s) =>
+      options.scenarios.includes(s as Scenario),
+    );
+    if (needsSeed) {
+      const etcd = await EtcdProcess.start();
+      const kv = new Etcd3({ hosts: etcd.url });
+      try {
+        await seed(kv, options.services, options.instances);
+        const rows: ConvergenceResult[] = [];
+        const convergenceWanted = ['convergence', 'memory', 'peer'].some((s) =>
+          options.scenarios.includes(s as Scenario),
         );
-        results.churn = await churn(etcd, kv, options);
-        log(`  ${JSON.stringify(results.churn)}`);
+        const peerBinary = options.scenarios.includes('peer') ? buildPeer() : undefined;
+        if (options.scenarios.includes('peer') && peerBinary === undefined)
+          log('peer: skipped, Go is not on PATH (the go-control-plane peer is built with Go 1.26)');
+        for (const streams of convergenceWanted ? options.streams : []) {
+          log(`convergence at N = ${streams}`);
+          const row = await convergence(etcd, kv, options, streams, peerBinary);
+          rows.push(row);
+          const line = (name: string, r: Rounds): string =>
+            `${name} p50 ${r.all.p50.toFixed(1)} p99 ${r.all.p99.toFixed(1)} max ${r.all.max.toFixed(1)} ms, missing ${r.missing}`;
+          const maxRatio = (r: Rounds): string =>
+            (median(row.ours.rounds.map((x) => x.max)) / median(r.rounds.map((x) => x.max))).toFixed(2);
+          log(`  ${line('ours ', row.ours)}`);
+          log(`  ${line('floor', row.floor)} | ours/floor (median round max) ${maxRatio(row.floor)}`);
+          if (row.peer)
+            log(
+              `  ${line('go-control-plane', row.peer)} | ours/peer ${maxRatio(row.peer)} | same EDS content ${row.peer.edsIdentical}`,
+            );
+        }
+        if (rows.length > 0) results.convergence = rows;
+        if (options.scenarios.includes('churn')) {
+          log(
+            `churn: ${options.churnRate} changes/s for ${options.churnSeconds} s, ${options.churnStreams} streams`,
+          );
+          results.churn = await churn(etcd, kv, options);
+          log(`  ${JSON.stringify(results.churn)}`);
+        }
+      } finally {
+        kv.close();
+        await etcd.stop();
       }
-    } finally {
-      kv.close();
-      await etcd.stop();
     }
-  }
-  if (options.scenarios.includes('cold-start')) {
-    const cold = await coldStart(options);
-    log(`cold start: ${JSON.stringify(cold)}`);
-    results.coldStart = cold;
-  }
-  if (options.scenarios.includes('admin-dump')) {
-    log(
-      `admin-dump: ${options.dumpRequests} concurrent /debug/config_dump at ${options.dumpServices} services, ${options.dumpStreams} healthy streams`,
-    );
-    results.adminDump = await adminDump(options);
-  }
-  if (options.scenarios.includes('stuck-streams')) {
-    log(
-      `stuck-streams: ${options.stuckStreams} streams stop reading, ${options.stuckRate} changes/s for ${options.stuckSeconds} s`,
-    );
-    const stuck = await stuckStreams(options);
-    log(`  ${JSON.stringify({ ...stuck, curve: stuck.curve.length })}`);
-    results.stuckStreams = stuck;
-  }
+    if (options.scenarios.includes('cold-start')) {
+      const cold = await coldStart(options);
+      log(`cold start: ${JSON.stringify(cold)}`);
+      results.coldStart = cold;
+    }
+    if (options.scenarios.includes('admin-dump')) {
+      log(
+        `admin-dump: ${options.dumpRequests} concurrent /debug/config_dump at ${options.dumpServices} services, ${options.dumpStreams} healthy streams`,
+      );
+      results.adminDump = await adminDump(options);
+    }
+    if (options.scenarios.includes('stuck-streams')) {
+      log(
+        `stuck-streams: ${options.stuckStreams} streams stop reading, ${options.stuckRate} changes/s for ${options.stuckSeconds} s`,
+      );
+      const stuck = await stuckStreams(options);
+      log(`  ${JSON.stringify({ ...stuck, curve: stuck.curve.length })}`);
+      results.stuckStreams = stuck;
+    }
 
-  if (options.scenarios.includes('large-catalog')) {
-    // With the peer scenario, go-control-plane on the same catalogs (where Go is installed).
-    results.largeCatalog = await largeCatalog(
-      options,
-      options.scenarios.includes('peer') ? buildPeer() : undefined,
-    );
-  }
+    if (options.scenarios.includes('large-catalog')) {
+      // With the peer scenario, go-control-plane on the same catalogs (where Go is installed).
+      const rows: LargeCatalogRow[] = [];
+      results.largeCatalog = rows;
+      await largeCatalog(options, options.scenarios.includes('peer') ? buildPeer() : undefined, rows);
+    }
 
-  if (options.scenarios.includes('dashboard')) {
-    log(
-      `dashboard: /ui in headless Chromium, ${options.dashboardServices} services, ${options.dashboardStreams} streams`,
-    );
-    results.dashboard = await dashboard(options);
-  }
+    if (options.scenarios.includes('dashboard')) {
+      log(
+        `dashboard: /ui in headless Chromium, ${options.dashboardServices} services, ${options.dashboardStreams} streams`,
+      );
+      results.dashboard = await dashboard(options);
+    }
 
-  if (options.scenarios.includes('caller-views')) {
-    log('caller-views: 1,000 streams over 100 caller label sets, 100 services, 10 with caller routes');
-    const views = await callerViews(options);
-    log(`  ratios caller / plain: ${JSON.stringify(views.ratios)}`);
-    results.callerViews = views;
+    if (options.scenarios.includes('caller-views')) {
+      log('caller-views: 1,000 streams over 100 caller label sets, 100 services, 10 with caller routes');
+      const views = await callerViews(options);
+      log(`  ratios caller / plain: ${JSON.stringify(views.ratios)}`);
+      results.callerViews = views;
+    }
+  } catch (error) {
+    results.error = (error as Error).stack ?? String(error);
+    throw error;
+  } finally {
+    writeResults(options.out, date, results);
   }
+}
 
-  fs.mkdirSync(options.out, { recursive: true });
-  const stem = path.join(options.out, date.slice(0, 19).replace(/[:T]/g, '-'));
+function writeResults(out: string, date: string, results: Record<string, unknown>): void {
+  fs.mkdirSync(out, { recursive: true });
+  const stem = path.join(out, date.slice(0, 19).replace(/[:T]/g, '-'));
   fs.writeFileSync(`${stem}.json`, `${JSON.stringify(results, null, 2)}\n`);
   if (results.convergence)
     writeConvergencePlot(`${stem}-convergence.svg`, results.convergence as ConvergenceResult[]);

@@ -104,7 +104,16 @@ export class PeerProcess {
     readonly address: string,
   ) {}
 
-  static async start(binary: string, etcdUrl: string, resources: PeerResources): Promise<PeerProcess> {
+  /**
+   * Starts the peer and waits for its "listening" line (it first loads `resources` and lists etcd:
+   * give a catalog of 1,000,000 instances minutes, `startTimeoutMs`).
+   */
+  static async start(
+    binary: string,
+    etcdUrl: string,
+    resources: PeerResources,
+    startTimeoutMs = 60_000,
+  ): Promise<PeerProcess> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-xds-peer-'));
     const file = path.join(dir, 'resources.json');
     fs.writeFileSync(file, JSON.stringify(resources));
@@ -121,7 +130,10 @@ export class PeerProcess {
           if (match) resolve(Number(match[1]));
         });
         child.once('exit', (code, signal) => reject(new Error(`peer exited (${code ?? signal})`)));
-        setTimeout(() => reject(new Error('peer did not start within 60 s')), 60_000).unref();
+        setTimeout(
+          () => reject(new Error(`peer did not start within ${startTimeoutMs / 1000} s`)),
+          startTimeoutMs,
+        ).unref();
       });
       return new PeerProcess(child, dir, `127.0.0.1:${port}`);
     } catch (error) {
