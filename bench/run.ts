@@ -261,7 +261,10 @@ async function main(): Promise<void> {
     .option('--rounds <n>', 'changes measured per stream count (alternately add and remove)', '6')
     .option('--warmup <n>', 'changes made first and not measured, on every server alike', '2')
     .addOption(
-      new Option('--scenarios <list>', `some of ${SCENARIOS.join(',')}`).default(SCENARIOS.join(',')),
+      new Option(
+        '--scenarios <list>',
+        `some of ${SCENARIOS.join(',')} (peer: go-control-plane beside etcd-xds in convergence and large-catalog)`,
+      ).default(SCENARIOS.join(',')),
     )
     .option('--streams-per-channel <n>', 'ADS streams per HTTP/2 connection in the load generator', '100')
     .addOption(
@@ -346,18 +349,18 @@ async function main(): Promise<void> {
   // What was measured is written even if a scenario fails (with the error), then the failure is
   // reported: a long run keeps its results.
   try {
-    const needsSeed = ['convergence', 'memory', 'churn', 'peer'].some((s) =>
-      options.scenarios.includes(s as Scenario),
-    );
+    const wants = (scenario: Scenario): boolean => options.scenarios.includes(scenario);
+    // `peer` adds go-control-plane to convergence and to large-catalog; listed without
+    // large-catalog it implies convergence.
+    const convergenceWanted =
+      wants('convergence') || wants('memory') || (wants('peer') && !wants('large-catalog'));
+    const needsSeed = convergenceWanted || wants('churn');
     if (needsSeed) {
       const etcd = await EtcdProcess.start();
       const kv = new Etcd3({ hosts: etcd.url });
       try {
         await seed(kv, options.services, options.instances);
         const rows: ConvergenceResult[] = [];
-        const convergenceWanted = ['convergence', 'memory', 'peer'].some((s) =>
-          options.scenarios.includes(s as Scenario),
-        );
         const peerBinary = options.scenarios.includes('peer') ? buildPeer() : undefined;
         if (options.scenarios.includes('peer') && peerBinary === undefined)
           log('peer: skipped, Go is not on PATH (the go-control-plane peer is built with Go 1.26)');

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the benchmark peers to build/peers/ (gitignored). Run by the bench script, not by CI.
+# Builds the benchmark peers to build/peers/ (gitignored). Run by the bench script (and so by CI's bench smoke test).
 # Idempotent: `go build` rebuilds only what changed. Prints the binary's path on its last line.
 set -euo pipefail
 

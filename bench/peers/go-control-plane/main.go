@@ -51,8 +51,8 @@ type config struct {
 
 const (
 	// initialListTimeout bounds the first etcd list: the peer fails instead of hanging when
-	// etcd is unreachable.
-	initialListTimeout = 60 * time.Second
+	// etcd is unreachable (but a catalog of 1,000,000 instances takes tens of seconds).
+	initialListTimeout = 10 * time.Minute
 	// gracefulStopTimeout bounds how long shutdown waits for streams to end.
 	gracefulStopTimeout = 2 * time.Second
 	// Names of the two caches behind the MuxCache.
