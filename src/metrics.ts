@@ -1,20 +1,27 @@
 // Every Prometheus metric etcd-xds exports, created on one registry and handed to each stage.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type CounterConfiguration,
+  type LabelValues,
+} from 'prom-client';
 
 /**
- * Counts made on the hot path (per stream, for every push and ACK), handed to their counter once
- * per event-loop turn or when it is read: one label lookup per label set and turn rather than one
- * per stream (a push to 10,000 streams is a few turns of 4,096 streams at most, see PushQueue).
+ * A counter whose counts are made on the hot path (per stream, for every push and ACK): they are
+ * handed to the counter once per event-loop turn or when it is read (its collect() flushes them),
+ * one label lookup per label set and turn rather than one per stream (a push to 10,000 streams is
+ * a few turns of 4,096 streams at most, see PushQueue).
  */
 export class CountBatch<L extends string> {
+  readonly counter: Counter<L>;
   private readonly pending = new Map<string, { readonly labels: LabelValues<L>; value: number }>();
   private scheduled = false;
-  private counter: Counter<L> | undefined;
 
-  /** The counter these counts go to (set once it exists: its collect() flushes them). */
-  attach(counter: Counter<L>): Counter<L> {
-    this.counter = counter;
-    return counter;
+  constructor(configuration: CounterConfiguration<L>) {
+    this.counter = new Counter({ ...configuration, collect: () => this.flush() });
   }
 
   /** Adds `value` to the count of `labels`, whose key is `key` (one key per label set). */
@@ -32,7 +39,7 @@ export class CountBatch<L extends string> {
     this.scheduled = false;
     for (const entry of this.pending.values()) {
       if (entry.value === 0) continue;
-      this.counter!.inc(entry.labels, entry.value);
+      this.counter.inc(entry.labels, entry.value);
       entry.value = 0;
     }
   }
@@ -71,15 +78,15 @@ export class Metrics {
   readonly connectedStreams: Gauge<'client'>;
   readonly requests: Counter<'type' | 'outcome'>;
   /** requests, counted in batches (key `${type} ${outcome}`). */
-  readonly requestCounts = new CountBatch<'type' | 'outcome'>();
+  readonly requestCounts: CountBatch<'type' | 'outcome'>;
   readonly pushes: Counter<'type'>;
   /** pushes, counted in batches (key: the type). */
-  readonly pushCounts = new CountBatch<'type'>();
+  readonly pushCounts: CountBatch<'type'>;
   readonly pushLatencySeconds: Histogram<'type'>;
   readonly convergenceSeconds: Histogram<'type'>;
   readonly pushedResources: Counter<'type'>;
   /** pushedResources, counted in batches (key: the type). */
-  readonly pushedResourceCounts = new CountBatch<'type'>();
+  readonly pushedResourceCounts: CountBatch<'type'>;
   readonly nacks: Counter<'type'>;
   readonly refusedRequests: Counter<'reason'>;
   readonly heldPushes: Counter<'reason'>;
@@ -212,25 +219,20 @@ export class Metrics {
       labelNames: ['client'],
       registers,
     });
-    const { requestCounts, pushCounts, pushedResourceCounts } = this;
-    this.requests = requestCounts.attach(
-      new Counter({
-        name: 'etcd_xds_requests_total',
-        help: 'DiscoveryRequests received, by type and outcome (initial, ack, nack, resubscribe, stale, unknown-type).',
-        labelNames: ['type', 'outcome'],
-        registers,
-        collect: () => requestCounts.flush(),
-      }),
-    );
-    this.pushes = pushCounts.attach(
-      new Counter({
-        name: 'etcd_xds_pushes_total',
-        help: 'DiscoveryResponses sent, by type.',
-        labelNames: ['type'],
-        registers,
-        collect: () => pushCounts.flush(),
-      }),
-    );
+    this.requestCounts = new CountBatch({
+      name: 'etcd_xds_requests_total',
+      help: 'DiscoveryRequests received, by type and outcome (initial, ack, nack, resubscribe, stale, unknown-type).',
+      labelNames: ['type', 'outcome'],
+      registers,
+    });
+    this.requests = this.requestCounts.counter;
+    this.pushCounts = new CountBatch({
+      name: 'etcd_xds_pushes_total',
+      help: 'DiscoveryResponses sent, by type.',
+      labelNames: ['type'],
+      registers,
+    });
+    this.pushes = this.pushCounts.counter;
     const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
     this.pushLatencySeconds = new Histogram({
       name: 'etcd_xds_push_latency_seconds',
@@ -246,15 +248,13 @@ export class Metrics {
       buckets: latencyBuckets,
       registers,
     });
-    this.pushedResources = pushedResourceCounts.attach(
-      new Counter({
-        name: 'etcd_xds_pushed_resources_total',
-        help: 'Resources carried by DiscoveryResponses, by type.',
-        labelNames: ['type'],
-        registers,
-        collect: () => pushedResourceCounts.flush(),
-      }),
-    );
+    this.pushedResourceCounts = new CountBatch({
+      name: 'etcd_xds_pushed_resources_total',
+      help: 'Resources carried by DiscoveryResponses, by type.',
+      labelNames: ['type'],
+      registers,
+    });
+    this.pushedResources = this.pushedResourceCounts.counter;
     this.refusedRequests = new Counter({
       name: 'etcd_xds_refused_requests_total',
       help: 'Streams ended (or refused) for breaking a limit, by reason (name-too-long, too-many-names, too-many-subscriptions, too-many-held, too-many-streams, stalled).',

@@ -12,11 +12,15 @@ import { canonicalName } from '../translate/resource-names';
 export class HeldToken {
   private static lastId = 0;
   readonly id = ++HeldToken.lastId;
-  /** Shared response added to what this token stands for → the token after it. */
-  private readonly extended = new Map<object, HeldToken>();
+  /**
+   * Shared response added to what this token stands for → the token after it. Made on first use:
+   * most tokens (one stream's own, a delta stream's) are never extended.
+   */
+  private extended: Map<object, HeldToken> | undefined;
 
   /** The token after the resources of `response` (one object, shared by streams) were added. */
   extendedBy(response: object): HeldToken {
+    this.extended ??= new Map();
     let next = this.extended.get(response);
     if (next === undefined) {
       // A token many streams share sees one response per push; many more means it is long-lived
