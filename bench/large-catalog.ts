@@ -19,6 +19,7 @@ import { median, round, type Summary } from './lib/stats';
 import {
   etcdChange,
   log,
+  lowestOf,
   measureRounds,
   measureRoundsWithRebuild,
   memory,
@@ -71,8 +72,7 @@ async function peerSize(
   const peer = await PeerProcess.start(binary, etcdUrl, resources, Math.max(60_000, options.services * 6));
   try {
     const readyMs = round(now() - started);
-    let rss = Infinity;
-    for (let i = 0; i < 5; i++, await sleep(400)) rss = Math.min(rss, peer.rssBytes());
+    const { rss } = await lowestOf(() => ({ rss: peer.rssBytes() }));
     const cold = { readyMs, rssMB: round(rss / MB) };
     log(`  go-control-plane cold start: ${JSON.stringify(cold)}`);
     const loadgen = startLoadgen();

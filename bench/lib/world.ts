@@ -155,16 +155,28 @@ export async function metrics(server: ServerProcess): Promise<Map<string, number
 }
 
 /** The lowest of a few samples of RSS and used heap (GC makes single samples noisy). */
-export async function memory(server: ServerProcess): Promise<{ rss: number; heap: number }> {
-  let rss = Infinity;
-  let heap = Infinity;
-  for (let i = 0; i < 5; i++) {
+export function memory(server: ServerProcess): Promise<{ rss: number; heap: number }> {
+  return lowestOf(async () => {
     const m = await metrics(server);
-    rss = Math.min(rss, m.get('etcd_xds_process_resident_memory_bytes') ?? Infinity);
-    heap = Math.min(heap, m.get('etcd_xds_nodejs_heap_size_used_bytes') ?? Infinity);
+    return {
+      rss: m.get('etcd_xds_process_resident_memory_bytes') ?? Infinity,
+      heap: m.get('etcd_xds_nodejs_heap_size_used_bytes') ?? Infinity,
+    };
+  });
+}
+
+/** Each value's lowest over 5 readings 400 ms apart (a single reading may catch garbage not yet collected). */
+export async function lowestOf<K extends string>(
+  read: () => Promise<Record<K, number>> | Record<K, number>,
+): Promise<Record<K, number>> {
+  let lowest: Record<K, number> | undefined;
+  for (let i = 0; i < 5; i++) {
+    const reading = await read();
+    if (lowest === undefined) lowest = reading;
+    else for (const key in reading) lowest[key] = Math.min(lowest[key], reading[key]);
     await sleep(400);
   }
-  return { rss, heap };
+  return lowest!;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
