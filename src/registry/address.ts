@@ -39,5 +39,7 @@ export function parseSocketAddress(text: string): { address: SocketAddress } | {
 }
 
 export function formatSocketAddress(address: SocketAddress): string {
-  return isIPv6(address.ip) ? `[${address.ip}]:${address.port}` : `${address.ip}:${address.port}`;
+  // A parsed IP has a colon only if it is IPv6 (parseSocketAddress checked it); no regex here, as
+  // this runs for every instance of every cluster translated.
+  return address.ip.includes(':') ? `[${address.ip}]:${address.port}` : `${address.ip}:${address.port}`;
 }

@@ -208,23 +208,37 @@ function routeInputs(service: ServiceCatalog): string {
  * `selected`, memoised on what routes depend on: the policy object (kept while its etcd value is
  * unchanged), the service's name and versions, and the selection. An instance coming or going
  * without changing the versions reuses them, so views cost nothing for it.
+ *
+ * Every service without a policy shares DEFAULT_POLICY, so entries are kept per service name under
+ * the policy and bounded per name (versions and selections come and go), not per policy: a bound
+ * per policy would evict every service's routes over and over once a catalog has more services.
  */
 export class SelectionMemo<T> {
-  private readonly byPolicy = new WeakMap<RoutingPolicy, Map<string, T>>();
+  private readonly byPolicy = new WeakMap<RoutingPolicy, Map<string, Map<string, T>>>();
 
   get(service: ServiceCatalog, selected: readonly number[], build: () => T): T {
-    let built = this.byPolicy.get(service.policy);
-    if (built === undefined) this.byPolicy.set(service.policy, (built = new Map<string, T>()));
+    let byName = this.byPolicy.get(service.policy);
+    if (byName === undefined) this.byPolicy.set(service.policy, (byName = new Map<string, Map<string, T>>()));
+    let built = byName.get(service.name);
+    if (built === undefined) {
+      // Services come and go under a shared policy: keep the names of one policy bounded.
+      if (byName.size >= MEMO_NAMES) byName.clear();
+      byName.set(service.name, (built = new Map<string, T>()));
+    }
     const key = `${routeInputs(service)}\n${selected.join(',')}`;
     let value = built.get(key);
     if (value === undefined) {
-      // Versions come and go: keep the memo of one policy bounded.
-      if (built.size >= 1_000) built.clear();
+      if (built.size >= MEMO_PER_NAME) built.clear();
       built.set(key, (value = build()));
     }
     return value;
   }
 }
+
+/** Service names a SelectionMemo keeps per policy (more than a catalog holds) … */
+const MEMO_NAMES = 2_000_000;
+/** … and entries (versions × selections) per service. */
+const MEMO_PER_NAME = 1_000;
 
 const selections = new WeakMap<RoutingPolicy, Map<string, readonly number[]>>();
 

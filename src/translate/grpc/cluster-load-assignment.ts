@@ -65,15 +65,22 @@ export function grpcClusterLoadAssignment(
         value: group.weight > 0 ? group.weight : group.instances.reduce((sum, i) => sum + i.weight, 0),
       },
       ...(preferredZone !== undefined && group.zone !== preferredZone && { priority: 1 }),
-      lb_endpoints: [...group.instances]
-        .sort((a, b) => compareStrings(formatSocketAddress(a.address), formatSocketAddress(b.address)))
-        .map((instance) => ({
-          endpoint: {
-            address: { socket_address: { address: instance.address.ip, port_value: instance.address.port } },
-          },
-          load_balancing_weight: { value: ringHash ? 1 : instance.weight },
-          ...(instance.status === 'draining' && { health_status: HEALTH_STATUS_DRAINING }),
-        })),
+      lb_endpoints: byAddress(group.instances).map((instance) => ({
+        endpoint: {
+          address: { socket_address: { address: instance.address.ip, port_value: instance.address.port } },
+        },
+        load_balancing_weight: { value: ringHash ? 1 : instance.weight },
+        ...(instance.status === 'draining' && { health_status: HEALTH_STATUS_DRAINING }),
+      })),
     })),
   };
+}
+
+/** Instances in the order of their addresses as text, each formatted once. */
+function byAddress(instances: readonly Instance[]): Instance[] {
+  if (instances.length < 2) return [...instances];
+  return instances
+    .map((instance) => ({ instance, address: formatSocketAddress(instance.address) }))
+    .sort((a, b) => compareStrings(a.address, b.address))
+    .map(({ instance }) => instance);
 }

@@ -151,6 +151,21 @@ describe('translateForGrpc', () => {
     const second = translateForGrpc({ ...before, revision: 2 });
     assert.equal(first.byType.get(ROUTE)!.get('app'), second.byType.get(ROUTE)!.get('app'));
   });
+
+  it('keeps a service route when an instance comes, however many services share the default policy', () => {
+    // Policy-less services all share one policy object; the route memo must not be bounded per
+    // policy, or a large catalog evicts and re-encodes every route on every instance change.
+    const many: InstanceSpec[] = [];
+    for (let s = 0; s < 3_000; s++)
+      many.push({ service: `svc-${s}`, id: 'a', version: 'v1', address: '10.1.0.1:80' });
+    const before = translateForGrpc(catalogOf(many));
+    const after = translateForGrpc(
+      catalogOf([...many, { service: 'svc-0', id: 'b', version: 'v1', address: '10.1.0.2:80' }], {}, 2),
+    );
+    for (const name of ['svc-0', 'svc-1', 'svc-2999'])
+      assert.equal(after.byType.get(ROUTE)!.get(name), before.byType.get(ROUTE)!.get(name), name);
+    assert.notEqual(after.byType.get(ENDPOINT)!.get('svc-0'), before.byType.get(ENDPOINT)!.get('svc-0'));
+  });
 });
 
 describe('the grpc-c-core flavour', () => {
