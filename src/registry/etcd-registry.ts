@@ -10,11 +10,16 @@ import type { Metrics } from '../metrics';
 import { CatalogBuilder, type Catalog, type ChangeOutcome } from './catalog';
 
 /**
- * Keys per list page. Each page costs etcd a walk of the rest of the range (it counts what
- * remains), so small pages make a list quadratic: 100k keys take 2.2 s in pages of 1,000 and
- * 0.8–1.0 s in pages of 10,000 (~2 MB of typical registrations).
+ * Keys in the first list page. Each page costs etcd a walk of the rest of the range (it counts
+ * what remains), so small pages make a list quadratic: 100k keys take 2.2 s in pages of 1,000 and
+ * 0.8–1.0 s in pages of 10,000 (~2 MB of typical registrations). Later pages are sized from the
+ * bytes per key seen so far to about PAGE_BYTES, up to MAX_PAGE_KEYS: 1,000,000 keys list in
+ * 4.7–5.5 s in pages of 100,000 against 11.7–13.9 s in pages of 10,000.
  */
 const DEFAULT_PAGE_SIZE = 10_000;
+/** What a list page after the first aims at: a quarter of the client's 64 MiB message limit. */
+const PAGE_BYTES = 16 * 2 ** 20;
+const MAX_PAGE_KEYS = 100_000;
 
 export interface EtcdRegistryOptions {
   readonly client: Etcd3;
@@ -23,7 +28,10 @@ export interface EtcdRegistryOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly onCatalog: (catalog: Catalog) => void;
-  /** Keys per range request while listing (default 10,000; halved while a page is too large). */
+  /**
+   * Keys per range request while listing, fixed (halved while a page is too large). Default:
+   * 10,000 in the first page, later pages sized to ~16 MiB by the bytes per key seen.
+   */
   readonly pageSize?: number;
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
@@ -47,8 +55,14 @@ type Source = 'registration' | 'policy';
 
 export class EtcdRegistry {
   private readonly builder: CatalogBuilder;
-  /** Keys per list page; halved for good whenever a page exceeds the client's message limit. */
+  /**
+   * Keys in a first list page (in every page when fixed); halved for good whenever a page exceeds
+   * the client's message limit.
+   */
   private pageSize: number;
+  /** Later pages are sized by bytes per key (pageSize was not given); never over pageCap keys. */
+  private readonly adaptivePages: boolean;
+  private pageCap = MAX_PAGE_KEYS;
   private synced = false;
   private stale = true;
   private staleSince: number | undefined = Date.now();
@@ -69,6 +83,7 @@ export class EtcdRegistry {
   constructor(private readonly options: EtcdRegistryOptions) {
     this.builder = new CatalogBuilder(options.policyPrefix);
     this.pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    this.adaptivePages = options.pageSize === undefined;
   }
 
   status(): RegistryStatus {
@@ -149,13 +164,16 @@ export class EtcdRegistry {
     this.builder.clear();
     let registrations = 0;
     let policies = 0;
+    let pages = 0;
     const revision = await this.listPrefix(prefix, undefined, (kvs) => {
       for (const kv of kvs) this.apply('registration', 'put', kv);
       registrations += kvs.length;
+      pages++;
     });
     await this.listPrefix(policyPrefix, revision, (kvs) => {
       for (const kv of kvs) this.apply('policy', 'put', kv);
       policies += kvs.length;
+      pages++;
     });
     this.revision = revision;
     this.applied.registration = revision;
@@ -166,7 +184,7 @@ export class EtcdRegistry {
     this.lastError = undefined;
     this.options.metrics.registryStale.set(0);
     this.options.metrics.staleSince = undefined;
-    logger.info({ revision, registrations, policies }, 'listed etcd');
+    logger.info({ revision, registrations, policies, pages }, 'listed etcd');
     this.emit(performance.now());
     return revision;
   }
@@ -183,18 +201,23 @@ export class EtcdRegistry {
   ): Promise<number> {
     const end = Range.prefix(prefix).end;
     let revision = atRevision;
+    let size = this.pageSize;
+    let bytes = 0;
+    let keys = 0;
     const read = async (start: Buffer): Promise<IRangeResponse> => {
       for (;;) {
-        let request = this.options.client.getAll().inRange(new Range(start, end)).limit(this.pageSize);
+        let request = this.options.client.getAll().inRange(new Range(start, end)).limit(size);
         if (revision !== undefined) request = request.revision(revision);
         try {
           return await request.exec();
         } catch (error) {
-          if (!(error instanceof GRPCResourceExhastedError) || this.pageSize === 1) throw error;
+          if (!(error instanceof GRPCResourceExhastedError) || size === 1) throw error;
           // Kept for later lists too, so a failing list still makes progress when retried.
-          this.pageSize = Math.ceil(this.pageSize / 2);
+          size = Math.ceil(size / 2);
+          this.pageCap = size;
+          this.pageSize = Math.min(this.pageSize, size);
           this.options.logger.info(
-            { prefix, pageSize: this.pageSize },
+            { prefix, pageSize: size },
             'an etcd list page exceeded the message size limit; reading smaller pages',
           );
         }
@@ -207,6 +230,11 @@ export class EtcdRegistry {
       revision ??= Number(page.header.revision);
       const done = !page.more || page.kvs.length === 0;
       if (!done) {
+        if (this.adaptivePages) {
+          for (const kv of page.kvs) bytes += kv.key.length + kv.value.length;
+          keys += page.kvs.length;
+          size = Math.max(1, Math.min(this.pageCap, Math.floor(PAGE_BYTES / (bytes / keys))));
+        }
         pending = read(Buffer.concat([page.kvs[page.kvs.length - 1].key, Buffer.from([0])]));
         // Awaited on the next turn of the loop; until then a failure must not count as unhandled.
         pending.catch(() => undefined);

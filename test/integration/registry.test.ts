@@ -25,13 +25,14 @@ describe('EtcdRegistry', () => {
   function startRegistry(
     client: Etcd3,
     pageSize?: number,
+    logger = pino({ level: 'silent' }),
   ): { registry: EtcdRegistry; latest: () => Catalog | undefined } {
     let latest: Catalog | undefined;
     const registry = new EtcdRegistry({
       client,
       prefix: '/services/',
       policyPrefix: '/xds/policies/',
-      logger: pino({ level: 'silent' }),
+      logger,
       metrics: new Metrics({ defaultMetrics: false }),
       onCatalog: (catalog) => (latest = catalog),
       pageSize,
@@ -77,6 +78,49 @@ describe('EtcdRegistry', () => {
       );
       assert.equal(latest()!.services.get('svc-1')!.policy.defaultVersion, 'v1');
       assert.equal(registry.status().stale, false);
+    } finally {
+      await registry.stop();
+      client.close();
+    }
+  });
+
+  it('lists in a first page of 10,000 keys, then pages sized by the bytes per key', async () => {
+    await fixture.kv.delete().all();
+    const total = 30_000;
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < total; i += 125) {
+      writes.push(
+        fixture.kv
+          .if('/none', 'Version', '==', 0)
+          .then(
+            ...Array.from({ length: 125 }, (_, j) =>
+              fixture.kv.put(`/services/many/${String(i + j).padStart(6, '0')}`).value(registration(i + j)),
+            ),
+          )
+          .commit(),
+      );
+      if (writes.length >= 8) await Promise.all(writes.splice(0));
+    }
+    await Promise.all(writes);
+    const lines: { msg?: string; pages?: number; registrations?: number }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const client = new Etcd3({ hosts: fixture.etcd.url });
+    const { registry, latest } = startRegistry(client, undefined, logger);
+    try {
+      await eventually(
+        () => keysOf(latest()).length,
+        (count) => assert.equal(count, total),
+      );
+      const listed = lines.find((line) => line.msg === 'listed etcd');
+      // 10,000 keys, then the other 20,000 (~100 bytes each) in one page of up to 100,000; and
+      // the policy prefix's one (empty) page.
+      assert.deepEqual(
+        { registrations: listed?.registrations, pages: listed?.pages },
+        {
+          registrations: total,
+          pages: 3,
+        },
+      );
     } finally {
       await registry.stop();
       client.close();
