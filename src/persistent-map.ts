@@ -39,6 +39,24 @@ function chunkCount(size: number): number {
 /** A change to apply: a key with its new value, or undefined to delete it. */
 export type Update<V> = readonly [key: string, value: V | undefined];
 
+/**
+ * The keys changed since a sorted map, one set per copy, newest first: a copy adds its own set in
+ * front and shares the rest, so a long run of copies nobody iterates (a catalog per etcd event)
+ * costs each one its own changes, not all of those before it.
+ */
+interface ChangeLog {
+  readonly keys: ReadonlySet<string>;
+  readonly older: ChangeLog | undefined;
+  /** Keys in this log and the older ones, counting a key changed twice twice. */
+  readonly total: number;
+}
+
+interface Derivation<V> {
+  /** The nearest ancestor with its sorted entries known. */
+  readonly map: PersistentMap<V>;
+  readonly changes: ChangeLog;
+}
+
 export class PersistentMap<V> implements ReadonlyMap<string, V> {
   private sortedEntries: readonly (readonly [string, V])[] | undefined;
   private readonly mask: number;
@@ -47,7 +65,7 @@ export class PersistentMap<V> implements ReadonlyMap<string, V> {
     private readonly chunks: readonly Chunk<V>[],
     readonly size: number,
     /** Where this map came from and how, while its sorted keys may still be derived from it. */
-    private parent: { map: PersistentMap<V>; changed: ReadonlySet<string> } | undefined,
+    private parent: Derivation<V> | undefined,
   ) {
     this.mask = chunks.length * CHUNK - 1;
   }
@@ -145,16 +163,19 @@ export class PersistentMap<V> implements ReadonlyMap<string, V> {
 
   /**
    * What a copy of this map with `changed` keys derives its order from: this map if its keys are
-   * sorted, else the sorted map this one derives from, with both changes (never a longer chain:
-   * a map keeps at most one older map alive). Nothing once the changes pile up past an eighth of
-   * the map: sorting anew is then about as cheap.
+   * sorted, else the sorted map this one derives from, with `changed` in front of this one's
+   * change log (shared, not copied; a map keeps at most one older map alive). Nothing once the
+   * changes pile up past an eighth of the map: sorting anew is then about as cheap.
    */
-  private derivation(changed: Set<string>): PersistentMap<V>['parent'] {
-    if (this.sortedEntries !== undefined) return { map: this, changed };
-    if (this.parent === undefined || this.parent.changed.size + changed.size > this.size / 8 + 64)
-      return undefined;
-    for (const key of this.parent.changed) changed.add(key);
-    return { map: this.parent.map, changed };
+  private derivation(changed: ReadonlySet<string>): Derivation<V> | undefined {
+    if (this.sortedEntries !== undefined)
+      return { map: this, changes: { keys: changed, older: undefined, total: changed.size } };
+    const parent = this.parent;
+    if (parent === undefined || parent.changes.total + changed.size > this.size / 8 + 64) return undefined;
+    return {
+      map: parent.map,
+      changes: { keys: changed, older: parent.changes, total: parent.changes.total + changed.size },
+    };
   }
 
   /** Keys in order. */
@@ -184,7 +205,9 @@ export class PersistentMap<V> implements ReadonlyMap<string, V> {
     const parentEntries = this.parent?.map.sortedEntries;
     if (this.parent !== undefined && parentEntries !== undefined) {
       // The parent's entries without the changed keys, merged with the changed keys' entries now.
-      const { changed } = this.parent;
+      const changed = new Set<string>();
+      for (let log: ChangeLog | undefined = this.parent.changes; log !== undefined; log = log.older)
+        for (const key of log.keys) changed.add(key);
       const added: (readonly [string, V])[] = [];
       for (const key of changed) {
         const value = this.get(key);

@@ -37,6 +37,22 @@ describe('PersistentMap', () => {
     for (const [i, { map: old, entries }] of history.entries()) assertSame(old, entries, `version ${i}`);
   });
 
+  it('derives its order over a long run of one-key copies nobody iterated (a catalog per etcd event)', () => {
+    const reference = new Map<string, number>();
+    for (let i = 0; i < 10_000; i++) reference.set(`svc-${i}`, i);
+    let map = PersistentMap.from([...reference].sort(([a], [b]) => compareStrings(a, b)));
+    assertSame(map, reference, 'start');
+    const next = random(11);
+    for (let step = 0; step < 1_000; step++) {
+      const key = `svc-${Math.floor(next() * 12_000)}`;
+      const value = next() < 0.2 ? undefined : step;
+      map = map.with([[key, value]]);
+      if (value === undefined) reference.delete(key);
+      else reference.set(key, value);
+    }
+    assertSame(map, reference, 'after 1,000 copies');
+  });
+
   it('returns itself when an update changes nothing; deletes of missing keys are no-ops', () => {
     const map = PersistentMap.from([
       ['b', 2],
