@@ -19,12 +19,30 @@ export interface EncodedResource {
 
 const encodings = new WeakMap<Resource, EncodedResource>();
 
+/**
+ * `bytes` is made from `any` when asked (admin views and explain ask; pushes send `any`), so a
+ * snapshot of a million resources does not hold a million more Buffer objects.
+ */
+class Encoded implements EncodedResource {
+  constructor(
+    readonly name: string,
+    readonly type: XdsType,
+    readonly version: string,
+    readonly any: Uint8Array,
+    private readonly valueOffset: number,
+  ) {}
+
+  get bytes(): Uint8Array {
+    return this.any.subarray(this.valueOffset);
+  }
+}
+
 /** Encodes a resource, once per Resource object (translation shares unchanged ones). */
 export function encodeResource(resource: Resource): EncodedResource {
   let encoded = encodings.get(resource);
   if (encoded === undefined) {
-    const { any, bytes } = encodeAsAny(resource);
-    encoded = { name: resource.name, type: resource.type, version: contentVersion(bytes), bytes, any };
+    const { any, offset } = encodeAsAny(resource);
+    encoded = new Encoded(resource.name, resource.type, contentVersion(any.subarray(offset)), any, offset);
     encodings.set(resource, encoded);
   }
   return encoded;
@@ -47,9 +65,9 @@ const ENCODED_AS_BUILT: ReadonlySet<XdsType> = new Set([ENDPOINT, LISTENER, ROUT
 
 /**
  * Encodes the resource straight into a google.protobuf.Any { type_url = 1; value = 2; }, in one
- * buffer; `bytes` is a view of the value inside it (no second encoding or copy).
+ * buffer; the value starts at `offset` inside it (no second encoding or copy).
  */
-function encodeAsAny(resource: Resource): { any: Uint8Array; bytes: Uint8Array } {
+function encodeAsAny(resource: Resource): { any: Uint8Array; offset: number } {
   const type = messageType(resource.type.messageName);
   const writer = Writer.create().uint32(10).string(resource.type.typeUrl).uint32(18).fork();
   type.encode(
@@ -60,7 +78,7 @@ function encodeAsAny(resource: Resource): { any: Uint8Array; bytes: Uint8Array }
   // Skip the type_url field (tag, length, ASCII URL), the value's tag, and its length varint.
   let offset = 1 + varintLength(resource.type.typeUrl.length) + resource.type.typeUrl.length + 1;
   while ((any[offset] & 0x80) !== 0) offset++;
-  return { any, bytes: any.subarray(offset + 1) };
+  return { any, offset: offset + 1 };
 }
 
 function varintLength(value: number): number {

@@ -9,6 +9,28 @@ export interface Resource {
   readonly message: object;
 }
 
+/**
+ * A resource whose message is built again each time it is read, and not kept. For endpoints: the
+ * snapshot keeps their encoding (encodeResource reads the message once per resource), and their
+ * message trees, about ten objects per instance, would otherwise stay on the heap for nothing.
+ * `build` must be pure, over values that do not change.
+ */
+export function builtOnRead(name: string, type: XdsType, build: () => object): Resource {
+  return new BuiltOnRead(name, type, build);
+}
+
+class BuiltOnRead implements Resource {
+  constructor(
+    readonly name: string,
+    readonly type: XdsType,
+    private readonly build: () => object,
+  ) {}
+
+  get message(): object {
+    return this.build();
+  }
+}
+
 export interface ResourceAlias {
   /** The resource this name stands for; when that one changes, so does the alias. */
   readonly canonical: string;

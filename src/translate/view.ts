@@ -10,7 +10,7 @@ import type { Flavour } from './flavour';
 import { ENDPOINT } from '../proto/xds-types';
 import type { Instance } from '../registry/instance';
 import type { RoutingPolicy } from '../registry/policy';
-import type { Resource } from './resource-set';
+import { builtOnRead, type Resource } from './resource-set';
 import { selectedCallerRoutes, versionsWithInstances } from './route-plan';
 import { serviceClusters, type ServiceCluster } from './service-clusters';
 
@@ -141,7 +141,7 @@ export class ZonedEndpoints {
       // serviceClusters gives the clusters in the order every translation makes them.
       endpoints = serviceClusters(service).map((cluster, i) =>
         prefersZone(cluster.members, zone)
-          ? { name: cluster.name, type: ENDPOINT, message: render(cluster) }
+          ? builtOnRead(cluster.name, ENDPOINT, () => render(cluster))
           : plain[i],
       );
       byKey.set(key, endpoints);

@@ -102,8 +102,12 @@ describe('EtcdRegistry', () => {
       if (writes.length >= 8) await Promise.all(writes.splice(0));
     }
     await Promise.all(writes);
-    const lines: { msg?: string; pages?: number; registrations?: number }[] = [];
-    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    type Line = { msg?: string; pages?: number; registrations?: number };
+    const lines: Line[] = [];
+    const logger = pino(
+      { level: 'info' },
+      { write: (line: string) => void lines.push(JSON.parse(line) as Line) },
+    );
     const client = new Etcd3({ hosts: fixture.etcd.url });
     const { registry, latest } = startRegistry(client, undefined, logger);
     try {

@@ -3,7 +3,7 @@
 import type { VirtualHost } from '../../generated/envoy/config/route/v3/VirtualHost';
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../../proto/xds-types';
 import type { Catalog, ServiceCatalog } from '../../registry/catalog';
-import { indexResources, type Resource, type ResourceSet } from '../resource-set';
+import { builtOnRead, indexResources, type Resource, type ResourceSet } from '../resource-set';
 import { planRoutes, selectedCallerRoutes } from '../route-plan';
 import {
   affinityZone,
@@ -69,11 +69,9 @@ function translatePlainService(service: ServiceCatalog): EnvoyServiceResources {
         type: CLUSTER,
         message: envoyCluster(cluster.name, service.policy),
       })),
-      endpoints: clusters.map((cluster) => ({
-        name: cluster.name,
-        type: ENDPOINT,
-        message: envoyClusterLoadAssignment(cluster.name, cluster.members),
-      })),
+      endpoints: clusters.map(({ name, members }) =>
+        builtOnRead(name, ENDPOINT, () => envoyClusterLoadAssignment(name, members)),
+      ),
     };
     translated.set(service, resources);
   }

@@ -5,6 +5,7 @@ import type { Catalog, ServiceCatalog } from '../../registry/catalog';
 import type { RoutingPolicy } from '../../registry/policy';
 import { PersistentMap } from '../../persistent-map';
 import {
+  builtOnRead,
   indexResources,
   replaceServices,
   type Resource,
@@ -189,11 +190,9 @@ function buildServiceResources(service: ServiceCatalog, route: () => Resource): 
       clusters.map((cluster) => cluster.name),
       false,
     ),
-    endpoints: clusters.map((cluster) => ({
-      name: cluster.name,
-      type: ENDPOINT,
-      message: grpcClusterLoadAssignment(cluster.name, cluster.members, policy.lbPolicy),
-    })),
+    endpoints: clusters.map(({ name, members }) =>
+      builtOnRead(name, ENDPOINT, () => grpcClusterLoadAssignment(name, members, policy.lbPolicy)),
+    ),
   };
 }
 
