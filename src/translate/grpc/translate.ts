@@ -141,7 +141,7 @@ function listenerResource(name: string): Resource {
   if (listener === undefined) {
     // Services come and go: keep the memo bounded.
     if (listeners.size >= 1_000_000) listeners.clear();
-    listener = { name: listenerName(name), type: LISTENER, message: grpcListener(listenerName(name), name) };
+    listener = builtOnRead(listenerName(name), LISTENER, () => grpcListener(listenerName(name), name));
     listeners.set(name, listener);
   }
   return listener;
@@ -151,11 +151,9 @@ function listenerResource(name: string): Resource {
 const clusterMemos = new WeakMap<RoutingPolicy, Map<string, Resource>>();
 
 function routeResource(service: ServiceCatalog, selected: readonly number[]): Resource {
-  return {
-    name: service.name,
-    type: ROUTE,
-    message: grpcRouteConfiguration(service.name, planRoutes(service, selected)),
-  };
+  return builtOnRead(service.name, ROUTE, () =>
+    grpcRouteConfiguration(service.name, planRoutes(service, selected)),
+  );
 }
 
 /** Clusters `names` under `policy`; `leastRequest`: LEAST_REQUEST ones, for clients that can use them. */
@@ -171,7 +169,7 @@ function clusterResources(
     let cluster = memo.get(key);
     if (cluster === undefined) {
       if (memo.size >= 1_000_000) memo.clear();
-      cluster = { name, type: CLUSTER, message: grpcCluster(name, policy, leastRequest) };
+      cluster = builtOnRead(name, CLUSTER, () => grpcCluster(name, policy, leastRequest));
       memo.set(key, cluster);
     }
     return cluster;
