@@ -70,8 +70,15 @@ export class EtcdRegistry {
   /** Revision each watch has delivered up to (the two prefixes are watched separately). */
   private readonly applied: Record<Source, number> = { registration: 0, policy: 0 };
   private watching = false;
-  /** When the probe first found changes the watch had not delivered. */
-  private lagSince: number | undefined;
+  /**
+   * Per prefix, a change the probe found that the watch had not delivered (its revision) and when
+   * it was found; cleared once the watch delivers past it.
+   */
+  private readonly behind: Record<Source, { readonly revision: number; readonly since: number } | undefined> =
+    {
+      registration: undefined,
+      policy: undefined,
+    };
   private probeTimer: NodeJS.Timeout | undefined;
   private probing = false;
   private stopWatchWith: ((error?: Error) => void) | undefined;
@@ -272,7 +279,8 @@ export class EtcdRegistry {
       };
       this.stopWatchWith = finish;
       this.watching = true;
-      this.lagSince = undefined;
+      this.behind.registration = undefined;
+      this.behind.policy = undefined;
       stream.on('data', (response: IWatchResponse) => {
         if (finished) return;
         if (response.canceled) {
@@ -361,8 +369,8 @@ export class EtcdRegistry {
 
   /**
    * Asks etcd whether either prefix has a key modified after what its watch delivered. A watch can
-   * stall without erroring (a half-open connection); when it lags for `maxWatchLagMs` the
-   * registry re-lists. Deletions are not visible to this check; the TCP keepalive covers the
+   * stall without erroring (a half-open connection); when it has not delivered such a change
+   * `maxWatchLagMs` after a probe found it, the registry re-lists. Deletions are not visible to this check; the TCP keepalive covers the
    * connection itself.
    */
   private async probe(): Promise<void> {
@@ -372,35 +380,45 @@ export class EtcdRegistry {
     const maxLagMs = this.options.maxWatchLagMs ?? 10_000;
     const started = performance.now();
     try {
+      const sources: readonly [Source, string][] = [
+        ['registration', prefix],
+        ['policy', policyPrefix],
+      ];
       const pending = await withTimeout(
-        Promise.all([
-          client
-            .getAll()
-            .prefix(prefix)
-            .minModRevision(this.applied.registration + 1)
-            .limit(1)
-            .keys(),
-          client
-            .getAll()
-            .prefix(policyPrefix)
-            .minModRevision(this.applied.policy + 1)
-            .limit(1)
-            .keys(),
-        ]),
+        Promise.all(
+          sources.map(([source, keys]) =>
+            client
+              .getAll()
+              .prefix(keys)
+              .minModRevision(this.applied[source] + 1)
+              .limit(1)
+              .exec(),
+          ),
+        ),
         5_000,
       );
       const now = performance.now();
       metrics.etcdProbeSeconds.observe((now - started) / 1000);
-      if (pending.every((keys) => keys.length === 0)) this.lagSince = undefined;
-      else this.lagSince ??= now;
-      const lagMs = this.lagSince === undefined ? 0 : now - this.lagSince;
+      // Lagging means not delivering a change etcd had maxLagMs ago, not merely having changes in
+      // flight: under a steady stream of writes every probe finds some (written since the last
+      // event delivered), and a healthy watch delivers them within milliseconds.
+      let lagMs = 0;
+      sources.forEach(([source], i) => {
+        const found = pending[i].kvs[0];
+        const behind = this.behind[source];
+        if (found === undefined) this.behind[source] = undefined;
+        else if (behind === undefined || this.applied[source] >= behind.revision)
+          this.behind[source] = { revision: Number(found.mod_revision), since: now };
+        lagMs = Math.max(lagMs, now - (this.behind[source]?.since ?? now));
+      });
       metrics.etcdWatchLagSeconds.set(lagMs / 1000);
       if (lagMs > maxLagMs) {
         logger.warn(
           { lagMs: Math.round(lagMs), revision: this.revision },
           'the etcd watch is missing changes; re-listing',
         );
-        this.lagSince = undefined;
+        this.behind.registration = undefined;
+        this.behind.policy = undefined;
         this.stopWatchWith?.(new Error(`the watch lagged behind etcd for ${Math.round(lagMs)} ms`));
       }
     } catch (error) {

@@ -26,21 +26,24 @@ describe('EtcdRegistry', () => {
     client: Etcd3,
     pageSize?: number,
     logger = pino({ level: 'silent' }),
-  ): { registry: EtcdRegistry; latest: () => Catalog | undefined } {
+    probe: { probeIntervalMs?: number; maxWatchLagMs?: number } = {},
+  ): { registry: EtcdRegistry; latest: () => Catalog | undefined; metrics: Metrics } {
     let latest: Catalog | undefined;
+    const metrics = new Metrics({ defaultMetrics: false });
     const registry = new EtcdRegistry({
       client,
       prefix: '/services/',
       policyPrefix: '/xds/policies/',
       logger,
-      metrics: new Metrics({ defaultMetrics: false }),
+      metrics,
       onCatalog: (catalog) => (latest = catalog),
       pageSize,
       minBackoffMs: 50,
       maxBackoffMs: 500,
+      ...probe,
     });
     registry.start();
-    return { registry, latest: () => latest };
+    return { registry, latest: () => latest, metrics };
   }
 
   const keysOf = (catalog: Catalog | undefined): string[] =>
@@ -125,6 +128,48 @@ describe('EtcdRegistry', () => {
           pages: 3,
         },
       );
+    } finally {
+      await registry.stop();
+      client.close();
+    }
+  });
+
+  it('does not take a steady stream of writes for a stalled watch (no re-list)', async () => {
+    await fixture.kv.delete().all();
+    const client = new Etcd3({ hosts: fixture.etcd.url });
+    // Probes every 50 ms, each finding writes the watch has not delivered yet (made since its
+    // last event); only a change still undelivered 400 ms after a probe found it is lag.
+    const { registry, latest, metrics } = startRegistry(client, undefined, undefined, {
+      probeIntervalMs: 50,
+      maxWatchLagMs: 400,
+    });
+    try {
+      await eventually(
+        () => latest(),
+        (c) => assert.ok(c !== undefined),
+      );
+      let lagSeen = 0;
+      const started = performance.now();
+      for (let i = 0; performance.now() - started < 2_500; i++) {
+        await Promise.all(
+          Array.from({ length: 4 }, (_, j) =>
+            fixture.kv.put(`/services/steady/${(i * 4 + j) % 50}`).value(registration(i * 4 + j)),
+          ),
+        );
+        lagSeen = Math.max(lagSeen, (await metrics.etcdWatchLagSeconds.get()).values[0]?.value ?? 0);
+      }
+      const expected = await etcdKeys();
+      await eventually(
+        () => keysOf(latest()),
+        (keys) => assert.deepEqual(keys, expected),
+      );
+      const relists = (await metrics.etcdRelists.get()).values;
+      assert.deepEqual(
+        relists.map(({ labels, value }) => [labels.reason, value]),
+        [['start', 1]],
+        'listed once, at start',
+      );
+      assert.ok(lagSeen < 0.4, `watch lag reported ${lagSeen} s under steady writes`);
     } finally {
       await registry.stop();
       client.close();
