@@ -365,7 +365,10 @@ export class SnapshotCache {
       }
     }
     const snapshot = this.build(flavour, catalog, observedAt);
-    return { snapshot, changes: diffSnapshots(previous, snapshot) };
+    // A first snapshot's changes (everything) are not read: its clients, if any, are told by
+    // the listener call that has no previous snapshot. Listing every name costs 0.4 s at 100,000
+    // services.
+    return { snapshot, changes: previous === undefined ? new Map() : diffSnapshots(previous, snapshot) };
   }
 
   private build(flavour: Flavour, catalog: Catalog, observedAt?: number): Snapshot {
