@@ -34,6 +34,8 @@ export interface ChurnResult {
   revisionLag: number[];
   /** The latest response on any stream, after the last write. */
   convergeAfterStopMs: number;
+  /** Times the server listed etcd again during the churn (a healthy watch needs none). */
+  relists: number;
 }
 
 /**
@@ -180,6 +182,7 @@ export async function churn(etcd: EtcdProcess, kv: Etcd3, options: Options): Pro
       pushes: sum(after, 'etcd_xds_pushes_total') - sum(before, 'etcd_xds_pushes_total'),
       revisionLag,
       convergeAfterStopMs: round(Math.max(0, stats.lastResponseAt - lastWrite)),
+      relists: sum(after, 'etcd_xds_etcd_relists_total') - sum(before, 'etcd_xds_etcd_relists_total'),
     };
   } finally {
     await loadgen.stop();
