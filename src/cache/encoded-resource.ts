@@ -4,7 +4,7 @@ import { hash } from 'node:crypto';
 import { Writer } from 'protobufjs';
 import { messageType } from '../proto/proto-root';
 import { ENDPOINT, LISTENER, ROUTE, type XdsType } from '../proto/xds-types';
-import type { Resource } from '../translate/resource-set';
+import { BuiltOnRead, type Resource } from '../translate/resource-set';
 
 export interface EncodedResource {
   readonly name: string;
@@ -39,13 +39,18 @@ class Encoded implements EncodedResource {
 
 /** Encodes a resource, once per Resource object (translation shares unchanged ones). */
 export function encodeResource(resource: Resource): EncodedResource {
-  let encoded = encodings.get(resource);
-  if (encoded === undefined) {
-    const { any, offset } = encodeAsAny(resource);
-    encoded = new Encoded(resource.name, resource.type, contentVersion(any.subarray(offset)), any, offset);
-    encodings.set(resource, encoded);
+  if (resource instanceof BuiltOnRead) {
+    if (resource.derived instanceof Encoded) return resource.derived;
+    return (resource.derived = encode(resource));
   }
+  let encoded = encodings.get(resource);
+  if (encoded === undefined) encodings.set(resource, (encoded = encode(resource)));
   return encoded;
+}
+
+function encode(resource: Resource): Encoded {
+  const { any, offset } = encodeAsAny(resource);
+  return new Encoded(resource.name, resource.type, contentVersion(any.subarray(offset)), any, offset);
 }
 
 export function contentVersion(bytes: Uint8Array | string): string {

@@ -20,7 +20,14 @@ export function builtOnRead(name: string, type: XdsType, build: () => object): R
   return new BuiltOnRead(name, type, build);
 }
 
-class BuiltOnRead implements Resource {
+export class BuiltOnRead implements Resource {
+  /**
+   * What the snapshot cache derives from this resource once (its encoding), kept on the resource
+   * rather than in a WeakMap: a million resources as WeakMap keys cost the garbage collector a
+   * million ephemerons at every full collection.
+   */
+  derived: object | undefined = undefined;
+
   constructor(
     readonly name: string,
     readonly type: XdsType,
