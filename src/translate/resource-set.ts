@@ -60,7 +60,10 @@ export interface ResourceSet {
   alias(type: XdsType, name: string): ResourceAlias | undefined;
 }
 
-/** The names an update touched, per type: every name a changed service had or has. */
+/**
+ * The names an update touched, per type: every name of a changed service whose resource is not
+ * the same object as before (added, replaced or removed).
+ */
 export type TouchedNames = ReadonlyMap<XdsType, ReadonlySet<string>>;
 
 /** Resources by type (every served type present). */
@@ -73,7 +76,8 @@ export function indexResources(resources: Iterable<Resource>): Map<XdsType, Pers
 /**
  * The per-type maps and per-service index of `previous` with the resources of the services in
  * `replaced` (name → its resources now; none when it is gone) in place of theirs. Costs what the
- * replaced services have and had, not the size of the set.
+ * replaced services have and had, not the size of the set; a resource kept as the same object
+ * (a service's listener, route and clusters when only its instances changed) costs a comparison.
  */
 export function replaceServices(
   previous: Pick<ResourceSet, 'byType' | 'byService'>,
@@ -84,15 +88,19 @@ export function replaceServices(
   touched: TouchedNames;
 } {
   const previousByService = previous.byService ?? PersistentMap.empty();
-  // Per type, name → its resource now (undefined: gone); a resource kept as the same object
-  // leaves its map untouched.
+  // Per type, name → its resource now (undefined: gone), for names whose resource changed.
   const updates = new Map<XdsType, Map<string, Resource | undefined>>(
     PUSH_ORDER.map((type) => [type, new Map()]),
   );
   const services: Update<readonly Resource[]>[] = [];
   for (const [service, resources] of replaced) {
-    for (const old of previousByService.get(service) ?? []) updates.get(old.type)!.set(old.name, undefined);
-    for (const resource of resources) updates.get(resource.type)!.set(resource.name, resource);
+    const old = previousByService.get(service) ?? [];
+    const isNow = member(resources);
+    const wasBefore = member(old);
+    for (const resource of old)
+      if (!isNow(resource)) updates.get(resource.type)!.set(resource.name, undefined);
+    for (const resource of resources)
+      if (!wasBefore(resource)) updates.get(resource.type)!.set(resource.name, resource);
     services.push([service, resources.length === 0 ? undefined : resources]);
   }
   const byType = new Map(
@@ -100,4 +108,11 @@ export function replaceServices(
   );
   const touched = new Map(PUSH_ORDER.map((type) => [type, new Set(updates.get(type)!.keys())] as const));
   return { byType, byService: previousByService.with(services), touched };
+}
+
+/** Membership in a service's resources: a scan for the usual few, a Set for many versions. */
+function member(resources: readonly Resource[]): (resource: Resource) => boolean {
+  if (resources.length <= 16) return (resource) => resources.includes(resource);
+  const set = new Set(resources);
+  return (resource) => set.has(resource);
 }
