@@ -38,7 +38,7 @@ for (const services of (process.argv[2] ?? '10000,100000').split(',').map(Number
             name: `svc-${s}`,
             id: `churn-${change % 5}`,
             version: 'v1',
-            address: `10.200.${(s >> 8) & 255}.${(s & 255) + 1}:${9000 + (change % 5)}`,
+            address: `10.200.${(s >> 8) & 255}.${((s & 255) % 250) + 1}:${9000 + (change % 5)}`,
           }),
         );
       else builder.deleteRegistration(key);
