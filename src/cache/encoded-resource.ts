@@ -73,6 +73,8 @@ const ENCODED_AS_BUILT: ReadonlySet<XdsType> = new Set([ENDPOINT, LISTENER, ROUT
  * buffer; the value starts at `offset` inside it (no second encoding or copy).
  */
 function encodeAsAny(resource: Resource): { any: Uint8Array; offset: number } {
+  if (resource instanceof BuiltOnRead && resource.encodeMessage !== undefined)
+    return wrapInAny(resource.type.typeUrl, resource.encodeMessage());
   const type = messageType(resource.type.messageName);
   const writer = Writer.create().uint32(10).string(resource.type.typeUrl).uint32(18).fork();
   type.encode(
@@ -84,6 +86,29 @@ function encodeAsAny(resource: Resource): { any: Uint8Array; offset: number } {
   let offset = 1 + varintLength(resource.type.typeUrl.length) + resource.type.typeUrl.length + 1;
   while ((any[offset] & 0x80) !== 0) offset++;
   return { any, offset: offset + 1 };
+}
+
+/** `value` (an encoded message) in a google.protobuf.Any of `typeUrl` (ASCII), as protobufjs writes it. */
+function wrapInAny(typeUrl: string, value: Uint8Array): { any: Uint8Array; offset: number } {
+  const offset = 1 + varintLength(typeUrl.length) + typeUrl.length + 1 + varintLength(value.length);
+  const any = Buffer.allocUnsafe(offset + value.length);
+  let pos = 0;
+  any[pos++] = 10;
+  pos = writeVarint(any, pos, typeUrl.length);
+  pos += any.write(typeUrl, pos, 'latin1');
+  any[pos++] = 18;
+  pos = writeVarint(any, pos, value.length);
+  any.set(value, pos);
+  return { any, offset };
+}
+
+function writeVarint(buffer: Buffer, pos: number, value: number): number {
+  while (value >= 0x80) {
+    buffer[pos++] = (value & 0x7f) | 0x80;
+    value >>>= 7;
+  }
+  buffer[pos++] = value;
+  return pos;
 }
 
 function varintLength(value: number): number {

@@ -16,8 +16,14 @@ export interface Resource {
  * ten objects per instance for endpoints, forty per service for routes. `build` must be pure,
  * over values that do not change.
  */
-export function builtOnRead(name: string, type: XdsType, build: () => object): Resource {
-  return new BuiltOnRead(name, type, build);
+export function builtOnRead(
+  name: string,
+  type: XdsType,
+  build: () => object,
+  /** The message's encoding written directly: the bytes protobufjs gives for `build()`. */
+  encodeMessage?: () => Uint8Array,
+): Resource {
+  return new BuiltOnRead(name, type, build, encodeMessage);
 }
 
 export class BuiltOnRead implements Resource {
@@ -32,6 +38,7 @@ export class BuiltOnRead implements Resource {
     readonly name: string,
     readonly type: XdsType,
     private readonly build: () => object,
+    readonly encodeMessage: (() => Uint8Array) | undefined,
   ) {}
 
   get message(): object {

@@ -32,6 +32,97 @@ export function grpcClusterLoadAssignment(
   preferredZone?: string,
 ): ClusterLoadAssignment {
   const ringHash = lbPolicy === 'ring_hash';
+  return {
+    cluster_name: clusterName,
+    endpoints: localityGroups(instances, ringHash).map((group): LocalityLbEndpoints => ({
+      // Empty fields are left out, so the encoding is the canonical proto3 one.
+      locality: {
+        ...(group.zone ? { zone: group.zone } : {}),
+        ...(group.subZone ? { sub_zone: group.subZone } : {}),
+      },
+      load_balancing_weight: { value: localityWeight(group) },
+      ...(preferredZone !== undefined && group.zone !== preferredZone && { priority: 1 }),
+      lb_endpoints: byAddress(group.instances).map((instance) => ({
+        endpoint: {
+          address: { socket_address: { address: instance.address.ip, port_value: instance.address.port } },
+        },
+        load_balancing_weight: { value: ringHash ? 1 : instance.weight },
+        ...(instance.status === 'draining' && { health_status: HEALTH_STATUS_DRAINING }),
+      })),
+    })),
+  };
+}
+
+/**
+ * The bytes protobufjs gives for grpcClusterLoadAssignment(…) of the same arguments, written
+ * directly (sizes first, then one buffer): endpoints are what churn re-encodes, and building the
+ * message only to encode it cost an object tree, a protobufjs writer operation per field and
+ * their garbage. Fields in field-number order, defaults left out, as protobufjs writes them;
+ * test/unit/translate/endpoint-encoding.test.ts checks both give the same bytes.
+ */
+export function encodeGrpcClusterLoadAssignment(
+  clusterName: string,
+  instances: readonly Instance[],
+  lbPolicy: LbPolicy,
+  preferredZone?: string,
+): Uint8Array {
+  const ringHash = lbPolicy === 'ring_hash';
+  const groups = localityGroups(instances, ringHash).map((group) => {
+    const endpoints = byAddress(group.instances).map((instance) => {
+      const ip = utf8Length(instance.address.ip);
+      const socket = 1 + varintSize(ip) + ip + 1 + varintSize(instance.address.port);
+      const address = 1 + varintSize(socket) + socket;
+      const endpoint = 1 + varintSize(address) + address;
+      const weight = ringHash ? 1 : instance.weight;
+      const weightValue = 1 + varintSize(weight);
+      const draining = instance.status === 'draining';
+      const size =
+        1 + varintSize(endpoint) + endpoint + (draining ? 2 : 0) + 1 + varintSize(weightValue) + weightValue;
+      return { instance, ip, socket, address, endpoint, weight, weightValue, draining, size };
+    });
+    const zone = utf8Length(group.zone);
+    const subZone = utf8Length(group.subZone);
+    const locality =
+      (zone > 0 ? 1 + varintSize(zone) + zone : 0) + (subZone > 0 ? 1 + varintSize(subZone) + subZone : 0);
+    const weight = localityWeight(group);
+    const weightValue = 1 + varintSize(weight);
+    const priority = preferredZone !== undefined && group.zone !== preferredZone;
+    let size =
+      1 + varintSize(locality) + locality + 1 + varintSize(weightValue) + weightValue + (priority ? 2 : 0);
+    for (const e of endpoints) size += 1 + varintSize(e.size) + e.size;
+    return { group, endpoints, zone, subZone, locality, weight, weightValue, priority, size };
+  });
+  const name = utf8Length(clusterName);
+  let total = name > 0 ? 1 + varintSize(name) + name : 0;
+  for (const g of groups) total += 1 + varintSize(g.size) + g.size;
+
+  const out = new ByteWriter(total);
+  if (name > 0) out.tag(0x0a).varint(name).string(clusterName, name);
+  for (const g of groups) {
+    out.tag(0x12).varint(g.size);
+    out.tag(0x0a).varint(g.locality);
+    if (g.zone > 0) out.tag(0x12).varint(g.zone).string(g.group.zone, g.zone);
+    if (g.subZone > 0) out.tag(0x1a).varint(g.subZone).string(g.group.subZone, g.subZone);
+    for (const e of g.endpoints) {
+      out.tag(0x12).varint(e.size);
+      out.tag(0x0a).varint(e.endpoint).tag(0x0a).varint(e.address).tag(0x0a).varint(e.socket);
+      out
+        .tag(0x12)
+        .varint(e.ip)
+        .string(e.instance.address.ip, e.ip)
+        .tag(0x18)
+        .varint(e.instance.address.port);
+      if (e.draining) out.tag(0x10).varint(HEALTH_STATUS_DRAINING);
+      out.tag(0x22).varint(e.weightValue).tag(0x08).varint(e.weight);
+    }
+    out.tag(0x1a).varint(g.weightValue).tag(0x08).varint(g.weight);
+    if (g.priority) out.tag(0x28).varint(1);
+  }
+  return out.finish();
+}
+
+/** Instances grouped into localities (see grpcClusterLoadAssignment), in locality order. */
+function localityGroups(instances: readonly Instance[], ringHash: boolean): LocalityGroup[] {
   const groups = new Map<string, LocalityGroup>();
   for (const instance of instances) {
     const subZone = ringHash
@@ -48,32 +139,68 @@ export function grpcClusterLoadAssignment(
     group.instances.push(instance);
     if (instance.status === 'serving') group.weight += instance.weight;
   }
-  const ordered = [...groups.values()].sort(
+  return [...groups.values()].sort(
     (a, b) => compareStrings(a.zone, b.zone) || compareStrings(a.subZone, b.subZone),
   );
-  return {
-    cluster_name: clusterName,
-    endpoints: ordered.map((group): LocalityLbEndpoints => ({
-      // Empty fields are left out, so the encoding is the canonical proto3 one.
-      locality: {
-        ...(group.zone ? { zone: group.zone } : {}),
-        ...(group.subZone ? { sub_zone: group.subZone } : {}),
-      },
-      // Clients drop a locality without a weight: every locality carries one (one of draining
-      // instances alone, whose endpoints no client uses, keeps their weight).
-      load_balancing_weight: {
-        value: group.weight > 0 ? group.weight : group.instances.reduce((sum, i) => sum + i.weight, 0),
-      },
-      ...(preferredZone !== undefined && group.zone !== preferredZone && { priority: 1 }),
-      lb_endpoints: byAddress(group.instances).map((instance) => ({
-        endpoint: {
-          address: { socket_address: { address: instance.address.ip, port_value: instance.address.port } },
-        },
-        load_balancing_weight: { value: ringHash ? 1 : instance.weight },
-        ...(instance.status === 'draining' && { health_status: HEALTH_STATUS_DRAINING }),
-      })),
-    })),
-  };
+}
+
+/**
+ * Clients drop a locality without a weight: every locality carries one (one of draining instances
+ * alone, whose endpoints no client uses, keeps their weight).
+ */
+function localityWeight(group: LocalityGroup): number {
+  return group.weight > 0 ? group.weight : group.instances.reduce((sum, i) => sum + i.weight, 0);
+}
+
+function varintSize(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 128);
+    size++;
+  }
+  return size;
+}
+
+function utf8Length(text: string): number {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text);
+  return text.length;
+}
+
+/** Writes into a buffer of the exact size computed beforehand. */
+class ByteWriter {
+  private readonly buffer: Buffer;
+  private pos = 0;
+
+  constructor(size: number) {
+    this.buffer = Buffer.allocUnsafe(size);
+  }
+
+  tag(byte: number): this {
+    this.buffer[this.pos++] = byte;
+    return this;
+  }
+
+  varint(value: number): this {
+    while (value >= 0x80) {
+      this.buffer[this.pos++] = (value & 0x7f) | 0x80;
+      value = Math.floor(value / 128);
+    }
+    this.buffer[this.pos++] = value;
+    return this;
+  }
+
+  /** `text` of `length` UTF-8 bytes. */
+  string(text: string, length: number): this {
+    if (length === text.length) for (let i = 0; i < length; i++) this.buffer[this.pos++] = text.charCodeAt(i);
+    else this.pos += this.buffer.write(text, this.pos, 'utf8');
+    return this;
+  }
+
+  finish(): Buffer {
+    if (this.pos !== this.buffer.length)
+      throw new Error(`encoded ${this.pos} bytes into a buffer of ${this.buffer.length}`);
+    return this.buffer;
+  }
 }
 
 /** Instances in the order of their addresses as text, each formatted once. */

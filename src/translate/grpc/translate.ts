@@ -19,7 +19,7 @@ import { affinityZone, SelectionMemo, viewServices, ZonedEndpoints, type View } 
 import { serviceClusters } from '../service-clusters';
 import { GRPC_CAPABILITIES, type GrpcCapabilities } from '../flavour';
 import { grpcCluster } from './cluster';
-import { grpcClusterLoadAssignment } from './cluster-load-assignment';
+import { encodeGrpcClusterLoadAssignment, grpcClusterLoadAssignment } from './cluster-load-assignment';
 import { grpcListener } from './listener';
 import { grpcRouteConfiguration } from './route-configuration';
 
@@ -189,7 +189,12 @@ function buildServiceResources(service: ServiceCatalog, route: () => Resource): 
       false,
     ),
     endpoints: clusters.map(({ name, members }) =>
-      builtOnRead(name, ENDPOINT, () => grpcClusterLoadAssignment(name, members, policy.lbPolicy)),
+      builtOnRead(
+        name,
+        ENDPOINT,
+        () => grpcClusterLoadAssignment(name, members, policy.lbPolicy),
+        () => encodeGrpcClusterLoadAssignment(name, members, policy.lbPolicy),
+      ),
     ),
   };
 }

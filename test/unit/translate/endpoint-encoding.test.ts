@@ -4,7 +4,11 @@ import { messageType } from '../../../src/proto/proto-root';
 import { ENDPOINT } from '../../../src/proto/xds-types';
 import { translateFor, type Flavour } from '../../../src/translate/flavours';
 import { viewOf } from '../../../src/translate/view';
-import { catalogOf, type InstanceSpec } from '../fixtures';
+import { catalogOf, random, type InstanceSpec } from '../fixtures';
+import {
+  encodeGrpcClusterLoadAssignment,
+  grpcClusterLoadAssignment,
+} from '../../../src/translate/grpc/cluster-load-assignment';
 
 // Endpoints are encoded without fromObject (translate/endpoint-encoding.ts): for every shape the
 // builders make (zones, weights, draining, ring hash, zone priorities; gRPC and Envoy), the bytes
@@ -51,4 +55,42 @@ describe('endpoint encoding without fromObject', () => {
       });
     }
   }
+});
+
+describe('encodeGrpcClusterLoadAssignment', () => {
+  const type = messageType(ENDPOINT.messageName);
+  const zones = ['', 'z1', 'z2', 'zône-é'];
+  const addresses = (i: number, next: () => number): string =>
+    next() < 0.2
+      ? `[2001:db8::${i.toString(16)}]:${1 + Math.floor(next() * 65_535)}`
+      : `10.${i >> 8}.${i & 255}.${1 + (i % 250)}:${1 + Math.floor(next() * 65_535)}`;
+
+  it('writes the bytes protobufjs writes for the message, for random clusters of every shape', () => {
+    const next = random(17);
+    for (let round = 0; round < 300; round++) {
+      const count = Math.floor(next() * 40);
+      const specs: InstanceSpec[] = Array.from({ length: count }, (_, i) => ({
+        id: `i${i}`,
+        version: 'v1',
+        address: addresses(i + round * 64, next),
+        zone: zones[Math.floor(next() * zones.length)],
+        weight: next() < 0.3 ? 1 + Math.floor(next() * 300) : 1,
+        status: next() < 0.2 ? 'draining' : 'serving',
+      }));
+      const instances = count === 0 ? [] : catalogOf(specs).services.get('app')!.instances;
+      const name = round % 7 === 0 ? `cluster-${'é'.repeat(round % 5)}` : `app/v${round}`;
+      for (const lbPolicy of ['round_robin', 'ring_hash', 'least_request'] as const) {
+        for (const zone of [undefined, 'z1', 'zône-é']) {
+          const expected = Buffer.from(
+            type.encode(grpcClusterLoadAssignment(name, instances, lbPolicy, zone) as never).finish(),
+          );
+          const actual = Buffer.from(encodeGrpcClusterLoadAssignment(name, instances, lbPolicy, zone));
+          assert.ok(
+            actual.equals(expected),
+            `round ${round} ${lbPolicy} ${zone}: ${actual.toString('hex')} != ${expected.toString('hex')}`,
+          );
+        }
+      }
+    }
+  });
 });
