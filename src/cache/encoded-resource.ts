@@ -3,6 +3,7 @@
 import { hash } from 'node:crypto';
 import { Writer } from 'protobufjs';
 import { messageType } from '../proto/proto-root';
+import { ByteWriter, varintSize } from '../proto/wire';
 import { ENDPOINT, LISTENER, ROUTE, type XdsType } from '../proto/xds-types';
 import { BuiltOnRead, type Resource } from '../translate/resource-set';
 
@@ -83,39 +84,15 @@ function encodeAsAny(resource: Resource): { any: Uint8Array; offset: number } {
   );
   const any = writer.ldelim().finish();
   // Skip the type_url field (tag, length, ASCII URL), the value's tag, and its length varint.
-  let offset = 1 + varintLength(resource.type.typeUrl.length) + resource.type.typeUrl.length + 1;
+  let offset = 1 + varintSize(resource.type.typeUrl.length) + resource.type.typeUrl.length + 1;
   while ((any[offset] & 0x80) !== 0) offset++;
   return { any, offset: offset + 1 };
 }
 
 /** `value` (an encoded message) in a google.protobuf.Any of `typeUrl` (ASCII), as protobufjs writes it. */
 function wrapInAny(typeUrl: string, value: Uint8Array): { any: Uint8Array; offset: number } {
-  const offset = 1 + varintLength(typeUrl.length) + typeUrl.length + 1 + varintLength(value.length);
-  const any = Buffer.allocUnsafe(offset + value.length);
-  let pos = 0;
-  any[pos++] = 10;
-  pos = writeVarint(any, pos, typeUrl.length);
-  pos += any.write(typeUrl, pos, 'latin1');
-  any[pos++] = 18;
-  pos = writeVarint(any, pos, value.length);
-  any.set(value, pos);
-  return { any, offset };
-}
-
-function writeVarint(buffer: Buffer, pos: number, value: number): number {
-  while (value >= 0x80) {
-    buffer[pos++] = (value & 0x7f) | 0x80;
-    value >>>= 7;
-  }
-  buffer[pos++] = value;
-  return pos;
-}
-
-function varintLength(value: number): number {
-  let length = 1;
-  while (value >= 0x80) {
-    value >>>= 7;
-    length++;
-  }
-  return length;
+  const head = 1 + varintSize(typeUrl.length) + typeUrl.length + 1 + varintSize(value.length);
+  const out = new ByteWriter(head + value.length);
+  out.tag(10).varint(typeUrl.length).string(typeUrl, typeUrl.length).tag(18).varint(value.length);
+  return { any: out.bytes(value).finish(), offset: head };
 }

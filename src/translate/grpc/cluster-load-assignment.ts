@@ -6,6 +6,7 @@ import { HEALTH_STATUS_DRAINING } from '../endpoint-encoding';
 import type { LbPolicy } from '../../registry/policy';
 import { formatSocketAddress } from '../../registry/address';
 import { compareStrings } from '../../stable-order';
+import { ByteWriter, utf8Length, varintSize } from '../../proto/wire';
 
 interface LocalityGroup {
   readonly zone: string;
@@ -41,12 +42,12 @@ export function grpcClusterLoadAssignment(
         ...(group.subZone ? { sub_zone: group.subZone } : {}),
       },
       load_balancing_weight: { value: localityWeight(group) },
-      ...(preferredZone !== undefined && group.zone !== preferredZone && { priority: 1 }),
+      ...(secondPriority(group, preferredZone) && { priority: 1 }),
       lb_endpoints: byAddress(group.instances).map((instance) => ({
         endpoint: {
           address: { socket_address: { address: instance.address.ip, port_value: instance.address.port } },
         },
-        load_balancing_weight: { value: ringHash ? 1 : instance.weight },
+        load_balancing_weight: { value: endpointWeight(instance, ringHash) },
         ...(instance.status === 'draining' && { health_status: HEALTH_STATUS_DRAINING }),
       })),
     })),
@@ -73,7 +74,7 @@ export function encodeGrpcClusterLoadAssignment(
       const socket = 1 + varintSize(ip) + ip + 1 + varintSize(instance.address.port);
       const address = 1 + varintSize(socket) + socket;
       const endpoint = 1 + varintSize(address) + address;
-      const weight = ringHash ? 1 : instance.weight;
+      const weight = endpointWeight(instance, ringHash);
       const weightValue = 1 + varintSize(weight);
       const draining = instance.status === 'draining';
       const size =
@@ -86,7 +87,7 @@ export function encodeGrpcClusterLoadAssignment(
       (zone > 0 ? 1 + varintSize(zone) + zone : 0) + (subZone > 0 ? 1 + varintSize(subZone) + subZone : 0);
     const weight = localityWeight(group);
     const weightValue = 1 + varintSize(weight);
-    const priority = preferredZone !== undefined && group.zone !== preferredZone;
+    const priority = secondPriority(group, preferredZone);
     let size =
       1 + varintSize(locality) + locality + 1 + varintSize(weightValue) + weightValue + (priority ? 2 : 0);
     for (const e of endpoints) size += 1 + varintSize(e.size) + e.size;
@@ -152,55 +153,14 @@ function localityWeight(group: LocalityGroup): number {
   return group.weight > 0 ? group.weight : group.instances.reduce((sum, i) => sum + i.weight, 0);
 }
 
-function varintSize(value: number): number {
-  let size = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 128);
-    size++;
-  }
-  return size;
+/** Ring hash weighs endpoints by their locality's weight (one locality each): 1 here. */
+function endpointWeight(instance: Instance, ringHash: boolean): number {
+  return ringHash ? 1 : instance.weight;
 }
 
-function utf8Length(text: string): number {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text);
-  return text.length;
-}
-
-/** Writes into a buffer of the exact size computed beforehand. */
-class ByteWriter {
-  private readonly buffer: Buffer;
-  private pos = 0;
-
-  constructor(size: number) {
-    this.buffer = Buffer.allocUnsafe(size);
-  }
-
-  tag(byte: number): this {
-    this.buffer[this.pos++] = byte;
-    return this;
-  }
-
-  varint(value: number): this {
-    while (value >= 0x80) {
-      this.buffer[this.pos++] = (value & 0x7f) | 0x80;
-      value = Math.floor(value / 128);
-    }
-    this.buffer[this.pos++] = value;
-    return this;
-  }
-
-  /** `text` of `length` UTF-8 bytes. */
-  string(text: string, length: number): this {
-    if (length === text.length) for (let i = 0; i < length; i++) this.buffer[this.pos++] = text.charCodeAt(i);
-    else this.pos += this.buffer.write(text, this.pos, 'utf8');
-    return this;
-  }
-
-  finish(): Buffer {
-    if (this.pos !== this.buffer.length)
-      throw new Error(`encoded ${this.pos} bytes into a buffer of ${this.buffer.length}`);
-    return this.buffer;
-  }
+/** With zone affinity, localities outside the caller's zone are at priority 1. */
+function secondPriority(group: LocalityGroup, preferredZone: string | undefined): boolean {
+  return preferredZone !== undefined && group.zone !== preferredZone;
 }
 
 /** Instances in the order of their addresses as text, each formatted once. */
