@@ -370,8 +370,8 @@ export class EtcdRegistry {
   /**
    * Asks etcd whether either prefix has a key modified after what its watch delivered. A watch can
    * stall without erroring (a half-open connection); when it has not delivered such a change
-   * `maxWatchLagMs` after a probe found it, the registry re-lists. Deletions are not visible to this check; the TCP keepalive covers the
-   * connection itself.
+   * `maxWatchLagMs` after a probe found it, the registry re-lists. Deletions are not visible to
+   * this check; the TCP keepalive covers the connection itself.
    */
   private async probe(): Promise<void> {
     if (!this.watching || this.probing) return;
