@@ -19,7 +19,7 @@ export abstract class ProtocolStream {
   /** Every canonical name this stream subscribes to, by type (for indexing). */
   *subscribedNames(): Iterable<[XdsType, string]> {
     for (const [type, subscription] of this.subscriptions) {
-      for (const canonical of subscription.canonical.keys()) yield [type, canonical];
+      for (const canonical of subscription.canonicalNames()) yield [type, canonical];
     }
   }
 

@@ -63,10 +63,10 @@ function affected(subscription: TypeSubscription, names: ReadonlySet<string> | u
   if (names === undefined || names.size === 0) return NONE;
   if (subscription.wildcard) return [...names];
   const requested: string[] = [];
-  if (names.size <= subscription.canonical.size) {
+  if (names.size <= subscription.canonicalCount) {
     for (const name of names) subscription.addRequestedFor(name, requested);
   } else {
-    for (const name of subscription.canonical.keys())
+    for (const name of subscription.canonicalNames())
       if (names.has(name)) subscription.addRequestedFor(name, requested);
   }
   return requested;

@@ -70,18 +70,28 @@ export class TypeSubscription {
   private listedEver = false;
   /** Requested name → canonical name. */
   private readonly requested = new Map<string, string>();
-  /** Canonical name → the requested names that stand for it. */
-  private readonly byCanonical = new Map<string, Set<string>>();
+  /**
+   * Canonical name → the requested names that stand for it; undefined while every requested name
+   * is its own canonical name (nearly every client), when `requested`'s keys are the canonical
+   * names. A stream holds one of these per type, so the common case keeps no map and no set per
+   * name (about 1.9 KB of a stream's heap).
+   */
+  private byCanonical: Map<string, Set<string>> | undefined;
   /**
    * Name → version the client holds: what it was sent (and, for delta, what it said it had on
    * reconnect). A NACKed version stays here, so it is not sent again until it changes.
    */
   private readonly held = new Map<string, string>();
-  private last:
-    | { readonly nonce: string; readonly version: string; readonly at: number; readonly seq: number }
-    | undefined;
-  /** `sentSeq`: the sequence number of the response the ACK answered. */
-  private acked: { readonly version: string; readonly at: number; readonly sentSeq: number } | undefined;
+  // The latest response sent and the latest ACK, as fields rather than records (two objects per
+  // type per stream otherwise).
+  private lastNonceSent: string | undefined;
+  private lastVersionSent: string | undefined;
+  private lastSentTime: number | undefined;
+  private lastSentSeq = 0;
+  private ackedVersionValue: string | undefined;
+  private ackedTime: number | undefined;
+  /** The sequence number of the response the latest ACK answered. */
+  private ackedSentSeq = 0;
   private nack: NackRecord | undefined;
   /** When the NACK arrived, in the order of sends and answers. */
   private nackSeq = 0;
@@ -101,9 +111,14 @@ export class TypeSubscription {
     return this.requested;
   }
 
-  /** Canonical name → the requested names that stand for it. */
-  get canonical(): ReadonlyMap<string, ReadonlySet<string>> {
-    return this.byCanonical;
+  /** The canonical names subscribed (by name, not wildcard). */
+  canonicalNames(): Iterable<string> {
+    return (this.byCanonical ?? this.requested).keys();
+  }
+
+  /** How many canonical names are subscribed (by name, not wildcard). */
+  get canonicalCount(): number {
+    return (this.byCanonical ?? this.requested).size;
   }
 
   /** Whether the client ever listed names explicitly (then an empty list means "none", not wildcard). */
@@ -139,23 +154,23 @@ export class TypeSubscription {
   }
 
   get lastNonce(): string | undefined {
-    return this.last?.nonce;
+    return this.lastNonceSent;
   }
 
   get lastSentVersion(): string | undefined {
-    return this.last?.version;
+    return this.lastVersionSent;
   }
 
   get lastSentAt(): number | undefined {
-    return this.last?.at;
+    return this.lastSentTime;
   }
 
   get ackedVersion(): string | undefined {
-    return this.acked?.version;
+    return this.ackedVersionValue;
   }
 
   get ackedAt(): number | undefined {
-    return this.acked?.at;
+    return this.ackedTime;
   }
 
   get lastNack(): NackRecord | undefined {
@@ -168,7 +183,7 @@ export class TypeSubscription {
    * response can be, does not clear it.)
    */
   get refusing(): boolean {
-    return this.nack !== undefined && !(this.acked !== undefined && this.acked.sentSeq > this.nackSeq);
+    return this.nack !== undefined && !(this.ackedVersionValue !== undefined && this.ackedSentSeq > this.nackSeq);
   }
 
   setWildcard(wildcard: boolean): void {
@@ -203,19 +218,33 @@ export class TypeSubscription {
     for (const resource of resources) this.held.set(resource.name, resource.version);
     for (const name of removed) this.held.delete(name);
     this.heldToken = heldTokenAfter(this.heldToken, content);
-    this.last = { nonce: response.nonce, version: response.version, at: response.at, seq: ++this.seq };
+    this.lastNonceSent = response.nonce;
+    this.lastVersionSent = response.version;
+    this.lastSentTime = response.at;
+    this.lastSentSeq = ++this.seq;
   }
 
   subscribes(canonicalName: string): boolean {
-    return this.isWildcard || this.byCanonical.has(canonicalName);
+    return this.isWildcard || (this.byCanonical ?? this.requested).has(canonicalName);
   }
 
   /** Adds a requested name; returns its canonical name if that is newly subscribed. */
-  add(name: string): string | undefined {
-    if (this.requested.has(name)) return undefined;
+  add(requestedName: string): string | undefined {
+    if (this.requested.has(requestedName)) return undefined;
+    // Streams in the same state ask for the same names: keep one copy of each, not one per stream.
+    const name = interned(requestedName);
     const canonical = canonicalName(this.type, name);
-    this.requested.set(name, canonical);
     this.namesKey = undefined;
+    if (this.byCanonical === undefined) {
+      if (canonical === name) {
+        this.requested.set(name, name);
+        return name;
+      }
+      // The first alias: from now on, keep who stands for what.
+      this.byCanonical = new Map();
+      for (const own of this.requested.keys()) this.byCanonical.set(own, new Set([own]));
+    }
+    this.requested.set(name, canonical);
     let aliases = this.byCanonical.get(canonical);
     const isNew = aliases === undefined;
     if (aliases === undefined) {
@@ -233,6 +262,7 @@ export class TypeSubscription {
     this.requested.delete(name);
     this.namesKey = undefined;
     if (this.held.delete(name)) this.heldToken = new HeldToken();
+    if (this.byCanonical === undefined) return canonical;
     const aliases = this.byCanonical.get(canonical)!;
     aliases.delete(name);
     if (aliases.size > 0) return undefined;
@@ -242,6 +272,10 @@ export class TypeSubscription {
 
   /** Appends the requested names standing for `canonicalName` (none if it is not subscribed). */
   addRequestedFor(canonicalName: string, into: string[]): void {
+    if (this.byCanonical === undefined) {
+      if (this.requested.has(canonicalName)) into.push(canonicalName);
+      return;
+    }
     const aliases = this.byCanonical.get(canonicalName);
     if (aliases !== undefined) for (const name of aliases) into.push(name);
   }
@@ -252,9 +286,23 @@ export class TypeSubscription {
   }
 
   recordAck(versionInfo: string, at: number): void {
-    // The response answered is the latest sent (SotW and delta record only those ACKs).
-    this.acked = { version: versionInfo, at, sentSeq: this.last?.seq ?? 0 };
+    // The response answered is the latest sent (SotW and delta record only those ACKs). Its
+    // version is nearly always the one sent: keep that string rather than the request's copy.
+    this.ackedVersionValue = versionInfo === this.lastVersionSent ? this.lastVersionSent : versionInfo;
+    this.ackedTime = at;
+    this.ackedSentSeq = this.lastSentSeq;
   }
+}
+
+/** Requested names, one copy each; cleared when large (then names are only shared less). */
+const internedNames = new Map<string, string>();
+
+function interned(name: string): string {
+  const known = internedNames.get(name);
+  if (known !== undefined) return known;
+  if (internedNames.size >= INTERNED_MAX) internedNames.clear();
+  internedNames.set(name, name);
+  return name;
 }
 
 function heldTokenAfter(before: HeldToken, content: HeldContent | undefined): HeldToken {
