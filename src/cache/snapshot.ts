@@ -35,6 +35,8 @@ interface TypeSum {
  */
 export class Snapshot {
   private readonly sums = new Map<XdsType, TypeSum>();
+  /** typeVersion's strings, made once: every stream sent a type keeps its version_info. */
+  private readonly versions = new Map<XdsType, string>();
 
   private constructor(
     readonly resourceSet: ResourceSet,
@@ -210,8 +212,13 @@ export class Snapshot {
    * derives it from its base's in time proportional to its overrides.
    */
   typeVersion(type: XdsType): string {
-    const { high, low } = this.sum(type);
-    return hex32(high) + hex32(low);
+    let version = this.versions.get(type);
+    if (version === undefined) {
+      const { high, low } = this.sum(type);
+      version = hex32(high) + hex32(low);
+      this.versions.set(type, version);
+    }
+    return version;
   }
 
   private sum(type: XdsType): TypeSum {
