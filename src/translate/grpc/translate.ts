@@ -20,7 +20,7 @@ import { serviceClusters } from '../service-clusters';
 import { GRPC_CAPABILITIES, type GrpcCapabilities } from '../flavour';
 import { grpcCluster } from './cluster';
 import { encodeGrpcClusterLoadAssignment, grpcClusterLoadAssignment } from './cluster-load-assignment';
-import { grpcListener } from './listener';
+import { encodeGrpcListener, grpcListener } from './listener';
 import { grpcRouteConfiguration } from './route-configuration';
 
 export interface ServiceResources {
@@ -141,7 +141,12 @@ function listenerResource(name: string): Resource {
   if (listener === undefined) {
     // Services come and go: keep the memo bounded.
     if (listeners.size >= 1_000_000) listeners.clear();
-    listener = builtOnRead(listenerName(name), LISTENER, () => grpcListener(listenerName(name), name));
+    listener = builtOnRead(
+      listenerName(name),
+      LISTENER,
+      () => grpcListener(listenerName(name), name),
+      () => encodeGrpcListener(listenerName(name), name),
+    );
     listeners.set(name, listener);
   }
   return listener;
