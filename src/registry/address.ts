@@ -10,7 +10,8 @@ export interface SocketAddress {
 export function parseSocketAddress(text: string): { address: SocketAddress } | { error: string } {
   let host: string;
   let portText: string;
-  const bracketed = /^\[([^\]]+)\]:(\d+)$/.exec(text);
+  // Most addresses are IPv4: the regexes below run only where they can match.
+  const bracketed = text.startsWith('[') ? /^\[([^\]]+)\]:(\d+)$/.exec(text) : null;
   if (bracketed) {
     host = bracketed[1];
     portText = bracketed[2];
@@ -32,7 +33,7 @@ export function parseSocketAddress(text: string): { address: SocketAddress } | {
       error: `address ${JSON.stringify(text)}: host must be an IP address (hostnames are not supported)`,
     };
   }
-  if (host === '0.0.0.0' || /^(0*:)*:?0*$/.test(host)) {
+  if (bracketed ? /^(0*:)*:?0*$/.test(host) : host === '0.0.0.0') {
     return { error: `address ${JSON.stringify(text)}: the unspecified address cannot be dialled` };
   }
   return { address: { ip: host, port } };

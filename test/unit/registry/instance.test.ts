@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseInstance } from '../../../src/registry/instance';
+import { parseInstance, plainFields, registrationFields } from '../../../src/registry/instance';
+import { random } from '../fixtures';
 
 const KEY = '/services/app/app-7f3c';
 
@@ -120,4 +121,44 @@ describe('parseInstance', () => {
       assert.match(result.problem.message, message);
     });
   }
+});
+
+describe('registration fields checked by hand', () => {
+  it('accepts only what the zod schema accepts, with the same fields, over 20,000 random bodies', () => {
+    const pools: Record<string, unknown[]> = {
+      name: [undefined, 'app', '', 5, null, true, {}, []],
+      id: [undefined, 'a', '', 'x'.repeat(253), 'x'.repeat(254), 'é'.repeat(200), 3, null],
+      version: [undefined, 'v1', '', 7, null, ['v1']],
+      address: [undefined, '10.0.0.1:80', 'not an address', 5, null],
+      weight: [undefined, 1, 0, 10_000, 10_001, 1.5, -0, -3, 2 ** 53, '3', null, true],
+      zone: [undefined, 'z1', '', 'z'.repeat(128), 'z'.repeat(129), 1, null],
+      status: [undefined, 'serving', 'draining', 'gone', '', null, 1],
+      metadata: [undefined, {}, { team: 'a', n: 1, nested: { x: [1] } }, [], null, 'x', 3],
+      ttl: [undefined, 10, 'x', null],
+    };
+    const next = random(29);
+    const pick = <T>(values: readonly T[]): T => values[Math.floor(next() * values.length)];
+    let accepted = 0;
+    let deferred = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const body: Record<string, unknown> = {};
+      for (const [field, values] of Object.entries(pools)) {
+        // Mostly valid values, so bodies the hand check accepts are common.
+        const value = next() < 0.7 ? values[Math.min(1, values.length - 1)] : pick(values);
+        if (value !== undefined) body[field] = value;
+      }
+      const candidate: unknown = i % 500 === 0 ? pick([null, [], 'text', 4, [body]]) : body;
+      const plain = plainFields(candidate);
+      const parsed = registrationFields.safeParse(candidate);
+      if (plain === undefined) {
+        deferred++;
+        continue;
+      }
+      accepted++;
+      assert.ok(parsed.success, `zod rejects what the hand check accepts: ${JSON.stringify(candidate)}`);
+      for (const field of Object.keys(registrationFields.shape) as (keyof typeof plain)[])
+        assert.deepEqual(plain[field], parsed.data[field], `${field} of ${JSON.stringify(candidate)}`);
+    }
+    assert.ok(accepted > 2_000 && deferred > 2_000, `accepted ${accepted}, deferred ${deferred}`);
+  });
 });
