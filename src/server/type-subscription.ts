@@ -183,7 +183,9 @@ export class TypeSubscription {
    * response can be, does not clear it.)
    */
   get refusing(): boolean {
-    return this.nack !== undefined && !(this.ackedVersionValue !== undefined && this.ackedSentSeq > this.nackSeq);
+    return (
+      this.nack !== undefined && !(this.ackedVersionValue !== undefined && this.ackedSentSeq > this.nackSeq)
+    );
   }
 
   setWildcard(wildcard: boolean): void {
