@@ -81,7 +81,7 @@ export class Telemetry implements XdsObserver {
       // The client answered the latest push, so it now has every change pushed so far (or refused them).
       if (result.outcome === 'ack' || result.outcome === 'resubscribe') {
         const seconds = (performance.now() - seenAt) / 1000;
-        metrics.convergenceSeconds.observe({ type: typeLabel }, seconds);
+        metrics.convergenceSeconds.observe(typeLabel, seconds);
         this.latency?.converged(stream.state, seconds);
       }
       this.changeSeenAt.delete(subscription!);
@@ -128,7 +128,7 @@ export class Telemetry implements XdsObserver {
       if (observedAt !== undefined) {
         // Push latency now; convergence when the client answers (see requestHandled).
         const seconds = (now - observedAt) / 1000;
-        metrics.pushLatencySeconds.observe({ type }, seconds);
+        metrics.pushLatencySeconds.observe(type, seconds);
         this.latency?.pushed(seconds);
         const subscription = stream.state.subscriptions.get(response.type)!;
         this.changeSeenAt.set(

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { Metrics } from '../../src/metrics';
+import { Histogram, Registry } from 'prom-client';
+import { FastHistogram, Metrics } from '../../src/metrics';
+import { random } from './fixtures';
 
 const line = (text: string, prefix: string): string | undefined =>
   text.split('\n').find((l) => l.startsWith(prefix));
@@ -40,5 +42,42 @@ describe('counts made in batches (CountBatch)', () => {
     await nextTurn();
     assert.equal((await metrics.pushes.get()).values[0]?.value, 3);
     assert.equal((await metrics.pushes.get()).values[0]?.value, 3);
+  });
+});
+
+describe('FastHistogram', () => {
+  it("exposes what prom-client's Histogram does for the same observations", async () => {
+    const buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+    const ours = new Registry();
+    const theirs = new Registry();
+    const fast = new FastHistogram('x_seconds', 'help text', 'type', buckets, [ours]);
+    const reference = new Histogram({
+      name: 'x_seconds',
+      help: 'help text',
+      labelNames: ['type'],
+      buckets,
+      registers: [theirs],
+    });
+    const next = random(7);
+    const types = ['EDS', 'CDS', 'LDS', 'RDS', 'un"known\\'];
+    for (let i = 0; i < 5_000; i++) {
+      const type = types[Math.floor(next() * types.length)];
+      // Bounds themselves, zero, and values between and beyond them.
+      const value = i % 7 === 0 ? buckets[i % buckets.length] : i % 11 === 0 ? 0 : next() * 12;
+      fast.observe(type, value);
+      reference.observe({ type }, value);
+    }
+    assert.equal(await ours.metrics(), await theirs.metrics());
+    // prom-client's JSON adds `exemplar: null` to each bucket (exemplars are off); the rest is equal.
+    const withoutExemplars = (metrics: unknown): unknown =>
+      JSON.parse(JSON.stringify(metrics, (key, value: unknown) => (key === 'exemplar' ? undefined : value)));
+    assert.deepEqual(
+      withoutExemplars(await ours.getMetricsAsJSON()),
+      withoutExemplars(await theirs.getMetricsAsJSON()),
+    );
+    assert.throws(() => fast.observe('EDS', Number.NaN), /not a finite number/);
+    fast.reset();
+    reference.reset();
+    assert.equal(await ours.metrics(), await theirs.metrics());
   });
 });
