@@ -3,7 +3,7 @@
 import { hash } from 'node:crypto';
 import { Writer } from 'protobufjs';
 import { messageType } from '../proto/proto-root';
-import { ByteWriter, varintSize } from '../proto/wire';
+import { ByteWriter, delimitedFieldSize, varintSize } from '../proto/wire';
 import { ENDPOINT, LISTENER, ROUTE, type XdsType } from '../proto/xds-types';
 import { BuiltOnRead, type Resource } from '../translate/resource-set';
 
@@ -84,14 +84,14 @@ function encodeAsAny(resource: Resource): { any: Uint8Array; offset: number } {
   );
   const any = writer.ldelim().finish();
   // Skip the type_url field (tag, length, ASCII URL), the value's tag, and its length varint.
-  let offset = 1 + varintSize(resource.type.typeUrl.length) + resource.type.typeUrl.length + 1;
+  let offset = delimitedFieldSize(resource.type.typeUrl.length) + 1;
   while ((any[offset] & 0x80) !== 0) offset++;
   return { any, offset: offset + 1 };
 }
 
 /** `value` (an encoded message) in a google.protobuf.Any of `typeUrl` (ASCII), as protobufjs writes it. */
 function wrapInAny(typeUrl: string, value: Uint8Array): { any: Uint8Array; offset: number } {
-  const head = 1 + varintSize(typeUrl.length) + typeUrl.length + 1 + varintSize(value.length);
+  const head = delimitedFieldSize(typeUrl.length) + 1 + varintSize(value.length);
   const out = new ByteWriter(head + value.length);
   out.tag(10).varint(typeUrl.length).string(typeUrl, typeUrl.length).tag(18).varint(value.length);
   return { any: out.bytes(value).finish(), offset: head };

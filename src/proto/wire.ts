@@ -1,5 +1,6 @@
 // Protocol-buffer wire format written by hand, for the few messages encoded without protobufjs
-// (gRPC endpoints, and the Any around a message already encoded): sizes first, then one buffer.
+// (gRPC endpoints and listeners, and the Any around a message already encoded): sizes first, then
+// one buffer.
 
 /** Bytes of `value` as a varint. */
 export function varintSize(value: number): number {
@@ -9,6 +10,16 @@ export function varintSize(value: number): number {
     size++;
   }
   return size;
+}
+
+/** Bytes of a length-delimited field (one-byte tag) whose content is `length` bytes. */
+export function delimitedFieldSize(length: number): number {
+  return 1 + varintSize(length) + length;
+}
+
+/** Bytes of a varint field (one-byte tag) holding `value`. */
+export function varintFieldSize(value: number): number {
+  return 1 + varintSize(value);
 }
 
 /** Bytes of `text` in UTF-8 (its length when ASCII, without asking Buffer). */

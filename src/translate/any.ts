@@ -4,9 +4,14 @@ import { messageType } from '../proto/proto-root';
 import { TYPE_URL_PREFIX } from '../proto/xds-types';
 
 export function packAny(messageName: string, message: object): Any {
-  const type = messageType(messageName);
   return {
     type_url: TYPE_URL_PREFIX + messageName,
-    value: Buffer.from(type.encode(type.fromObject(message)).finish()),
+    value: Buffer.from(encodeFromObject(messageName, message)),
   };
+}
+
+/** `message` (in JSON form: enum names and the like) encoded as the message `messageName`. */
+export function encodeFromObject(messageName: string, message: object): Uint8Array {
+  const type = messageType(messageName);
+  return type.encode(type.fromObject(message)).finish();
 }

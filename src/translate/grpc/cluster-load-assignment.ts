@@ -6,7 +6,7 @@ import { HEALTH_STATUS_DRAINING } from '../endpoint-encoding';
 import type { LbPolicy } from '../../registry/policy';
 import { formatSocketAddress } from '../../registry/address';
 import { compareStrings } from '../../stable-order';
-import { ByteWriter, utf8Length, varintSize } from '../../proto/wire';
+import { ByteWriter, delimitedFieldSize, utf8Length, varintFieldSize } from '../../proto/wire';
 
 interface LocalityGroup {
   readonly zone: string;
@@ -71,31 +71,33 @@ export function encodeGrpcClusterLoadAssignment(
   const groups = localityGroups(instances, ringHash).map((group) => {
     const endpoints = byAddress(group.instances).map((instance) => {
       const ip = utf8Length(instance.address.ip);
-      const socket = 1 + varintSize(ip) + ip + 1 + varintSize(instance.address.port);
-      const address = 1 + varintSize(socket) + socket;
-      const endpoint = 1 + varintSize(address) + address;
+      const socket = delimitedFieldSize(ip) + varintFieldSize(instance.address.port);
+      const address = delimitedFieldSize(socket);
+      const endpoint = delimitedFieldSize(address);
       const weight = endpointWeight(instance, ringHash);
-      const weightValue = 1 + varintSize(weight);
+      const weightValue = varintFieldSize(weight);
       const draining = instance.status === 'draining';
       const size =
-        1 + varintSize(endpoint) + endpoint + (draining ? 2 : 0) + 1 + varintSize(weightValue) + weightValue;
+        delimitedFieldSize(endpoint) +
+        (draining ? varintFieldSize(HEALTH_STATUS_DRAINING) : 0) +
+        delimitedFieldSize(weightValue);
       return { instance, ip, socket, address, endpoint, weight, weightValue, draining, size };
     });
     const zone = utf8Length(group.zone);
     const subZone = utf8Length(group.subZone);
     const locality =
-      (zone > 0 ? 1 + varintSize(zone) + zone : 0) + (subZone > 0 ? 1 + varintSize(subZone) + subZone : 0);
+      (zone > 0 ? delimitedFieldSize(zone) : 0) + (subZone > 0 ? delimitedFieldSize(subZone) : 0);
     const weight = localityWeight(group);
-    const weightValue = 1 + varintSize(weight);
+    const weightValue = varintFieldSize(weight);
     const priority = secondPriority(group, preferredZone);
     let size =
-      1 + varintSize(locality) + locality + 1 + varintSize(weightValue) + weightValue + (priority ? 2 : 0);
-    for (const e of endpoints) size += 1 + varintSize(e.size) + e.size;
+      delimitedFieldSize(locality) + delimitedFieldSize(weightValue) + (priority ? varintFieldSize(1) : 0);
+    for (const e of endpoints) size += delimitedFieldSize(e.size);
     return { group, endpoints, zone, subZone, locality, weight, weightValue, priority, size };
   });
   const name = utf8Length(clusterName);
-  let total = name > 0 ? 1 + varintSize(name) + name : 0;
-  for (const g of groups) total += 1 + varintSize(g.size) + g.size;
+  let total = name > 0 ? delimitedFieldSize(name) : 0;
+  for (const g of groups) total += delimitedFieldSize(g.size);
 
   const out = new ByteWriter(total);
   if (name > 0) out.tag(0x0a).varint(name).string(clusterName, name);

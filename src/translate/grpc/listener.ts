@@ -1,10 +1,9 @@
 // The Listener a proxyless gRPC client asks for when it dials xds:///<service>: an API listener
 // whose HttpConnectionManager fetches the service's RouteConfiguration over ADS.
 import type { Listener } from '../../generated/envoy/config/listener/v3/Listener';
-import { messageType } from '../../proto/proto-root';
-import { ByteWriter, utf8Length, varintSize } from '../../proto/wire';
+import { ByteWriter, delimitedFieldSize as field, utf8Length, varintSize } from '../../proto/wire';
 import { TYPE_URL_PREFIX } from '../../proto/xds-types';
-import { packAny } from '../any';
+import { encodeFromObject, packAny } from '../any';
 import { HCM_MESSAGE, httpFilters } from '../filters';
 import { routeConfigurationName } from '../resource-names';
 
@@ -27,29 +26,22 @@ export function grpcListener(name: string, service: string): Listener {
 }
 
 const HCM_URL = TYPE_URL_PREFIX + HCM_MESSAGE;
-/** Listener.api_listener is field 19: its tag, (19 << 3) | 2, takes two bytes as a varint. */
-const API_LISTENER_TAG = [0x9a, 0x01];
+/** Listener.api_listener is field 19, length-delimited: its tag takes two bytes as a varint. */
+const API_LISTENER_TAG = (19 << 3) | 2;
 
 /** The parts every gRPC listener shares, encoded once by protobufjs. */
 let shared: { readonly configSource: Uint8Array; readonly filters: Uint8Array } | undefined;
 
 function sharedParts(): NonNullable<typeof shared> {
   if (shared === undefined) {
-    const encoded = (message: string, value: object): Uint8Array => {
-      const type = messageType(message);
-      return type.encode(type.fromObject(value)).finish();
-    };
     shared = {
-      configSource: encoded('envoy.config.core.v3.ConfigSource', CONFIG_SOURCE),
+      configSource: encodeFromObject('envoy.config.core.v3.ConfigSource', CONFIG_SOURCE),
       // HttpConnectionManager's http_filters field (5) alone: it comes last of the fields set.
-      filters: encoded(HCM_MESSAGE, { http_filters: httpFilters() }),
+      filters: encodeFromObject(HCM_MESSAGE, { http_filters: httpFilters() }),
     };
   }
   return shared;
 }
-
-/** Bytes of a length-delimited field of `size` bytes with a one-byte tag. */
-const field = (size: number): number => 1 + varintSize(size) + size;
 
 /**
  * The bytes protobufjs gives for grpcListener(name, service), written directly: a catalog of
@@ -67,9 +59,10 @@ export function encodeGrpcListener(name: string, service: string): Uint8Array {
   const hcmSize = field(prefixLength) + field(rdsSize) + filters.length;
   const anySize = field(HCM_URL.length) + field(hcmSize);
   const apiListenerSize = field(anySize);
-  const out = new ByteWriter(field(nameLength) + 1 + field(apiListenerSize));
+  const apiListenerField = varintSize(API_LISTENER_TAG) + varintSize(apiListenerSize) + apiListenerSize;
+  const out = new ByteWriter(field(nameLength) + apiListenerField);
   out.tag(0x0a).varint(nameLength).string(name, nameLength);
-  out.tag(API_LISTENER_TAG[0]).tag(API_LISTENER_TAG[1]).varint(apiListenerSize);
+  out.varint(API_LISTENER_TAG).varint(apiListenerSize);
   out.tag(0x0a).varint(anySize); // ApiListener.api_listener: google.protobuf.Any
   out.tag(0x0a).varint(HCM_URL.length).string(HCM_URL, HCM_URL.length);
   out.tag(0x12).varint(hcmSize);
