@@ -50,6 +50,18 @@ const tokenOfKey = new Map<string, HeldToken>();
 const namesIds = new Map<string, number>();
 let lastNamesId = 0;
 const INTERNED_MAX = 50_000;
+/** Requested names, one copy each (see TypeSubscription.add). */
+const internedNames = new Map<string, string>();
+
+/** `map`'s value for `key`, made and kept if absent; the map is emptied when large. */
+function interned<V>(map: Map<string, V>, key: string, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    if (map.size >= INTERNED_MAX) map.clear();
+    map.set(key, (value = make()));
+  }
+  return value;
+}
 
 export interface NackRecord {
   /** The version_info (SotW) or nonce-tagged versions (delta) the client rejected. */
@@ -142,13 +154,7 @@ export class TypeSubscription {
       const names = [...this.requested.keys()].sort();
       let key = this.isWildcard ? '*' : '';
       for (const name of names) key += `${name.length}:${name}`;
-      let id = namesIds.get(key);
-      if (id === undefined) {
-        if (namesIds.size >= INTERNED_MAX) namesIds.clear();
-        id = ++lastNamesId;
-        namesIds.set(key, id);
-      }
-      this.namesKey = id;
+      this.namesKey = interned(namesIds, key, () => ++lastNamesId);
     }
     return this.namesKey;
   }
@@ -234,7 +240,7 @@ export class TypeSubscription {
   add(requestedName: string): string | undefined {
     if (this.requested.has(requestedName)) return undefined;
     // Streams in the same state ask for the same names: keep one copy of each, not one per stream.
-    const name = interned(requestedName);
+    const name = interned(internedNames, requestedName, () => requestedName);
     const canonical = canonicalName(this.type, name);
     this.namesKey = undefined;
     if (this.byCanonical === undefined) {
@@ -296,17 +302,6 @@ export class TypeSubscription {
   }
 }
 
-/** Requested names, one copy each; cleared when large (then names are only shared less). */
-const internedNames = new Map<string, string>();
-
-function interned(name: string): string {
-  const known = internedNames.get(name);
-  if (known !== undefined) return known;
-  if (internedNames.size >= INTERNED_MAX) internedNames.clear();
-  internedNames.set(name, name);
-  return name;
-}
-
 function heldTokenAfter(before: HeldToken, content: HeldContent | undefined): HeldToken {
   if (content === undefined) return new HeldToken();
   if ('extendedBy' in content) return before.extendedBy(content.extendedBy);
@@ -315,12 +310,7 @@ function heldTokenAfter(before: HeldToken, content: HeldContent | undefined): He
     if (token === undefined) tokenOfReplacement.set(content.replacedBy, (token = new HeldToken()));
     return token;
   }
-  let token = tokenOfKey.get(content.key);
-  if (token === undefined) {
-    if (tokenOfKey.size >= INTERNED_MAX) tokenOfKey.clear();
-    tokenOfKey.set(content.key, (token = new HeldToken()));
-  }
-  return token;
+  return interned(tokenOfKey, content.key, () => new HeldToken());
 }
 
 /** How a request changed what the stream is subscribed to, in canonical names. */
