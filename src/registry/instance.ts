@@ -87,7 +87,7 @@ export function plainFields(body: unknown): RegistrationFields | undefined {
 }
 
 /** A registration's fields, or zod's account of what is wrong with them. */
-export function registrationFieldsOf(
+function registrationFieldsOf(
   body: unknown,
 ): { ok: true; fields: RegistrationFields } | { ok: false; error: string } {
   const plain = plainFields(body);
