@@ -70,6 +70,7 @@ export class DeltaStreamState extends ProtocolStream {
       const fresh = subscription.add(name);
       if (fresh !== undefined) added.push(fresh);
     }
+    subscription.shareNames();
     if (first) {
       // A client reconnecting tells us what it already has, so only differences are sent. Only
       // what it subscribes to is kept: versions of other names would be memory spent on nothing.

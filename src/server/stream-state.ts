@@ -428,5 +428,6 @@ function resubscribe(
     const fresh = subscription.add(name);
     if (fresh !== undefined) added.push(fresh);
   }
+  subscription.shareNames();
   return { added, removed, addedRequested, changed };
 }

@@ -13,6 +13,11 @@ export class HeldToken {
   private static lastId = 0;
   readonly id = ++HeldToken.lastId;
   /**
+   * Name → version held, once a subscription holding this token has worked it out: the others
+   * reaching the token take this map instead of building their own (copying it before a change).
+   */
+  held: ReadonlyMap<string, string> | undefined;
+  /**
    * Shared response added to what this token stands for → the token after it. Made on first use:
    * most tokens (one stream's own, a delta stream's) are never extended.
    */
@@ -43,12 +48,16 @@ export type HeldContent =
   | { readonly key: string };
 
 const EMPTY = new HeldToken();
+EMPTY.held = new Map();
 const tokenOfReplacement = new WeakMap<object, HeldToken>();
 /** Content key → token; cleared when large (then equal content only groups less). */
 const tokenOfKey = new Map<string, HeldToken>();
 /** Sorted requested names (and wildcard) → a number; cleared when large, numbers never reused. */
 const namesIds = new Map<string, number>();
 let lastNamesId = 0;
+/** Type and sorted requested names → the requested-names map subscriptions asking them share. */
+const sharedNames = new Map<string, ReadonlyMap<string, string>>();
+const NO_NAMES: ReadonlyMap<string, string> = new Map();
 const INTERNED_MAX = 50_000;
 /** Requested names, one copy each (see TypeSubscription.add). */
 const internedNames = new Map<string, string>();
@@ -80,8 +89,12 @@ export interface NackRecord {
 export class TypeSubscription {
   private isWildcard = false;
   private listedEver = false;
-  /** Requested name → canonical name. */
-  private readonly requested = new Map<string, string>();
+  /**
+   * Requested name → canonical name. Shared with the subscriptions asking the same names (streams
+   * of one service's clients ask alike) while `requestedShared`; copied before a change.
+   */
+  private requested = NO_NAMES;
+  private requestedShared = true;
   /**
    * Canonical name → the requested names that stand for it; undefined while every requested name
    * is its own canonical name (nearly every client), when `requested`'s keys are the canonical
@@ -93,7 +106,9 @@ export class TypeSubscription {
    * Name → version the client holds: what it was sent (and, for delta, what it said it had on
    * reconnect). A NACKed version stays here, so it is not sent again until it changes.
    */
-  private readonly held = new Map<string, string>();
+  private held: ReadonlyMap<string, string> = EMPTY.held!;
+  /** `held` is its HeldToken's map (or another's): copied before a change. */
+  private heldShared = true;
   // The latest response sent and the latest ACK, as fields rather than records (two objects per
   // type per stream otherwise).
   private lastNonceSent: string | undefined;
@@ -111,6 +126,8 @@ export class TypeSubscription {
   private seq = 0;
   private heldToken = EMPTY;
   private namesKey: number | undefined;
+  /** The sorted requested names (and wildcard) as a string, while they do not change. */
+  private namesText: string | undefined;
 
   constructor(readonly type: XdsType) {}
 
@@ -150,13 +167,48 @@ export class TypeSubscription {
 
   /** The requested names and wildcard flag, as a number equal between subscriptions asking the same. */
   get namesId(): number {
-    if (this.namesKey === undefined) {
+    this.namesKey ??= interned(namesIds, this.sortedNames(), () => ++lastNamesId);
+    return this.namesKey;
+  }
+
+  private sortedNames(): string {
+    if (this.namesText === undefined) {
       const names = [...this.requested.keys()].sort();
       let key = this.isWildcard ? '*' : '';
       for (const name of names) key += `${name.length}:${name}`;
-      this.namesKey = interned(namesIds, key, () => ++lastNamesId);
+      this.namesText = key;
     }
-    return this.namesKey;
+    return this.namesText;
+  }
+
+  /**
+   * Takes the requested-names map of the subscriptions of this type asking the same names, or
+   * offers this one to them: after a request changed the names (an idle stream's requested names
+   * then cost it a pointer, not a map).
+   */
+  shareNames(): void {
+    if (this.requestedShared) return;
+    const own = this.requested;
+    this.requested = interned(sharedNames, `${this.type.typeUrl}\n${this.sortedNames()}`, () => own);
+    this.requestedShared = true;
+  }
+
+  private ownNames(): Map<string, string> {
+    if (this.requestedShared) {
+      this.requested = new Map(this.requested);
+      this.requestedShared = false;
+    }
+    this.namesKey = undefined;
+    this.namesText = undefined;
+    return this.requested as Map<string, string>;
+  }
+
+  private ownHeld(): Map<string, string> {
+    if (this.heldShared) {
+      this.held = new Map(this.held);
+      this.heldShared = false;
+    }
+    return this.held as Map<string, string>;
   }
 
   get lastNonce(): string | undefined {
@@ -195,7 +247,10 @@ export class TypeSubscription {
   }
 
   setWildcard(wildcard: boolean): void {
-    if (wildcard !== this.isWildcard) this.namesKey = undefined;
+    if (wildcard !== this.isWildcard) {
+      this.namesKey = undefined;
+      this.namesText = undefined;
+    }
     this.isWildcard = wildcard;
   }
 
@@ -206,7 +261,7 @@ export class TypeSubscription {
 
   /** The client says it already holds `version` of `name` (delta initial_resource_versions). */
   holds(name: string, version: string): void {
-    this.held.set(name, version);
+    this.ownHeld().set(name, version);
     this.heldToken = new HeldToken();
   }
 
@@ -222,10 +277,24 @@ export class TypeSubscription {
     replacing: boolean,
     content?: HeldContent,
   ): void {
-    if (replacing) this.held.clear();
-    for (const resource of resources) this.held.set(resource.name, resource.version);
-    for (const name of removed) this.held.delete(name);
-    this.heldToken = heldTokenAfter(this.heldToken, content);
+    const token = heldTokenAfter(this.heldToken, content);
+    const known = content === undefined ? undefined : token.held;
+    if (known !== undefined) {
+      // Another subscription reached this token first: what it holds is what this one holds.
+      this.held = known;
+      this.heldShared = true;
+    } else {
+      let held: Map<string, string>;
+      if (!replacing) held = this.ownHeld();
+      else if (this.heldShared) held = new Map();
+      else (held = this.held as Map<string, string>).clear();
+      for (const resource of resources) held.set(resource.name, resource.version);
+      for (const name of removed) held.delete(name);
+      this.held = held;
+      this.heldShared = content !== undefined;
+      if (content !== undefined) token.held = held;
+    }
+    this.heldToken = token;
     this.lastNonceSent = response.nonce;
     this.lastVersionSent = response.version;
     this.lastSentTime = response.at;
@@ -242,17 +311,17 @@ export class TypeSubscription {
     // Streams in the same state ask for the same names: keep one copy of each, not one per stream.
     const name = interned(internedNames, requestedName, () => requestedName);
     const canonical = canonicalName(this.type, name);
-    this.namesKey = undefined;
+    const requested = this.ownNames();
     if (this.byCanonical === undefined) {
       if (canonical === name) {
-        this.requested.set(name, name);
+        requested.set(name, name);
         return name;
       }
       // The first alias: from now on, keep who stands for what.
       this.byCanonical = new Map();
-      for (const own of this.requested.keys()) this.byCanonical.set(own, new Set([own]));
+      for (const own of requested.keys()) this.byCanonical.set(own, new Set([own]));
     }
-    this.requested.set(name, canonical);
+    requested.set(name, canonical);
     let aliases = this.byCanonical.get(canonical);
     const isNew = aliases === undefined;
     if (aliases === undefined) {
@@ -267,9 +336,11 @@ export class TypeSubscription {
   remove(name: string): string | undefined {
     const canonical = this.requested.get(name);
     if (canonical === undefined) return undefined;
-    this.requested.delete(name);
-    this.namesKey = undefined;
-    if (this.held.delete(name)) this.heldToken = new HeldToken();
+    this.ownNames().delete(name);
+    if (this.held.has(name)) {
+      this.ownHeld().delete(name);
+      this.heldToken = new HeldToken();
+    }
     if (this.byCanonical === undefined) return canonical;
     const aliases = this.byCanonical.get(canonical)!;
     aliases.delete(name);

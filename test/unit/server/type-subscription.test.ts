@@ -70,4 +70,88 @@ describe('TypeSubscription', () => {
     assert.equal(subscription.lastNonce, 'n2');
     assert.equal(subscription.lastSentAt, 4);
   });
+
+  it('shares the requested names between subscriptions of one type asking the same, copying on change', () => {
+    const subscribe = (type = CLUSTER, ...names: string[]): TypeSubscription => {
+      const subscription = new TypeSubscription(type);
+      for (const name of names) subscription.add(name);
+      subscription.shareNames();
+      return subscription;
+    };
+    const a = subscribe(CLUSTER, 'app', 'app/v1');
+    const b = subscribe(CLUSTER, 'app/v1', 'app');
+    assert.equal(a.names, b.names, 'one map for both');
+    assert.notEqual(subscribe(LISTENER, 'app', 'app/v1').names, a.names, 'not across types');
+    assert.notEqual(subscribe(CLUSTER, 'app').names, a.names);
+
+    b.add('app/v2');
+    assert.deepEqual([...a.names.keys()], ['app', 'app/v1'], 'the other keeps its names');
+    assert.deepEqual([...b.names.keys()].sort(), ['app', 'app/v1', 'app/v2']);
+    assert.notEqual(a.namesId, b.namesId);
+    b.remove('app/v2');
+    assert.equal(a.namesId, b.namesId, 'asking the same again');
+    a.remove('app');
+    assert.deepEqual([...b.names.keys()].sort(), ['app', 'app/v1']);
+    assert.ok(!a.subscribes('app'));
+    assert.ok(b.subscribes('app'));
+  });
+
+  it('shares what is held between subscriptions reaching the same token, copying on change', () => {
+    const response = {};
+    const hold = (): TypeSubscription => {
+      const subscription = new TypeSubscription(CLUSTER);
+      subscription.add('app');
+      subscription.add('other');
+      subscription.recordSent(
+        { nonce: 'p1', version: 'v1', at: 1 },
+        [{ name: 'app', version: 'a1' }],
+        [],
+        true,
+        { replacedBy: response },
+      );
+      return subscription;
+    };
+    const a = hold();
+    const b = hold();
+    assert.equal(a.heldState, b.heldState);
+    assert.equal(a.sent, b.sent, 'one map for both');
+    assert.deepEqual([...a.sent], [['app', 'a1']]);
+
+    // Adding a shared response to what each held: still alike, still one map.
+    const added = {};
+    for (const subscription of [a, b])
+      subscription.recordSent(
+        { nonce: 'p2', version: 'v2', at: 2 },
+        [{ name: 'other', version: 'o1' }],
+        [],
+        false,
+        { extendedBy: added },
+      );
+    assert.equal(a.sent, b.sent);
+    assert.deepEqual([...b.sent].sort(), [
+      ['app', 'a1'],
+      ['other', 'o1'],
+    ]);
+
+    // A response of b's own, then an unsubscribe of a's: neither changes the other.
+    b.recordSent({ nonce: '7', version: 'v3', at: 3 }, [{ name: 'app', version: 'a2' }], [], false);
+    assert.notEqual(a.heldState, b.heldState);
+    assert.deepEqual([...a.sent].sort(), [
+      ['app', 'a1'],
+      ['other', 'o1'],
+    ]);
+    assert.deepEqual([...b.sent].sort(), [
+      ['app', 'a2'],
+      ['other', 'o1'],
+    ]);
+    a.remove('other');
+    assert.deepEqual([...a.sent], [['app', 'a1']]);
+    assert.deepEqual([...b.sent].sort(), [
+      ['app', 'a2'],
+      ['other', 'o1'],
+    ]);
+    // A later subscription reaching the first token takes its map, as it was then.
+    const c = hold();
+    assert.deepEqual([...c.sent], [['app', 'a1']]);
+  });
 });
