@@ -215,7 +215,7 @@ export class StreamState extends ProtocolStream {
         ? { replacedBy: response }
         : { extendedBy: response }
       : replacing && retained.length === 0
-        ? { key: `${snapshotSerial(snapshot.ownerOf(type))}|${subscription.namesId}` }
+        ? { key: `${type.short}|${snapshotSerial(snapshot.ownerOf(type))}|${subscription.namesId}` }
         : undefined;
     this.record(subscription, response, replacing, content);
     this.steps?.push({ response, replacing, content: shared ? content : undefined });

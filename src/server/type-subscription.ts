@@ -15,22 +15,31 @@ export class HeldToken {
   /**
    * Name → version held, once a subscription holding this token has worked it out: the others
    * reaching the token take this map instead of building their own (copying it before a change).
+   * Weak: the subscriptions holding the map keep it, not the token (tokens outlive their streams
+   * in `tokenOfKey`).
    */
-  held: ReadonlyMap<string, string> | undefined;
+  private heldMap: WeakRef<ReadonlyMap<string, string>> | undefined;
   /**
    * Shared response added to what this token stands for → the token after it. Made on first use:
-   * most tokens (one stream's own, a delta stream's) are never extended.
+   * most tokens (one stream's own, a delta stream's) are never extended. Weak: once a push's
+   * response is gone no stream reaches its token this way any more, and a token kept in
+   * `tokenOfKey` must not keep every token after it alive.
    */
-  private extended: Map<object, HeldToken> | undefined;
+  private extended: WeakMap<object, HeldToken> | undefined;
+
+  get held(): ReadonlyMap<string, string> | undefined {
+    return this.heldMap?.deref();
+  }
+
+  set held(map: ReadonlyMap<string, string>) {
+    this.heldMap = new WeakRef(map);
+  }
 
   /** The token after the resources of `response` (one object, shared by streams) were added. */
   extendedBy(response: object): HeldToken {
-    this.extended ??= new Map();
+    this.extended ??= new WeakMap();
     let next = this.extended.get(response);
     if (next === undefined) {
-      // A token many streams share sees one response per push; many more means it is long-lived
-      // and its old entries are dead weight.
-      if (this.extended.size >= 64) this.extended.clear();
       next = new HeldToken();
       this.extended.set(response, next);
     }
@@ -44,11 +53,12 @@ export type HeldContent =
   | { readonly replacedBy: object }
   /** It holds what it held plus the resources of this shared response. */
   | { readonly extendedBy: object }
-  /** It holds exactly what this key names (e.g. one snapshot's resources of one set of names). */
+  /** It holds exactly what this key names (e.g. one snapshot's resources of one type and set of names). */
   | { readonly key: string };
 
 const EMPTY = new HeldToken();
-EMPTY.held = new Map();
+/** What a subscription holds before its first response (shared; never changed). */
+const NOTHING_HELD: ReadonlyMap<string, string> = new Map();
 const tokenOfReplacement = new WeakMap<object, HeldToken>();
 /** Content key → token; cleared when large (then equal content only groups less). */
 const tokenOfKey = new Map<string, HeldToken>();
@@ -106,7 +116,7 @@ export class TypeSubscription {
    * Name → version the client holds: what it was sent (and, for delta, what it said it had on
    * reconnect). A NACKed version stays here, so it is not sent again until it changes.
    */
-  private held: ReadonlyMap<string, string> = EMPTY.held!;
+  private held = NOTHING_HELD;
   /** `held` is its HeldToken's map (or another's): copied before a change. */
   private heldShared = true;
   // The latest response sent and the latest ACK, as fields rather than records (two objects per

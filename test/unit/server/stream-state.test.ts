@@ -53,6 +53,24 @@ function ack(stream: StreamState, response: OutgoingResponse, subscribed: string
 }
 
 describe('StreamState (state of the world)', () => {
+  it('records what each type holds on its own, when several types ask for the same names', () => {
+    // gRPC clients ask RDS, CDS and EDS for the same name: what one type holds is not another's.
+    const snapshot = snapshotOf([V1]);
+    for (const order of [
+      [ROUTE, CLUSTER, ENDPOINT],
+      [ENDPOINT, CLUSTER, ROUTE],
+    ]) {
+      const stream = new StreamState(1, 'peer', 0);
+      for (const type of order) stream.handleRequest(request(type, ['app']), snapshot);
+      for (const type of order)
+        assert.deepEqual(
+          [...stream.subscriptions.get(type)!.sent],
+          [['app', snapshot.get(type, 'app')!.version]],
+          type.short,
+        );
+    }
+  });
+
   it('answers the first request of each type, even for names that do not exist yet', () => {
     const stream = new StreamState(1, 'peer', 0);
     const snapshot = snapshotOf([V1]);

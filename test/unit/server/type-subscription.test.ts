@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CLUSTER, LISTENER } from '../../../src/proto/xds-types';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { CLUSTER, ENDPOINT, LISTENER } from '../../../src/proto/xds-types';
 import { TypeSubscription } from '../../../src/server/type-subscription';
 
 function requestedFor(subscription: TypeSubscription, canonical: string): string[] {
@@ -153,5 +155,37 @@ describe('TypeSubscription', () => {
     // A later subscription reaching the first token takes its map, as it was then.
     const c = hold();
     assert.deepEqual([...c.sent], [['app', 'a1']]);
+  });
+
+  it('keeps no map of what was held alive once no subscription holds it', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const past: WeakRef<object>[] = [];
+    (() => {
+      // A token kept in the table of content keys, then a chain of pushes extending it.
+      const subscription = new TypeSubscription(ENDPOINT);
+      subscription.add('app');
+      subscription.shareNames();
+      const many = Array.from({ length: 1_000 }, (_, i) => ({ name: `n${i}`, version: 'v' }));
+      subscription.recordSent({ nonce: '1', version: 'x', at: 0 }, many, [], true, {
+        key: `EDS|retained-test|${subscription.namesId}`,
+      });
+      for (let i = 0; i < 20; i++) {
+        subscription.recordSent(
+          { nonce: `p${i}`, version: 'x', at: 0 },
+          [{ name: 'app', version: `v${i}` }],
+          [],
+          false,
+          {
+            extendedBy: {},
+          },
+        );
+        past.push(new WeakRef(subscription.sent));
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    gc();
+    gc();
+    assert.equal(past.filter((ref) => ref.deref() !== undefined).length, 0);
   });
 });
