@@ -9,7 +9,7 @@ import type { Node__Output } from '../generated/envoy/config/core/v3/Node';
 import type { ClientStatusRequest__Output } from '../generated/envoy/service/status/v3/ClientStatusRequest';
 import type { StringMatcher__Output } from '../generated/envoy/type/matcher/v3/StringMatcher';
 import type { Snapshot } from '../cache/snapshot';
-import { DECODE_OPTIONS, messageType } from '../proto/proto-root';
+import { DECODE_OPTIONS, encodeFromObject, messageType } from '../proto/proto-root';
 import type { TypeSubscription } from '../server/type-subscription';
 import type { StreamView } from '../server/xds-server';
 import type { HeavyRequests } from './heavy-requests';
@@ -139,11 +139,6 @@ function field(id: number, bytes: Uint8Array): Uint8Array {
     .finish();
 }
 
-function encode(messageName: string, message: object): Uint8Array {
-  const type = messageType(messageName);
-  return type.encode(type.fromObject(message)).finish();
-}
-
 /**
  * The encoded ClientStatusResponse for a request, one ClientConfig per node (its streams merged),
  * produced a piece at a time: `undefined` marks a point where the work may pause.
@@ -170,13 +165,13 @@ function* clientStatusBytes(
     if (i % 256 === 255) yield undefined;
   }
   for (const { node, streams: views } of byNode.values()) {
-    const parts: Uint8Array[] = node === null ? [] : [field(1, encode(NODE, node))];
+    const parts: Uint8Array[] = node === null ? [] : [field(1, encodeFromObject(NODE, node))];
     for (const view of views) {
       const served = view.clientKey === undefined ? undefined : snapshot(view.clientKey);
       for (const subscription of view.state.subscriptions.values()) {
         let count = 0;
         for (const config of resourceConfigs(subscription, served, withContents)) {
-          parts.push(field(3, encode(GENERIC_XDS_CONFIG, config)));
+          parts.push(field(3, encodeFromObject(GENERIC_XDS_CONFIG, config)));
           if (++count % 64 === 0) yield undefined;
         }
       }
@@ -223,8 +218,7 @@ export function clientStatus(request: ClientStatusRequest__Output, sources: Csds
 /** Built answers are bytes already; objects (from other callers) are encoded. */
 function encodeResponse(response: object): Buffer {
   if (Buffer.isBuffer(response)) return response;
-  const type = messageType(RESPONSE);
-  return Buffer.from(type.encode(type.fromObject(response)).finish());
+  return Buffer.from(encodeFromObject(RESPONSE, response));
 }
 
 function decodeRequest(bytes: Buffer): ClientStatusRequest__Output {
@@ -233,8 +227,7 @@ function decodeRequest(bytes: Buffer): ClientStatusRequest__Output {
 }
 
 const serializers = {
-  requestSerialize: (message: object) =>
-    Buffer.from(messageType(REQUEST).encode(messageType(REQUEST).fromObject(message)).finish()),
+  requestSerialize: (message: object) => Buffer.from(encodeFromObject(REQUEST, message)),
   requestDeserialize: decodeRequest,
   responseSerialize: encodeResponse,
   responseDeserialize: (bytes: Buffer) =>

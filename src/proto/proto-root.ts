@@ -48,6 +48,12 @@ export function messageType(fullName: string): protobuf.Type {
   return type;
 }
 
+/** `message` (in JSON form: enum names and the like) encoded as the message `messageName`. */
+export function encodeFromObject(messageName: string, message: object): Uint8Array {
+  const type = messageType(messageName);
+  return type.encode(type.fromObject(message)).finish();
+}
+
 /** Options that make decoded objects match the generated `__Output` types. */
 export const DECODE_OPTIONS: protobuf.IConversionOptions = {
   longs: String,

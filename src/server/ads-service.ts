@@ -7,7 +7,7 @@ import type { DeltaDiscoveryRequest__Output } from '../generated/envoy/service/d
 import type { DeltaDiscoveryResponse__Output } from '../generated/envoy/service/discovery/v3/DeltaDiscoveryResponse';
 import type { DiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DiscoveryRequest';
 import type { DiscoveryResponse__Output } from '../generated/envoy/service/discovery/v3/DiscoveryResponse';
-import { DECODE_OPTIONS, messageType } from '../proto/proto-root';
+import { DECODE_OPTIONS, encodeFromObject, messageType } from '../proto/proto-root';
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type XdsType } from '../proto/xds-types';
 import type { EncodedResource } from '../cache/encoded-resource';
 import type { OutgoingDeltaResponse } from './delta-stream-state';
@@ -95,10 +95,7 @@ function decoder<T>(messageName: string): (bytes: Buffer) => T {
 }
 
 function encoder(messageName: string): (message: object) => Buffer {
-  return (message) => {
-    const type = messageType(messageName);
-    return Buffer.from(type.encode(type.fromObject(message)).finish());
-  };
+  return (message) => Buffer.from(encodeFromObject(messageName, message));
 }
 
 export const decodeDiscoveryRequest = decoder<DiscoveryRequest__Output>(

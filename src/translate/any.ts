@@ -1,6 +1,6 @@
 // Packs a message into google.protobuf.Any, for typed_config fields inside resources.
 import type { Any } from '../generated/google/protobuf/Any';
-import { messageType } from '../proto/proto-root';
+import { encodeFromObject } from '../proto/proto-root';
 import { TYPE_URL_PREFIX } from '../proto/xds-types';
 
 export function packAny(messageName: string, message: object): Any {
@@ -8,10 +8,4 @@ export function packAny(messageName: string, message: object): Any {
     type_url: TYPE_URL_PREFIX + messageName,
     value: Buffer.from(encodeFromObject(messageName, message)),
   };
-}
-
-/** `message` (in JSON form: enum names and the like) encoded as the message `messageName`. */
-export function encodeFromObject(messageName: string, message: object): Uint8Array {
-  const type = messageType(messageName);
-  return type.encode(type.fromObject(message)).finish();
 }

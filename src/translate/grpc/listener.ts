@@ -1,9 +1,10 @@
 // The Listener a proxyless gRPC client asks for when it dials xds:///<service>: an API listener
 // whose HttpConnectionManager fetches the service's RouteConfiguration over ADS.
 import type { Listener } from '../../generated/envoy/config/listener/v3/Listener';
+import { encodeFromObject } from '../../proto/proto-root';
 import { ByteWriter, delimitedFieldSize as field, utf8Length, varintSize } from '../../proto/wire';
 import { TYPE_URL_PREFIX } from '../../proto/xds-types';
-import { encodeFromObject, packAny } from '../any';
+import { packAny } from '../any';
 import { HCM_MESSAGE, httpFilters } from '../filters';
 import { routeConfigurationName } from '../resource-names';
 
