@@ -65,7 +65,7 @@ const tokenOfKey = new Map<string, HeldToken>();
 /** Sorted requested names (and wildcard) → a number; cleared when large, numbers never reused. */
 const namesIds = new Map<string, number>();
 let lastNamesId = 0;
-/** Type and sorted requested names → the requested-names map subscriptions asking them share. */
+/** Type and names id → the requested-names map the subscriptions asking those names share. */
 const sharedNames = new Map<string, ReadonlyMap<string, string>>();
 const NO_NAMES: ReadonlyMap<string, string> = new Map();
 const INTERNED_MAX = 50_000;
@@ -136,8 +136,6 @@ export class TypeSubscription {
   private seq = 0;
   private heldToken = EMPTY;
   private namesKey: number | undefined;
-  /** The sorted requested names (and wildcard) as a string, while they do not change. */
-  private namesText: string | undefined;
 
   constructor(readonly type: XdsType) {}
 
@@ -177,18 +175,13 @@ export class TypeSubscription {
 
   /** The requested names and wildcard flag, as a number equal between subscriptions asking the same. */
   get namesId(): number {
-    this.namesKey ??= interned(namesIds, this.sortedNames(), () => ++lastNamesId);
-    return this.namesKey;
-  }
-
-  private sortedNames(): string {
-    if (this.namesText === undefined) {
+    if (this.namesKey === undefined) {
       const names = [...this.requested.keys()].sort();
       let key = this.isWildcard ? '*' : '';
       for (const name of names) key += `${name.length}:${name}`;
-      this.namesText = key;
+      this.namesKey = interned(namesIds, key, () => ++lastNamesId);
     }
-    return this.namesText;
+    return this.namesKey;
   }
 
   /**
@@ -199,7 +192,7 @@ export class TypeSubscription {
   shareNames(): void {
     if (this.requestedShared) return;
     const own = this.requested;
-    this.requested = interned(sharedNames, `${this.type.typeUrl}\n${this.sortedNames()}`, () => own);
+    this.requested = interned(sharedNames, `${this.type.typeUrl}\n${this.namesId}`, () => own);
     this.requestedShared = true;
   }
 
@@ -209,7 +202,6 @@ export class TypeSubscription {
       this.requestedShared = false;
     }
     this.namesKey = undefined;
-    this.namesText = undefined;
     return this.requested as Map<string, string>;
   }
 
@@ -257,10 +249,7 @@ export class TypeSubscription {
   }
 
   setWildcard(wildcard: boolean): void {
-    if (wildcard !== this.isWildcard) {
-      this.namesKey = undefined;
-      this.namesText = undefined;
-    }
+    if (wildcard !== this.isWildcard) this.namesKey = undefined;
     this.isWildcard = wildcard;
   }
 
