@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ClientConfig__Output } from '../../src/generated/envoy/service/status/v3/ClientConfig';
-import { CLUSTER, ENDPOINT } from '../../src/proto/xds-types';
+import { CLUSTER, ENDPOINT, ROUTE } from '../../src/proto/xds-types';
 import { eventually, Mesh } from '../../testkit/mesh';
 import { fetchClientStatus, RawAdsClient, RawDeltaClient, resourceNames } from '../../testkit/raw-ads-client';
 
@@ -50,6 +50,19 @@ describe('CSDS', () => {
       response_nonce: rejected.nonce,
       error_detail: { code: 3, message: 'cluster app: unsupported' },
     });
+    // As a gRPC client does: RDS, CDS and EDS on one stream, each asking for the same name.
+    const grpcLike = new RawAdsClient(mesh.server.xdsAddress, { id: 'grpc-like', user_agent_name: 'raw' });
+    closers.push(() => grpcLike.close());
+    for (const type of [ROUTE, CLUSTER, ENDPOINT]) {
+      grpcLike.send({ type_url: type.typeUrl, resource_names: ['app'] });
+      const response = await grpcLike.next();
+      grpcLike.send({
+        type_url: type.typeUrl,
+        resource_names: ['app'],
+        response_nonce: response.nonce,
+        version_info: response.version_info,
+      });
+    }
     delta.send({ type_url: ENDPOINT.typeUrl, resource_names_subscribe: ['app/v1'] });
     const eds = await delta.next();
     delta.send({ type_url: ENDPOINT.typeUrl, response_nonce: eds.nonce });
@@ -113,6 +126,29 @@ describe('CSDS', () => {
         .map((c) => [c.name, c.version_info]);
       assert.deepEqual(fromCsds.sort(), fromDebug.sort(), client.node.id);
     }
+  });
+
+  it("reports each type's own version when a client asks several types for one name", async () => {
+    interface Dump {
+      resources: Record<string, { resources: { name: string; version: string }[] }>;
+    }
+    const [csds, dump] = await Promise.all([
+      fetchClientStatus(mesh.server.xdsAddress),
+      mesh.server.admin<Dump>('/debug/config_dump'),
+    ]);
+    const fromCsds = configOf(csds, 'grpc-like')!
+      .generic_xds_configs.map((c) => [c.type_url.split('.').pop(), c.name, c.version_info])
+      .sort();
+    const expected = [
+      ['ClusterLoadAssignment', ENDPOINT],
+      ['Cluster', CLUSTER],
+      ['RouteConfiguration', ROUTE],
+    ].map(([message, type]) => {
+      const { short } = type as typeof ROUTE;
+      const resource = dump.body.resources[short].resources.find((r) => r.name === 'app')!;
+      return [message, 'app', resource.version];
+    });
+    assert.deepEqual(fromCsds, expected.sort());
   });
 
   it('filters by node id and leaves resource contents out when asked', async () => {
