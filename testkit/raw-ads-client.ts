@@ -126,6 +126,23 @@ export class RawAdsClient extends RawXdsClient<DiscoveryRequest, DiscoveryRespon
   }
 }
 
+/** Subscribes `client` to `names` of `type` and ACKs the first response; resolves to it. */
+export async function subscribeAndAck(
+  client: RawAdsClient,
+  type: XdsType,
+  names: string[],
+): Promise<DiscoveryResponse__Output> {
+  client.send({ type_url: type.typeUrl, resource_names: names });
+  const response = await client.next();
+  client.send({
+    type_url: type.typeUrl,
+    resource_names: names,
+    response_nonce: response.nonce,
+    version_info: response.version_info,
+  });
+  return response;
+}
+
 /**
  * Subscribes `client` to `names` of `typeUrl`, and rejects the first response with `message` (a
  * NACK, as a client that cannot use the config would); resolves to the rejected response.

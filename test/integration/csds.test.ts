@@ -5,7 +5,13 @@ import { after, before, describe, it } from 'node:test';
 import type { ClientConfig__Output } from '../../src/generated/envoy/service/status/v3/ClientConfig';
 import { CLUSTER, ENDPOINT, ROUTE } from '../../src/proto/xds-types';
 import { eventually, Mesh } from '../../testkit/mesh';
-import { fetchClientStatus, RawAdsClient, RawDeltaClient, resourceNames } from '../../testkit/raw-ads-client';
+import {
+  fetchClientStatus,
+  RawAdsClient,
+  RawDeltaClient,
+  resourceNames,
+  subscribeAndAck,
+} from '../../testkit/raw-ads-client';
 
 type Status = [string, string, string, string];
 
@@ -34,14 +40,7 @@ describe('CSDS', () => {
       () => nacker.close(),
       () => delta.close(),
     );
-    acker.send({ type_url: CLUSTER.typeUrl, resource_names: ['app', 'app/v1', 'missing'] });
-    const cds = await acker.next();
-    acker.send({
-      type_url: CLUSTER.typeUrl,
-      resource_names: ['app', 'app/v1', 'missing'],
-      response_nonce: cds.nonce,
-      version_info: cds.version_info,
-    });
+    await subscribeAndAck(acker, CLUSTER, ['app', 'app/v1', 'missing']);
     nacker.send({ type_url: CLUSTER.typeUrl, resource_names: ['app'] });
     const rejected = await nacker.next();
     nacker.send({
@@ -53,16 +52,7 @@ describe('CSDS', () => {
     // As a gRPC client does: RDS, CDS and EDS on one stream, each asking for the same name.
     const grpcLike = new RawAdsClient(mesh.server.xdsAddress, { id: 'grpc-like', user_agent_name: 'raw' });
     closers.push(() => grpcLike.close());
-    for (const type of [ROUTE, CLUSTER, ENDPOINT]) {
-      grpcLike.send({ type_url: type.typeUrl, resource_names: ['app'] });
-      const response = await grpcLike.next();
-      grpcLike.send({
-        type_url: type.typeUrl,
-        resource_names: ['app'],
-        response_nonce: response.nonce,
-        version_info: response.version_info,
-      });
-    }
+    for (const type of [ROUTE, CLUSTER, ENDPOINT]) await subscribeAndAck(grpcLike, type, ['app']);
     delta.send({ type_url: ENDPOINT.typeUrl, resource_names_subscribe: ['app/v1'] });
     const eds = await delta.next();
     delta.send({ type_url: ENDPOINT.typeUrl, response_nonce: eds.nonce });

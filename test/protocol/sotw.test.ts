@@ -2,27 +2,9 @@
 // against the real server and a real etcd.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DiscoveryResponse__Output } from '../../src/generated/envoy/service/discovery/v3/DiscoveryResponse';
-import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type XdsType } from '../../src/proto/xds-types';
+import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../../src/proto/xds-types';
 import { useMesh } from '../../testkit/hooks';
-import { RawAdsClient, resourceNames } from '../../testkit/raw-ads-client';
-
-/** Subscribes and ACKs; returns the first response. */
-async function subscribe(
-  client: RawAdsClient,
-  type: XdsType,
-  resourceNames: string[],
-): Promise<DiscoveryResponse__Output> {
-  client.send({ type_url: type.typeUrl, resource_names: resourceNames });
-  const response = await client.next();
-  client.send({
-    type_url: type.typeUrl,
-    resource_names: resourceNames,
-    response_nonce: response.nonce,
-    version_info: response.version_info,
-  });
-  return response;
-}
+import { RawAdsClient, resourceNames, subscribeAndAck } from '../../testkit/raw-ads-client';
 
 describe('state-of-the-world ADS, message by message', () => {
   const fixture = useMesh(async (mesh) => {
@@ -55,7 +37,7 @@ describe('state-of-the-world ADS, message by message', () => {
 
   it('ignores a request carrying a stale nonce', async () => {
     const client = connect('stale');
-    const first = await subscribe(client, CLUSTER, ['app']);
+    const first = await subscribeAndAck(client, CLUSTER, ['app']);
     client.send({ type_url: CLUSTER.typeUrl, resource_names: ['app', 'other'], response_nonce: first.nonce });
     const second = await client.next();
     assert.deepEqual(resourceNames(second), ['app', 'other']);
@@ -66,7 +48,7 @@ describe('state-of-the-world ADS, message by message', () => {
 
   it('a NACK keeps the last good version: nothing is resent, the next change is', async () => {
     const client = connect('nack');
-    const first = await subscribe(client, ENDPOINT, ['app/v1']);
+    const first = await subscribeAndAck(client, ENDPOINT, ['app/v1']);
     client.send({
       type_url: ENDPOINT.typeUrl,
       resource_names: ['app/v1'],
@@ -86,10 +68,10 @@ describe('state-of-the-world ADS, message by message', () => {
 
   it('adding and removing names: full state for LDS/CDS, new names only for RDS/EDS', async () => {
     const client = connect('resubscribe');
-    const cds = await subscribe(client, CLUSTER, ['app']);
+    const cds = await subscribeAndAck(client, CLUSTER, ['app']);
     client.send({ type_url: CLUSTER.typeUrl, resource_names: ['app', 'app/v1'], response_nonce: cds.nonce });
     assert.deepEqual(resourceNames(await client.next()), ['app', 'app/v1']);
-    const eds = await subscribe(client, ENDPOINT, ['app']);
+    const eds = await subscribeAndAck(client, ENDPOINT, ['app']);
     client.send({ type_url: ENDPOINT.typeUrl, resource_names: ['app', 'app/v2'], response_nonce: eds.nonce });
     const added = await client.next();
     assert.deepEqual(resourceNames(added), ['app/v2'], 'an unchanged, newly subscribed name is sent');
@@ -99,8 +81,8 @@ describe('state-of-the-world ADS, message by message', () => {
 
   it('remembers names that do not exist yet and sends them when they appear', async () => {
     const client = connect('later');
-    assert.deepEqual(resourceNames(await subscribe(client, LISTENER, ['later'])), []);
-    assert.deepEqual(resourceNames(await subscribe(client, ENDPOINT, ['later/v7'])), []);
+    assert.deepEqual(resourceNames(await subscribeAndAck(client, LISTENER, ['later'])), []);
+    assert.deepEqual(resourceNames(await subscribeAndAck(client, ENDPOINT, ['later/v7'])), []);
     await fixture.mesh.addBackend({ service: 'later', id: 'l1', version: 'v7' });
     const first = await client.next();
     const second = await client.next();
@@ -115,7 +97,7 @@ describe('state-of-the-world ADS, message by message', () => {
 
   it('a change to one cluster resends every subscribed cluster (CDS is full state)', async () => {
     const client = connect('fullstate');
-    await subscribe(client, CLUSTER, ['app', 'app/v1', 'other']);
+    await subscribeAndAck(client, CLUSTER, ['app', 'app/v1', 'other']);
     await fixture.mesh.putPolicy('app', { lbPolicy: 'ring_hash', hashHeader: 'x-user' });
     const response = await client.next();
     assert.deepEqual(resourceNames(response), ['app', 'app/v1', 'other']);
@@ -125,9 +107,9 @@ describe('state-of-the-world ADS, message by message', () => {
 
   it('orders pushes cluster → endpoints → routes for additions, and removes clusters last', async () => {
     const client = connect('order');
-    await subscribe(client, CLUSTER, []); // wildcard, as Envoy does
-    await subscribe(client, ENDPOINT, ['app/v3']);
-    await subscribe(client, ROUTE, ['app']);
+    await subscribeAndAck(client, CLUSTER, []); // wildcard, as Envoy does
+    await subscribeAndAck(client, ENDPOINT, ['app/v3']);
+    await subscribeAndAck(client, ROUTE, ['app']);
     const read = async (count: number): Promise<string[]> => {
       const types: string[] = [];
       for (let i = 0; i < count; i++) {
@@ -155,19 +137,19 @@ describe('state-of-the-world ADS, message by message', () => {
 
   it('wildcard: a first empty request and "*" both get every resource; an empty list after names gets none', async () => {
     const legacy = connect('wildcard-legacy');
-    assert.deepEqual(resourceNames(await subscribe(legacy, LISTENER, [])), ['app', 'later', 'other']);
+    assert.deepEqual(resourceNames(await subscribeAndAck(legacy, LISTENER, [])), ['app', 'later', 'other']);
     const explicit = connect('wildcard-star');
-    const all = await subscribe(explicit, CLUSTER, ['*']);
+    const all = await subscribeAndAck(explicit, CLUSTER, ['*']);
     assert.ok(resourceNames(all).includes('app/v2') && resourceNames(all).includes('other/v1'));
     const named = connect('unsubscribe');
-    const cds = await subscribe(named, CLUSTER, ['app']);
+    const cds = await subscribeAndAck(named, CLUSTER, ['app']);
     named.send({ type_url: CLUSTER.typeUrl, resource_names: [], response_nonce: cds.nonce });
     assert.deepEqual(resourceNames(await named.next()), []);
   });
 
   it('logs a client that connects and one that leaves, with how and after how long', async () => {
     const client = connect('leaver');
-    await subscribe(client, CLUSTER, ['app']);
+    await subscribeAndAck(client, CLUSTER, ['app']);
     const connected = await fixture.mesh.server.log.waitFor(
       (line) => line.msg === 'xDS client connected' && line.node === 'leaver',
     );
@@ -219,7 +201,7 @@ describe('state-of-the-world ADS while a push goes out to 2,000 streams', () => 
     // Enough streams that the push takes several event-loop turns, so replies to its first
     // slices arrive (and plain ACKs are held) while later streams are still being pushed to.
     const clients = Array.from({ length: 2_000 }, (_, i) => connect(`busy-${i}`));
-    const before = await Promise.all(clients.map((client) => subscribe(client, ENDPOINT, ['app/v1'])));
+    const before = await Promise.all(clients.map((client) => subscribeAndAck(client, ENDPOINT, ['app/v1'])));
     const replies = clients.map(async (client, i) => {
       const pushed = await client.next();
       const ack = {
